@@ -1,0 +1,115 @@
+"""Per-(user, song) aggregation of play rows with pyarrow, in memory bounded by pairs.
+
+Each batch is reduced to partial aggregates at once; partials are compacted
+whenever they outgrow ``compact_rows``, so memory follows the number of
+distinct (user, song) pairs, not the number of plays. Merging with what the
+repository holds uses the same reduction, which is what makes ingesting files
+one by one equal to ingesting them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES
+from domain.edge_weight import COMPLETION_WEIGHT, PLAY_COUNT_WEIGHT
+from domain.ports import Catalogue, Dataset, InteractionAggregator, SourceRecord
+
+KEYS = ["user_id", "song_id"]
+
+
+def _reduce_plays(batch: pa.Table) -> pa.Table:
+    grouped = batch.group_by(KEYS, use_threads=False).aggregate([
+        ("completion", "count"), ("completion", "sum"),
+        ("played_at", "min"), ("played_at", "max"),
+    ])
+    return _as_aggregates(grouped, ["completion_count", "completion_sum",
+                                    "played_at_min", "played_at_max"])
+
+
+def _reduce_aggregates(partials: pa.Table) -> pa.Table:
+    grouped = partials.group_by(KEYS, use_threads=False).aggregate([
+        ("play_count", "sum"), ("completion_sum", "sum"),
+        ("first_played", "min"), ("last_played", "max"),
+    ])
+    return _as_aggregates(grouped, ["play_count_sum", "completion_sum_sum",
+                                    "first_played_min", "last_played_max"])
+
+
+def _as_aggregates(grouped: pa.Table, value_columns: list[str]) -> pa.Table:
+    columns = [grouped.column("user_id"), grouped.column("song_id"),
+               *(grouped.column(name) for name in value_columns)]
+    return pa.Table.from_arrays(columns, schema=PLAY_AGGREGATES)
+
+
+def with_edge_weights(aggregates: pa.Table) -> pa.Table:
+    """Add completion_ratio and edge_weight as ``domain.edge_weight`` defines them."""
+    aggregates = aggregates.sort_by([("user_id", "ascending"), ("song_id", "ascending")])
+    play_count = aggregates.column("play_count")
+    completion_ratio = pc.divide(aggregates.column("completion_sum"), pc.cast(play_count, pa.float64()))
+    per_user = aggregates.group_by("user_id", use_threads=False).aggregate([("play_count", "max")])
+    position = pc.index_in(aggregates.column("user_id"), value_set=per_user.column("user_id"))
+    max_of_user = pc.cast(pc.take(per_user.column("play_count_max"), position), pa.float64())
+    count = pc.cast(play_count, pa.float64())
+    normalized = pc.if_else(
+        pc.equal(max_of_user, 1.0), 1.0,
+        pc.divide(pc.log1p(count), pc.log1p(max_of_user)))
+    weight = pc.add(pc.multiply(completion_ratio, COMPLETION_WEIGHT),
+                    pc.multiply(normalized, PLAY_COUNT_WEIGHT))
+    table = aggregates.append_column("completion_ratio", completion_ratio)
+    table = table.append_column("edge_weight", weight)
+    return table.cast(INTERACTIONS)
+
+
+def _composite_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Array:
+    if len(keys) == 1:
+        return table.column(keys[0])
+    return pc.binary_join_element_wise(*(table.column(k) for k in keys), "\x1f")
+
+
+def upsert(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Rows of ``new`` replace rows of ``current`` with the same key."""
+    if new.num_rows == 0:
+        return current
+    new = new.cast(current.schema)
+    replaced = pc.is_in(_composite_key(current, keys), value_set=_composite_key(new, keys))
+    return pa.concat_tables([current.filter(pc.invert(replaced)), new]).combine_chunks()
+
+
+class ArrowInteractionAggregator(InteractionAggregator):
+    def __init__(self, compact_rows: int = 2_000_000) -> None:
+        self._compact_rows = compact_rows
+
+    def aggregate(self, batches: Iterator[pa.Table]) -> pa.Table:
+        partials: list[pa.Table] = []
+        pending = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            partial = _reduce_plays(batch)
+            partials.append(partial)
+            pending += partial.num_rows
+            if pending > self._compact_rows:
+                partials = [_reduce_aggregates(pa.concat_tables(partials))]
+                pending = partials[0].num_rows
+        if not partials:
+            return PLAY_AGGREGATES.empty_table()
+        return _reduce_aggregates(pa.concat_tables(partials))
+
+    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: pa.Table,
+              source: SourceRecord) -> Dataset:
+        if current is None:
+            merged_catalogue = catalogue
+            aggregates = plays
+            sources: tuple[SourceRecord, ...] = ()
+        else:
+            merged_catalogue = Catalogue({
+                name: upsert(current.catalogue[name], catalogue[name], CATALOGUE_KEYS[name])
+                for name in CATALOGUE_KEYS})
+            existing = current.interactions.select(PLAY_AGGREGATES.names).cast(PLAY_AGGREGATES)
+            aggregates = _reduce_aggregates(pa.concat_tables([existing, plays]))
+            sources = current.sources
+        return Dataset(merged_catalogue, with_edge_weights(aggregates), (*sources, source))

@@ -1,0 +1,82 @@
+"""Whole-file checks and row-level validation helpers shared by CSV sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from domain.errors import InvalidInputFile
+
+NUMBER = r"^\s*-?\d+(\.\d*)?\s*$"
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def require_file(path: Path, what: str, hint: str) -> Path:
+    if not path.exists():
+        raise InvalidInputFile(str(path), f"{what} not found; {hint}")
+    if not path.is_file():
+        raise InvalidInputFile(str(path), f"{what} is not a file")
+    if path.stat().st_size == 0:
+        raise InvalidInputFile(str(path), f"{what} is empty; expected a CSV file with a header row")
+    return path
+
+
+def read_header(path: Path) -> list[str]:
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                convert_options=pacsv.ConvertOptions(
+                                    column_types={}, strings_can_be_null=True))
+        names = reader.schema.names
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise InvalidInputFile(str(path), f"not a readable CSV file ({_first_line(error)})") from None
+    return names
+
+
+def check_columns(path: Path, names: list[str], required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in names]
+    if missing:
+        found = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise InvalidInputFile(
+            str(path), f"missing required column(s) {', '.join(missing)} (found: {found})")
+
+
+def read_small_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+                   ) -> pa.Table:
+    """Read a metadata file whole, every column as text, after the whole-file checks."""
+    names = read_header(path)
+    check_columns(path, names, required)
+    wanted = [c for c in (*required, *optional) if c in names]
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in wanted}, include_columns=wanted,
+            strings_can_be_null=True))
+    except pa.ArrowInvalid as error:
+        raise InvalidInputFile(str(path), f"not a readable CSV file ({_first_line(error)})") from None
+    if table.num_rows == 0:
+        raise InvalidInputFile(str(path), "has a header but no rows")
+    return table
+
+
+def blank(column: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
+
+
+def parse_number(column: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(value as float64 with 0 where unparseable, mask of parseable cells)."""
+    ok = pc.fill_null(pc.match_substring_regex(column, NUMBER), False)
+    text = pc.if_else(ok, pc.utf8_trim_whitespace(column), "0")
+    return pc.cast(text, pa.float64()), ok
+
+
+def parse_timestamp(column: pa.Array) -> pa.Array:
+    """Epoch seconds (int64), null where the text is no ISO-8601 time."""
+    text = pc.replace_substring_regex(pc.utf8_trim_whitespace(column), r"(\.\d+)?(Z|\+00:?00)$", "")
+    parsed = [pc.strptime(text, format=f, unit="s", error_is_null=True) for f in TIMESTAMP_FORMATS]
+    return pc.cast(pc.coalesce(*parsed), pa.int64())
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

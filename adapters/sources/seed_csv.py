@@ -1,0 +1,241 @@
+"""The seed's raw layout: raw_sessions.csv plus the metadata files beside it.
+
+Sessions stream in Arrow record batches, every column read as text so that one
+bad cell rejects one row, not the file. Rejected rows go to a CSV with their
+line number and reason. ``ms_played`` longer than the track counts as a full
+play (completion 1.0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from adapters.sources.csv_checks import (
+    blank,
+    check_columns,
+    parse_number,
+    parse_timestamp,
+    read_header,
+    read_small_csv,
+    require_file,
+)
+from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
+from domain.errors import InvalidInputFile
+from domain.ports import Catalogue, Progress, RejectLog, SessionFeed, SessionSource, SourceRequest
+
+SESSION_COLUMNS = ("user_id", "track_id", "timestamp", "ms_played", "track_duration_ms")
+DEFAULT_FILES = {
+    "sessions": "raw_sessions.csv",
+    "tracks": "tracks.csv",
+    "genres": "genres.csv",
+    "artist_genres": "artist_genres.csv",
+    "song_genres": "song_genres.csv",
+    "user_preferences": "user_genre_preferences.csv",
+    "users": "users.csv",
+}
+REQUIRED_FILES = ("sessions", "tracks")
+BLOCK_SIZE = 8 << 20
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _text(table: pa.Table, name: str) -> pa.Array:
+    return pc.utf8_trim_whitespace(table.column(name))
+
+
+def _number(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
+    value, ok = parse_number(table.column(name))
+    return pc.if_else(ok, pc.cast(value, kind, safe=False), pa.scalar(None, kind))
+
+
+def _catalogue_table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
+    schema = CATALOGUE_SCHEMAS[name]
+    return pa.table({field.name: columns[field.name] for field in schema}).cast(schema)
+
+
+class SeedCsvFeed(SessionFeed):
+    def __init__(self, files: dict[str, Path], rejects_path: Path | None) -> None:
+        self._files = files
+        sessions = files["sessions"]
+        self.name = str(sessions)
+        self._tracks = read_small_csv(files["tracks"], ("track_id",),
+                                      ("track_name", "artist_id", "artist_name", "duration_ms"))
+        self._known_songs = pc.unique(_text(self._tracks, "track_id"))
+        self._columns = read_header(sessions)
+        check_columns(sessions, self._columns, SESSION_COLUMNS)
+        self.content_hash = content_hash(sessions)
+        self.rejects = RejectLog(path=rejects_path)
+        self._rows_read = 0
+
+    @property
+    def rows_read(self) -> int:
+        return self._rows_read
+
+    def catalogue(self) -> Catalogue:
+        tracks = self._tracks
+        has = tracks.column_names.__contains__
+        none = pa.nulls(tracks.num_rows, pa.string())
+        songs = _catalogue_table("songs", {
+            "song_id": _text(tracks, "track_id"),
+            "song_name": tracks.column("track_name") if has("track_name") else none,
+            "artist_id": _text(tracks, "artist_id") if has("artist_id") else none,
+            "duration_ms": _number(tracks, "duration_ms", pa.int64()) if has("duration_ms")
+            else pa.nulls(tracks.num_rows, pa.int64()),
+        })
+        if has("artist_id"):
+            artist_rows = tracks.filter(pc.invert(blank(tracks.column("artist_id"))))
+            names = (artist_rows.column("artist_name") if has("artist_name")
+                     else pa.nulls(artist_rows.num_rows, pa.string()))
+            artists = pa.table({"artist_id": _text(artist_rows, "artist_id"), "artist_name": names})
+            artists = artists.group_by("artist_id", use_threads=False).aggregate(
+                [("artist_name", "first")]).rename_columns(["artist_id", "artist_name"])
+            artists = _catalogue_table("artists", dict(zip(artists.column_names, artists.columns,
+                                                           strict=True)))
+        else:
+            artists = CATALOGUE_SCHEMAS["artists"].empty_table()
+        tables = {"songs": songs.filter(pc.invert(blank(songs.column("song_id")))),
+                  "artists": artists}
+        tables.update(self._optional_tables())
+        return Catalogue(tables)
+
+    def _optional_tables(self) -> dict[str, pa.Table]:
+        specs = {
+            "genres": (("genre_id", "genre_name"), ("popularity",)),
+            "artist_genres": (("artist_id", "genre_id"), ()),
+            "song_genres": (("track_id", "genre_id"), ()),
+            "user_preferences": (("user_id", "genre_id", "affinity_score"), ()),
+            "users": (("user_id", "user_type"), ()),
+        }
+        tables: dict[str, pa.Table] = {}
+        for name, (required, optional) in specs.items():
+            path = self._files.get(name)
+            if path is None or not path.exists():
+                tables[name] = CATALOGUE_SCHEMAS[name].empty_table()
+                continue
+            raw = read_small_csv(path, required, optional)
+            columns: dict[str, pa.Array] = {}
+            for column in (*required, *optional):
+                target = "song_id" if column == "track_id" else column
+                if column not in raw.column_names:
+                    columns[target] = pa.nulls(raw.num_rows, pa.float64())
+                elif CATALOGUE_SCHEMAS[name].field(target).type == pa.float64():
+                    columns[target] = _number(raw, column, pa.float64())
+                else:
+                    columns[target] = _text(raw, column)
+            tables[name] = _catalogue_table(name, columns)
+        return tables
+
+    def batches(self, progress: Progress) -> Iterator[pa.Table]:
+        path = self._files["sessions"]
+        progress.start(f"ingesting {path.name}", total=path.stat().st_size)
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in SESSION_COLUMNS},
+                include_columns=list(SESSION_COLUMNS), strings_can_be_null=True),
+        )
+        rejects_writer: pacsv.CSVWriter | None = None
+        first_line = 2  # line 1 is the header
+        try:
+            for record_batch in reader:
+                batch = pa.Table.from_batches([record_batch])
+                clean, rejected = self._validate(batch, first_line)
+                first_line += batch.num_rows
+                self._rows_read += batch.num_rows
+                if rejected.num_rows:
+                    rejects_writer = self._write_rejects(rejects_writer, rejected)
+                progress.advance(record_batch.nbytes * 0.9)
+                yield clean
+        except pa.ArrowInvalid as error:
+            raise InvalidInputFile(str(path), f"unreadable CSV near line {first_line}: "
+                                   f"{str(error).splitlines()[0]}") from None
+        finally:
+            if rejects_writer is not None:
+                rejects_writer.close()
+            progress.finish()
+
+    def _validate(self, batch: pa.Table, first_line: int) -> tuple[pa.Table, pa.Table]:
+        user = batch.column("user_id")
+        song = batch.column("track_id")
+        played_at = parse_timestamp(batch.column("timestamp"))
+        ms_played, ms_ok = parse_number(batch.column("ms_played"))
+        duration, duration_ok = parse_number(batch.column("track_duration_ms"))
+        song_id = pc.utf8_trim_whitespace(song)
+        checks = [
+            (blank(user), "blank user_id"),
+            (blank(song), "blank track_id"),
+            (pc.invert(pc.fill_null(pc.is_in(song_id, value_set=self._known_songs), False)),
+             "track_id not in tracks.csv"),
+            (pc.is_null(played_at), "unparseable timestamp"),
+            (pc.invert(ms_ok), "non-numeric ms_played"),
+            (pc.less(ms_played, 0), "negative ms_played"),
+            (pc.invert(duration_ok), "missing or non-numeric track_duration_ms"),
+            (pc.less_equal(duration, 0), "zero or negative track_duration_ms"),
+        ]
+        reason = pa.nulls(batch.num_rows, pa.string())
+        for failed, why in reversed(checks):
+            reason = pc.if_else(failed, why, reason)
+        bad = pc.is_valid(reason)
+        good = pc.invert(bad)
+        completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)),
+                                         1.0)
+        clean = pa.Table.from_arrays(
+            [pc.utf8_trim_whitespace(user), song_id, completion, played_at], schema=PLAY_ROWS
+        ).filter(good)
+        if not pc.any(bad).as_py():
+            return clean, batch.slice(0, 0)
+        lines = pa.array(range(first_line, first_line + batch.num_rows), pa.int64())
+        rejected = batch.add_column(0, "line", lines).add_column(1, "reason", reason).filter(bad)
+        for why in rejected.column("reason").to_pylist():
+            self.rejects.reasons[why] = self.rejects.reasons.get(why, 0) + 1
+        self.rejects.count += rejected.num_rows
+        return clean, rejected
+
+    def _write_rejects(self, writer: pacsv.CSVWriter | None, rejected: pa.Table
+                       ) -> pacsv.CSVWriter | None:
+        if self.rejects.path is None:
+            return None
+        if writer is None:
+            self.rejects.path.parent.mkdir(parents=True, exist_ok=True)
+            writer = pacsv.CSVWriter(self.rejects.path, rejected.schema,
+                                     write_options=pacsv.WriteOptions(quoting_style="needed"))
+        writer.write_table(rejected)
+        return writer
+
+
+class SeedCsvSource(SessionSource):
+    """Opens a directory in the generator's layout, or explicit files."""
+
+    def open(self, request: SourceRequest) -> SeedCsvFeed:
+        files: dict[str, Path] = {}
+        if request.path is not None:
+            if request.path.is_file():
+                files["sessions"] = request.path
+            else:
+                files = {role: request.path / name for role, name in DEFAULT_FILES.items()}
+        files.update(request.files)
+        if "sessions" in files and "tracks" not in files:
+            files["tracks"] = files["sessions"].parent / DEFAULT_FILES["tracks"]
+        for role in REQUIRED_FILES:
+            if role not in files:
+                raise_missing(role)
+            require_file(files[role], f"{DEFAULT_FILES[role]} ({role})",
+                         f"pass it with --{role} or point at a directory that holds it")
+        return SeedCsvFeed(files, request.rejects_path)
+
+
+def raise_missing(role: str) -> None:
+    raise InvalidInputFile(DEFAULT_FILES[role], f"no {role} file given; pass --{role} FILE")

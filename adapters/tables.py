@@ -1,0 +1,86 @@
+"""The one declared Arrow schema of every table the engine stores.
+
+Adapters translate the outside world's names (``track_id``) into these
+(``song_id``) at the edge; everything after ingest speaks this vocabulary.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from domain.model import RepositoryStats
+from domain.ports import CATALOGUE_TABLES, Catalogue, Dataset
+
+PLAY_ROWS = pa.schema([
+    ("user_id", pa.string()),
+    ("song_id", pa.string()),
+    ("completion", pa.float64()),
+    ("played_at", pa.int64()),  # epoch seconds, UTC
+])
+
+PLAY_AGGREGATES = pa.schema([
+    ("user_id", pa.string()),
+    ("song_id", pa.string()),
+    ("play_count", pa.int64()),
+    ("completion_sum", pa.float64()),
+    ("first_played", pa.int64()),
+    ("last_played", pa.int64()),
+])
+
+INTERACTIONS = pa.schema([
+    *PLAY_AGGREGATES,
+    ("completion_ratio", pa.float64()),
+    ("edge_weight", pa.float64()),
+])
+
+CATALOGUE_SCHEMAS: dict[str, pa.Schema] = {
+    "songs": pa.schema([("song_id", pa.string()), ("song_name", pa.string()),
+                        ("artist_id", pa.string()), ("duration_ms", pa.int64())]),
+    "artists": pa.schema([("artist_id", pa.string()), ("artist_name", pa.string())]),
+    "genres": pa.schema([("genre_id", pa.string()), ("genre_name", pa.string()),
+                         ("popularity", pa.float64())]),
+    "artist_genres": pa.schema([("artist_id", pa.string()), ("genre_id", pa.string())]),
+    "song_genres": pa.schema([("song_id", pa.string()), ("genre_id", pa.string())]),
+    "user_preferences": pa.schema([("user_id", pa.string()), ("genre_id", pa.string()),
+                                   ("affinity_score", pa.float64())]),
+    "users": pa.schema([("user_id", pa.string()), ("user_type", pa.string())]),
+}
+
+CATALOGUE_KEYS: dict[str, tuple[str, ...]] = {
+    "songs": ("song_id",),
+    "artists": ("artist_id",),
+    "genres": ("genre_id",),
+    "artist_genres": ("artist_id", "genre_id"),
+    "song_genres": ("song_id", "genre_id"),
+    "user_preferences": ("user_id", "genre_id"),
+    "users": ("user_id",),
+}
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {**CATALOGUE_SCHEMAS, "interactions": INTERACTIONS}
+
+assert tuple(CATALOGUE_SCHEMAS) == CATALOGUE_TABLES
+
+
+def empty_catalogue() -> Catalogue:
+    return Catalogue({name: schema.empty_table() for name, schema in CATALOGUE_SCHEMAS.items()})
+
+
+def dataset_stats(dataset: Dataset | None) -> RepositoryStats:
+    if dataset is None:
+        return RepositoryStats(0, 0, 0, 0, 0, 0, 0)
+    interactions = dataset.interactions
+    catalogue = dataset.catalogue
+    users = pc.unique(pa.chunked_array(
+        [*interactions.column("user_id").chunks, *catalogue["users"].column("user_id").chunks],
+        pa.string()))
+    plays = pc.sum(interactions.column("play_count")).as_py() or 0
+    return RepositoryStats(
+        users=len(users),
+        songs=catalogue["songs"].num_rows,
+        artists=catalogue["artists"].num_rows,
+        genres=catalogue["genres"].num_rows,
+        interactions=interactions.num_rows,
+        plays=int(plays),
+        sources=len(dataset.sources),
+    )

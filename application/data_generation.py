@@ -1,0 +1,38 @@
+"""GenerateData and ValidateData: the synthetic data set and its quality report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from domain.errors import InvalidSetting
+from domain.ports import (
+    DataValidator,
+    GenerationSpec,
+    Progress,
+    SilentProgress,
+    SyntheticDataGenerator,
+)
+
+
+class GenerateData:
+    def __init__(self, generator: SyntheticDataGenerator) -> None:
+        self._generator = generator
+
+    def execute(self, out_dir: Path, spec: GenerationSpec,
+                progress: Progress | None = None) -> dict[str, Any]:
+        for name in ("users", "songs", "artists", "genres"):
+            if getattr(spec, name) < 1:
+                raise InvalidSetting(f"--{name} must be at least 1, got {getattr(spec, name)}")
+        if spec.songs < spec.artists:
+            raise InvalidSetting(f"--songs ({spec.songs}) must be at least --artists "
+                                 f"({spec.artists}) so that every artist has a song")
+        return self._generator.generate(out_dir, spec, progress or SilentProgress())
+
+
+class ValidateData:
+    def __init__(self, validator: DataValidator) -> None:
+        self._validator = validator
+
+    def execute(self, data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+        return self._validator.validate(data_dir, progress or SilentProgress())

@@ -1,0 +1,61 @@
+"""IngestSessions: raw plays -> aggregated interactions in the repository, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from domain.errors import RejectedRows
+from domain.model import IngestReport
+from domain.ports import (
+    InteractionAggregator,
+    InteractionRepository,
+    Progress,
+    SessionSource,
+    SilentProgress,
+    SourceRecord,
+    SourceRequest,
+)
+
+
+@dataclass(frozen=True)
+class IngestCommand:
+    request: SourceRequest
+    strict: bool = False
+
+
+class IngestSessions:
+    def __init__(self, source: SessionSource, aggregator: InteractionAggregator,
+                 repository: InteractionRepository) -> None:
+        self._source = source
+        self._aggregator = aggregator
+        self._repository = repository
+
+    def execute(self, command: IngestCommand, progress: Progress | None = None) -> IngestReport:
+        started = time.perf_counter()
+        progress = progress or SilentProgress()
+        feed = self._source.open(command.request)
+        if self._repository.has_source(feed.content_hash):
+            return IngestReport(feed.name, 0, 0, 0, 0, skipped=True, rejects_file=None,
+                                content_hash=feed.content_hash,
+                                wall_s=time.perf_counter() - started)
+        plays = self._aggregator.aggregate(feed.batches(progress))
+        rejects = feed.rejects
+        if command.strict and rejects.count:
+            raise RejectedRows(
+                f"{feed.name}: {rejects.count} row(s) rejected in strict mode "
+                f"(see {rejects.path}); nothing was ingested. Fix the rows or drop --strict.")
+        record = SourceRecord(
+            content_hash=feed.content_hash, name=feed.name, rows_read=feed.rows_read,
+            rows_rejected=rejects.count,
+            ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        dataset = self._aggregator.merge(self._repository.load(), feed.catalogue(), plays, record)
+        self._repository.save(dataset)
+        stats = self._repository.stats()
+        return IngestReport(
+            source=feed.name, rows_read=feed.rows_read, rows_rejected=rejects.count,
+            interactions=stats.interactions, plays=stats.plays, skipped=False,
+            rejects_file=str(rejects.path) if rejects.count and rejects.path else None,
+            content_hash=feed.content_hash, wall_s=time.perf_counter() - started,
+            reject_reasons=dict(rejects.reasons))

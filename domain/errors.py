@@ -1,0 +1,27 @@
+"""Errors a user can cause. Each message says what went wrong and what to do.
+
+The CLI maps every ``EngineError`` to exit code 2 and one line on stderr.
+"""
+
+
+class EngineError(Exception):
+    """Base class for problems caused by input, configuration or state."""
+
+
+class InvalidInputFile(EngineError):
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class RejectedRows(EngineError):
+    """Raised in strict mode when any row of an input was rejected."""
+
+
+class EmptyRepository(EngineError):
+    pass
+
+
+class InvalidSetting(EngineError):
+    pass

@@ -1,0 +1,197 @@
+"""Ports: the interfaces the application needs from the outside world.
+
+Tables are columnar (Arrow in the shipped adapters). The domain only needs to
+know their row count, so they are typed by the small ``Table`` protocol and
+otherwise passed through untouched.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from domain.model import Recommendation, RepositoryStats
+
+
+class Table(Protocol):
+    @property
+    def num_rows(self) -> int: ...
+
+
+class Progress(Protocol):
+    """Reports long work; a terminal shows a bar, a pipe shows nothing."""
+
+    def start(self, description: str, total: float | None = None) -> None: ...
+
+    def advance(self, amount: float = 1) -> None: ...
+
+    def update(self, **fields: Any) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class SilentProgress:
+    def start(self, description: str, total: float | None = None) -> None:
+        pass
+
+    def advance(self, amount: float = 1) -> None:
+        pass
+
+    def update(self, **fields: Any) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+CATALOGUE_TABLES = (
+    "songs",
+    "artists",
+    "genres",
+    "artist_genres",
+    "song_genres",
+    "user_preferences",
+    "users",
+)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Metadata tables keyed by external string ids; any may be empty."""
+
+    tables: Mapping[str, Table]
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One ingested session file, remembered so that re-ingesting it is a no-op."""
+
+    content_hash: str
+    name: str
+    rows_read: int
+    rows_rejected: int
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything the repository holds: catalogue, aggregated interactions, sources."""
+
+    catalogue: Catalogue
+    interactions: Table
+    sources: tuple[SourceRecord, ...] = ()
+
+
+@dataclass
+class RejectLog:
+    path: Path | None = None
+    count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class SessionFeed(ABC):
+    """An opened source of listening sessions, checked as a whole file."""
+
+    name: str
+    content_hash: str
+    rejects: RejectLog
+
+    @abstractmethod
+    def catalogue(self) -> Catalogue: ...
+
+    @abstractmethod
+    def batches(self, progress: Progress) -> Iterator[Table]:
+        """Clean play rows (user_id, song_id, completion, played_at), bad rows logged."""
+
+    @property
+    @abstractmethod
+    def rows_read(self) -> int: ...
+
+
+class SessionSource(ABC):
+    @abstractmethod
+    def open(self, request: SourceRequest) -> SessionFeed:
+        """Open and check the input; raise InvalidInputFile for whole-file problems."""
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    path: Path | None = None
+    files: Mapping[str, Path] = field(default_factory=dict)
+    rejects_path: Path | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class InteractionAggregator(ABC):
+    """Turns play rows into per-(user, song) aggregates and merges them exactly."""
+
+    @abstractmethod
+    def aggregate(self, batches: Iterator[Table]) -> Table: ...
+
+    @abstractmethod
+    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: Table,
+              source: SourceRecord) -> Dataset: ...
+
+
+class InteractionRepository(ABC):
+    @abstractmethod
+    def load(self) -> Dataset | None:
+        """The stored dataset, or None when nothing was ingested yet."""
+
+    @abstractmethod
+    def save(self, dataset: Dataset) -> None:
+        """Replace the stored dataset atomically: all of it or none of it."""
+
+    @abstractmethod
+    def stats(self) -> RepositoryStats: ...
+
+    @abstractmethod
+    def has_source(self, content_hash: str) -> bool: ...
+
+
+class SyntheticDataGenerator(ABC):
+    @abstractmethod
+    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, Any]:
+        """Write the raw layout to out_dir and return counts per file."""
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    users: int = 1000
+    songs: int = 5000
+    artists: int = 500
+    genres: int = 35
+    seed: int = 42
+
+
+class DataValidator(ABC):
+    @abstractmethod
+    def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
+        """Data-quality checks: a dict with 'checks' (name, passed, detail) and figures."""
+
+
+class GraphBuilder(ABC):
+    @abstractmethod
+    def build(self, dataset: Dataset, out_path: Path) -> dict[str, Any]:
+        """Build and save the training graph; return a summary of node/edge counts."""
+
+
+class Recommender(ABC):
+    """Scores (user, song) pairs and ranks the whole catalogue for a user."""
+
+    kind: str
+
+    @abstractmethod
+    def recommend(self, user_id: str, k: int, exclude_heard: bool = True,
+                  explain: bool = False) -> Sequence[Recommendation]: ...
+
+
+class Explainer(ABC):
+    @abstractmethod
+    def explain(self, user_id: str, song_id: str) -> Recommendation: ...

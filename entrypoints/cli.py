@@ -1,0 +1,193 @@
+"""The `engine` command line: take a use case from the container, run it, render it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+
+from domain.errors import EngineError
+
+EXIT_USER_ERROR = 2
+
+
+class App:
+    """Holds global options; builds settings and the container only when a command needs them."""
+
+    def __init__(self, config_file: Path | None, overrides: dict[str, Any]) -> None:
+        self._config_file = config_file
+        self._overrides = overrides
+
+    @cached_property
+    def settings(self):  # noqa: ANN201 - pydantic import stays lazy
+        from entrypoints.settings import load_settings
+
+        return load_settings(self._config_file, **self._overrides)
+
+    @cached_property
+    def container(self):  # noqa: ANN201
+        from entrypoints.container import build_container
+
+        return build_container(self.settings.as_container_config())
+
+
+class EngineGroup(click.Group):
+    """Turns user-caused errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EngineError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+def emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    click.echo(json.dumps(payload, default=str) if as_json else human)
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object on stdout instead of the summary.")
+
+
+@click.group(cls=EngineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML settings file (default: ./engine.toml when present).")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Where the engine keeps its store, graph and models "
+                   "[env ENGINE_DATA_DIR; default ./engine-data].")
+@click.option("--backend", type=click.Choice(["parquet", "sqlite", "postgresql"]),
+              help="Storage backend [env ENGINE_STORAGE__BACKEND; default parquet].")
+@click.option("--db-url", help="SQLAlchemy URL for sqlite/postgresql [env ENGINE_STORAGE__URL].")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(package_name="engine")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None,
+        backend: str | None, db_url: str | None, verbose: int) -> None:
+    """Explainable graph-based music recommender.
+
+    Typical flow: generate (or bring your own logs) -> ingest -> stats.
+    Settings come from defaults, ./engine.toml, ENGINE_* environment variables
+    (nested with __, e.g. ENGINE_STORAGE__BACKEND=sqlite) and these flags, in
+    that order.
+    """
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = App(config_file, {"data_dir": data_dir,
+                                "storage": {"backend": backend, "url": db_url}})
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory to write the raw layout into.")
+@click.option("--users", default=1000, show_default=True, type=int)
+@click.option("--songs", default=5000, show_default=True, type=int)
+@click.option("--artists", default=500, show_default=True, type=int)
+@click.option("--genres", default=35, show_default=True, type=int)
+@click.option("--seed", default=42, show_default=True, type=int,
+              help="Same seed, same bytes.")
+@json_option
+@click.pass_obj
+def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: int, seed: int,
+             as_json: bool) -> None:
+    """Generate a synthetic listening data set with learnable personal taste."""
+    import time
+
+    from domain.ports import GenerationSpec
+    from entrypoints.progress import progress_for
+
+    started = time.perf_counter()
+    spec = GenerationSpec(users=users, songs=songs, artists=artists, genres=genres, seed=seed)
+    counts = app.container.generate_data().execute(out, spec, progress_for(as_json))
+    wall = time.perf_counter() - started
+    emit(as_json, {"out": str(out), "files": counts, "seed": seed, "wall_s": round(wall, 3)},
+         f"wrote {out}: {counts['raw_sessions.csv']:,} plays by {users:,} users over "
+         f"{songs:,} songs, {artists:,} artists, {genres} genres (seed {seed}) in {wall:.1f}s")
+
+
+@cli.command()
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@click.pass_obj
+def validate(app: App, data_dir: Path, as_json: bool) -> None:
+    """Check a raw data set's distributions, behaviour and personal signal."""
+    from entrypoints.progress import progress_for
+
+    report = app.container.validate_data().execute(data_dir, progress_for(as_json))
+    lines = [f"{'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['detail']}"
+             for c in report["checks"]]
+    verdict = "all checks passed" if report["passed"] else "some checks FAILED"
+    emit(as_json, report, "\n".join([*lines, verdict]))
+    if not report["passed"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--sessions", type=click.Path(path_type=Path), help="raw_sessions.csv to ingest.")
+@click.option("--tracks", type=click.Path(path_type=Path), help="tracks.csv (song metadata).")
+@click.option("--genres", type=click.Path(path_type=Path), help="genres.csv.")
+@click.option("--artist-genres", type=click.Path(path_type=Path), help="artist_genres.csv.")
+@click.option("--song-genres", type=click.Path(path_type=Path), help="song_genres.csv.")
+@click.option("--user-preferences", type=click.Path(path_type=Path),
+              help="user_genre_preferences.csv.")
+@click.option("--users", type=click.Path(path_type=Path), help="users.csv (user types).")
+@click.option("--rejects", type=click.Path(path_type=Path),
+              help="Where to write rejected rows [default DATA_DIR/rejects/<file>.rejects.csv].")
+@click.option("--strict", is_flag=True, help="Fail, ingesting nothing, if any row is rejected.")
+@json_option
+@click.pass_obj
+def ingest(app: App, path: Path | None, rejects: Path | None, strict: bool, as_json: bool,
+           **files: Path | None) -> None:
+    """Ingest listening sessions and metadata into the repository.
+
+    PATH is a directory in the generator's layout (raw_sessions.csv, tracks.csv,
+    genres.csv, ...) or a sessions file; the options name files one by one.
+    Bad rows are written to a rejects file with their line and reason; the rest
+    is ingested. A file ingested before (same content) is skipped.
+    """
+    from application.ingest_sessions import IngestCommand
+    from domain.ports import SourceRequest
+    from entrypoints.progress import progress_for
+
+    given = {role: p for role, p in files.items() if p is not None}
+    if path is None and "sessions" not in given:
+        raise click.UsageError("give a PATH or --sessions FILE")
+    sessions_name = (given.get("sessions") or path or Path("sessions")).name
+    rejects = rejects or app.settings.data_dir / "rejects" / f"{sessions_name}.rejects.csv"
+    request = SourceRequest(path=path, files=given, rejects_path=rejects)
+    report = app.container.ingest_sessions().execute(IngestCommand(request, strict),
+                                                     progress_for(as_json))
+    if report.skipped:
+        human = f"skipped {report.source}: already ingested (same content); nothing changed"
+    else:
+        human = (f"ingested {report.source}: {report.rows_read:,} rows read, "
+                 f"{report.rows_rejected:,} rejected, repository now holds "
+                 f"{report.interactions:,} interactions / {report.plays:,} plays "
+                 f"({report.wall_s:.1f}s)")
+        if report.rejects_file:
+            reasons = ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
+            human += f"\nrejected rows ({reasons}) listed in {report.rejects_file}"
+    emit(as_json, report.as_dict(), human)
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def stats(app: App, as_json: bool) -> None:
+    """Show what the repository holds."""
+    summary = app.container.repository().stats().as_dict()
+    emit(as_json, summary, "  ".join(f"{k} {v:,}" for k, v in summary.items()))
+
+
+def main() -> None:
+    cli(prog_name="engine")
+
+
+if __name__ == "__main__":
+    main()

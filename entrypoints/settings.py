@@ -1,0 +1,84 @@
+"""Typed settings: defaults < engine.toml < ENGINE_* environment < CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from domain.errors import InvalidSetting
+
+DEFAULT_CONFIG_FILE = Path("engine.toml")
+
+
+class StorageSettings(BaseModel):
+    backend: Literal["parquet", "sqlite", "postgresql"] = "parquet"
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL for sqlite/postgresql; default sqlite:///DATA_DIR/engine.db")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENGINE_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    data_dir: Path = Path("engine-data")
+    storage: StorageSettings = StorageSettings()
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.url or f"sqlite:///{self.data_dir / 'engine.db'}"
+
+    def as_container_config(self) -> dict[str, Any]:
+        config = self.model_dump()
+        config["store_dir"] = self.store_dir
+        config["storage"]["url"] = self.database_url
+        return config
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``overrides`` are CLI flags (nested dicts), None means not given."""
+    toml_file = config_file or DEFAULT_CONFIG_FILE
+    if config_file is not None and not config_file.exists():
+        raise InvalidSetting(f"{config_file}: config file not found")
+
+    class _Configured(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings,
+                    TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    try:
+        return _Configured(**_without_none(overrides))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise InvalidSetting(f"invalid setting ({problems}); see `engine --help`") from None
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            nested = _without_none(value)
+            if nested:
+                cleaned[key] = nested
+        elif value is not None:
+            cleaned[key] = value
+    return cleaned

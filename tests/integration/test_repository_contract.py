@@ -1,0 +1,89 @@
+"""One contract, every InteractionRepository: the fake cannot drift from the real ones."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from adapters.ingest.arrow_aggregator import with_edge_weights
+from adapters.storage.memory import InMemoryInteractionRepository
+from adapters.storage.parquet import ParquetInteractionRepository
+from adapters.storage.sql import SqlAlchemyInteractionRepository
+from adapters.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES
+from domain.ports import Catalogue, Dataset, SourceRecord
+
+
+def _dataset(users: int, tag: str) -> Dataset:
+    aggregates = pa.table({
+        "user_id": [f"u{i}" for i in range(users)], "song_id": ["s1"] * users,
+        "play_count": [i + 1 for i in range(users)], "completion_sum": [0.5 * (i + 1) for i in range(users)],
+        "first_played": [10] * users, "last_played": [20] * users}, schema=PLAY_AGGREGATES)
+    tables = {name: schema.empty_table() for name, schema in CATALOGUE_SCHEMAS.items()}
+    tables["songs"] = pa.table({"song_id": ["s1", "s2"], "song_name": ["One", None],
+                                "artist_id": ["a1", None], "duration_ms": [1000, None]},
+                               schema=CATALOGUE_SCHEMAS["songs"])
+    tables["artists"] = pa.table({"artist_id": ["a1"], "artist_name": ["A"]},
+                                 schema=CATALOGUE_SCHEMAS["artists"])
+    source = SourceRecord(f"hash-{tag}", f"{tag}.csv", users, 0, "2026-01-01T00:00:00+00:00")
+    return Dataset(Catalogue(tables), with_edge_weights(aggregates), (source,))
+
+
+@pytest.fixture(params=["memory", "parquet", "sqlite"])
+def repository(request, tmp_path):
+    if request.param == "memory":
+        return InMemoryInteractionRepository()
+    if request.param == "parquet":
+        return ParquetInteractionRepository(tmp_path / "store")
+    return SqlAlchemyInteractionRepository(f"sqlite:///{tmp_path / 'engine.db'}")
+
+
+def test_empty_repository(repository):
+    assert repository.load() is None
+    assert repository.stats().interactions == 0
+    assert not repository.has_source("anything")
+
+
+def test_save_then_load_round_trips(repository):
+    dataset = _dataset(3, "a")
+    repository.save(dataset)
+    loaded = repository.load()
+    assert loaded.interactions.equals(dataset.interactions)
+    assert loaded.catalogue["songs"].to_pylist() == dataset.catalogue["songs"].to_pylist()
+    assert loaded.sources == dataset.sources
+    assert repository.has_source("hash-a") and not repository.has_source("hash-b")
+
+
+def test_stats_count_what_is_held(repository):
+    repository.save(_dataset(4, "a"))
+    stats = repository.stats()
+    assert (stats.users, stats.songs, stats.artists, stats.interactions, stats.plays) == (4, 2, 1, 4, 10)
+
+
+def test_save_replaces_the_previous_dataset(repository):
+    repository.save(_dataset(4, "a"))
+    repository.save(_dataset(2, "b"))
+    assert repository.load().interactions.num_rows == 2
+    assert repository.has_source("hash-b") and not repository.has_source("hash-a")
+
+
+class _ExplodingTable:
+    """Fails when a repository writes it, after the catalogue tables were written."""
+
+    num_rows = 1
+
+    def cast(self, schema):
+        raise RuntimeError("disk on fire")
+
+
+@pytest.mark.parametrize("backend", ["parquet", "sqlite"])
+def test_a_save_failing_half_way_leaves_the_previous_dataset(backend, tmp_path):
+    repository = (ParquetInteractionRepository(tmp_path / "store") if backend == "parquet"
+                  else SqlAlchemyInteractionRepository(f"sqlite:///{tmp_path / 'engine.db'}"))
+    previous = _dataset(3, "a")
+    repository.save(previous)
+    broken = Dataset(_dataset(5, "b").catalogue, _ExplodingTable(), previous.sources)
+    with pytest.raises(RuntimeError):
+        repository.save(broken)
+    assert repository.load().interactions.equals(previous.interactions)
+    if backend == "parquet":
+        assert len([p for p in (tmp_path / "store").iterdir() if p.is_dir()]) == 1
