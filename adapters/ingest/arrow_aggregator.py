@@ -1,8 +1,8 @@
 """Per-(user, song) aggregation of play rows with pyarrow, in memory bounded by pairs.
 
 Each batch is reduced to partial aggregates at once; partials are compacted
-whenever they outgrow ``compact_rows``, so memory follows the number of
-distinct (user, song) pairs, not the number of plays. Merging with what the
+whenever they reach twice the distinct pairs seen so far, so memory follows the
+number of distinct (user, song) pairs, not the number of plays. Merging with what the
 repository holds uses the same reduction, which is what makes ingesting files
 one by one equal to ingesting them together.
 """
@@ -80,21 +80,24 @@ def upsert(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Table:
 
 
 class ArrowInteractionAggregator(InteractionAggregator):
-    def __init__(self, compact_rows: int = 2_000_000) -> None:
-        self._compact_rows = compact_rows
+    def __init__(self, min_compact_rows: int = 1_000_000) -> None:
+        self._min_compact_rows = min_compact_rows
 
     def aggregate(self, batches: Iterator[pa.Table]) -> pa.Table:
         partials: list[pa.Table] = []
         pending = 0
+        compact_at = self._min_compact_rows
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             partial = _reduce_plays(batch)
             partials.append(partial)
             pending += partial.num_rows
-            if pending > self._compact_rows:
+            if pending > compact_at:
                 partials = [_reduce_aggregates(pa.concat_tables(partials))]
                 pending = partials[0].num_rows
+                # Partials never grow beyond about twice the distinct pairs seen so far.
+                compact_at = max(self._min_compact_rows, 2 * pending)
         if not partials:
             return PLAY_AGGREGATES.empty_table()
         return _reduce_aggregates(pa.concat_tables(partials))

@@ -24,7 +24,8 @@ def test_help_generate_and_ingest_do_not_import_torch(small_raw_dir, tmp_path):
         "assert r.invoke(cli, ['--help']).exit_code == 0\n"
         f"assert r.invoke(cli, ['generate', '--out', r'{tmp_path / 'g'}', '--users', '5', '--songs', '20',"
         " '--artists', '4', '--genres', '3']).exit_code == 0\n"
-        f"assert r.invoke(cli, ['--data-dir', r'{tmp_path / 'd'}', 'ingest', r'{small_raw_dir}']).exit_code == 0\n"
+        f"assert r.invoke(cli, ['--data-dir', r'{tmp_path / 'd'}', 'ingest',"
+        f" r'{small_raw_dir}']).exit_code == 0\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torch_geometric')))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
