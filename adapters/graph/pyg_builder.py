@@ -1,0 +1,225 @@
+"""Heterogeneous listening graph on torch_geometric ``HeteroData``.
+
+Node types: user, song, artist, genre. Relations (reverse ones added by
+``ToUndirected`` for message passing):
+
+    user  -listens_to-> song    play_count, completion_ratio, edge_weight
+    user  -prefers->    genre   affinity_score
+    artist-belongs_to-> genre
+    artist-performs->   song
+    song  -has_genre->  genre
+
+External string ids become contiguous indices here and only here; the id maps
+travel with the graph (and later with every checkpoint). The graph is built
+from whatever interactions it is given: the trainer passes training
+interactions only, so nothing held out leaks into message passing, genre
+affinities or popularity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+import torch_geometric.transforms as T
+from torch_geometric.data import HeteroData
+
+from adapters.atomic import atomic_file
+from domain.errors import EmptyRepository
+from domain.ports import Dataset
+
+LISTENS = ("user", "listens_to", "song")
+PREFERS = ("user", "prefers", "genre")
+BELONGS = ("artist", "belongs_to", "genre")
+PERFORMS = ("artist", "performs", "song")
+HAS_GENRE = ("song", "has_genre", "genre")
+HISTORY = ("song", "rev_listens_to", "user")  # a user's attention over their history
+# A genre must hold this share of a user's listening to count as a preference.
+MIN_HISTORY_AFFINITY = 0.05
+
+
+@dataclass
+class GraphBundle:
+    data: HeteroData
+    ids: dict[str, list[str]]  # node type -> external ids by index
+    user_genre: torch.Tensor  # (U, G) affinity in [0, 1], from training history (+ declared)
+    song_genre: torch.Tensor  # (S, G) multi-hot
+    song_popularity: torch.Tensor  # (S,) distinct training listeners
+    genre_names: list[str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def index(self, node_type: str) -> dict[str, int]:
+        return {external: i for i, external in enumerate(self.ids[node_type])}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"data": self.data.to_dict(), "ids": self.ids, "user_genre": self.user_genre,
+                "song_genre": self.song_genre, "song_popularity": self.song_popularity,
+                "genre_names": self.genre_names, "summary": self.summary}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> GraphBundle:
+        return cls(HeteroData.from_dict(state["data"]), state["ids"], state["user_genre"],
+                   state["song_genre"], state["song_popularity"], state["genre_names"],
+                   state["summary"])
+
+    def save(self, path: Path) -> None:
+        with atomic_file(path) as tmp:
+            torch.save(self.to_state(), tmp)
+
+    @classmethod
+    def load(cls, path: Path) -> GraphBundle:
+        return cls.from_state(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def _ids(*columns: pa.ChunkedArray | pa.Array) -> list[str]:
+    chunks = []
+    for column in columns:
+        chunks.extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+    values = pc.unique(pa.chunked_array(chunks, pa.string()).drop_null())
+    return sorted(v for v in values.to_pylist() if v.strip())
+
+
+def _positions(column: pa.ChunkedArray | pa.Array, ids: list[str]) -> np.ndarray:
+    """Index of each value in ``ids``; -1 where absent or null."""
+    found = pc.index_in(column, value_set=pa.array(ids, pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _edges(src: np.ndarray, dst: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    keep = (src >= 0) & (dst >= 0)
+    return torch.from_numpy(np.stack([src[keep], dst[keep]])), keep
+
+
+class PygGraphBuilder:
+    def build(self, dataset: Dataset | None, interactions: pa.Table | None = None) -> GraphBundle:
+        """Graph from ``interactions`` (default: all stored ones) plus the catalogue."""
+        if dataset is None or dataset.interactions.num_rows == 0:
+            raise EmptyRepository("the repository holds no interactions; run `engine ingest` first")
+        cat = dataset.catalogue
+        listens = dataset.interactions if interactions is None else interactions
+        songs_t, artists_t, genres_t = cat["songs"], cat["artists"], cat["genres"]
+        ids = {
+            "user": _ids(dataset.interactions.column("user_id"), cat["users"].column("user_id")),
+            "song": _ids(songs_t.column("song_id"), dataset.interactions.column("song_id")),
+            "artist": _ids(artists_t.column("artist_id"), songs_t.column("artist_id")),
+            "genre": _ids(genres_t.column("genre_id"), cat["song_genres"].column("genre_id"),
+                          cat["artist_genres"].column("genre_id")),
+        }
+        n = {node_type: len(values) for node_type, values in ids.items()}
+        data = HeteroData()
+        for node_type, count in n.items():
+            data[node_type].num_nodes = count
+
+        user = _positions(listens.column("user_id"), ids["user"])
+        song = _positions(listens.column("song_id"), ids["song"])
+        data[LISTENS].edge_index, keep = _edges(user, song)
+        attrs = {name: torch.tensor(listens.column(name).to_numpy()[keep], dtype=torch.float32)
+                 for name in ("play_count", "completion_ratio", "edge_weight")}
+        data[LISTENS].play_count = attrs["play_count"]
+        data[LISTENS].completion_ratio = attrs["completion_ratio"]
+        data[LISTENS].edge_weight = attrs["edge_weight"]
+        data[LISTENS].edge_attr = attrs["edge_weight"].unsqueeze(1)
+
+        song_artist = _positions(songs_t.column("artist_id"),
+                                 ids["artist"]) if songs_t.num_rows else np.empty(0, np.int64)
+        song_of_row = _positions(songs_t.column("song_id"), ids["song"])
+        data[PERFORMS].edge_index, _ = _edges(song_artist, song_of_row)
+        data[BELONGS].edge_index, _ = _edges(
+            _positions(cat["artist_genres"].column("artist_id"), ids["artist"]),
+            _positions(cat["artist_genres"].column("genre_id"), ids["genre"]))
+        song_genre = self._song_genres(cat, ids, song_of_row, song_artist, n)
+        data[HAS_GENRE].edge_index = torch.from_numpy(np.stack(np.nonzero(song_genre)))
+
+        user_genre = self._user_genres(cat, ids, user[keep], song[keep],
+                                       attrs["edge_weight"].numpy(), song_genre, n)
+        pref_user, pref_genre = np.nonzero(user_genre)
+        data[PREFERS].edge_index = torch.from_numpy(np.stack([pref_user, pref_genre]))
+        data[PREFERS].affinity_score = torch.tensor(user_genre[pref_user, pref_genre], dtype=torch.float32)
+        data[PREFERS].edge_attr = data[PREFERS].affinity_score.unsqueeze(1)
+
+        genre_names = self._genre_names(genres_t, ids["genre"])
+        popularity = np.bincount(song[keep], minlength=n["song"]).astype(np.float32)
+        data["genre"].popularity = torch.tensor(
+            self._genre_popularity(genres_t, ids["genre"], song_genre, popularity), dtype=torch.float32)
+        data = T.ToUndirected()(data)
+        summary = self._summary(data, n, song_artist, song_of_row, user_genre)
+        return GraphBundle(data, ids, torch.tensor(user_genre, dtype=torch.float32),
+                           torch.tensor(song_genre, dtype=torch.float32), torch.tensor(popularity),
+                           genre_names, summary)
+
+    @staticmethod
+    def _song_genres(cat, ids, song_of_row, song_artist, n) -> np.ndarray:
+        matrix = np.zeros((n["song"], n["genre"]), dtype=np.float32)
+        rows = _positions(cat["song_genres"].column("song_id"), ids["song"])
+        cols = _positions(cat["song_genres"].column("genre_id"), ids["genre"])
+        ok = (rows >= 0) & (cols >= 0)
+        matrix[rows[ok], cols[ok]] = 1.0
+        # Songs listed without genres inherit their artist's genres.
+        artist_genre = np.zeros((n["artist"], n["genre"]), dtype=np.float32)
+        a_rows = _positions(cat["artist_genres"].column("artist_id"), ids["artist"])
+        a_cols = _positions(cat["artist_genres"].column("genre_id"), ids["genre"])
+        a_ok = (a_rows >= 0) & (a_cols >= 0)
+        artist_genre[a_rows[a_ok], a_cols[a_ok]] = 1.0
+        missing = matrix.sum(axis=1) == 0
+        has_artist = (song_of_row >= 0) & (song_artist >= 0)
+        fill = has_artist & missing[np.where(song_of_row >= 0, song_of_row, 0)]
+        matrix[song_of_row[fill]] = artist_genre[song_artist[fill]]
+        return matrix
+
+    @staticmethod
+    def _user_genres(cat, ids, user, song, weight, song_genre, n) -> np.ndarray:
+        """Share of each user's (training) edge weight per genre, scaled to max 1; where the
+        user declared preferences, the mean of declared and listened affinity."""
+        history = np.zeros((n["user"], n["genre"]), dtype=np.float64)
+        genre_share = song_genre / np.maximum(song_genre.sum(axis=1, keepdims=True), 1.0)
+        np.add.at(history, user, weight[:, None] * genre_share[song])
+        history /= np.maximum(history.sum(axis=1, keepdims=True), 1e-12)
+        history[history < MIN_HISTORY_AFFINITY] = 0.0
+        history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)
+        declared = np.zeros_like(history)
+        prefs = cat["user_preferences"]
+        rows = _positions(prefs.column("user_id"), ids["user"])
+        cols = _positions(prefs.column("genre_id"), ids["genre"])
+        ok = (rows >= 0) & (cols >= 0)
+        declared[rows[ok], cols[ok]] = np.clip(
+            pc.fill_null(prefs.column("affinity_score"), 0.0).to_numpy()[ok], 0.0, 1.0)
+        has_declared = declared.sum(axis=1) > 0
+        has_history = history.sum(axis=1) > 0
+        both = has_declared & has_history
+        combined = np.where(has_declared[:, None], declared, history)
+        combined[both] = 0.5 * (declared[both] + history[both])
+        return combined.astype(np.float32)
+
+    @staticmethod
+    def _genre_names(genres_t: pa.Table, genre_ids: list[str]) -> list[str]:
+        names = dict(zip(genres_t.column("genre_id").to_pylist(),
+                         genres_t.column("genre_name").to_pylist(), strict=True))
+        return [names.get(g) or g for g in genre_ids]
+
+    @staticmethod
+    def _genre_popularity(genres_t, genre_ids, song_genre, song_listeners) -> np.ndarray:
+        given = dict(zip(genres_t.column("genre_id").to_pylist(),
+                         genres_t.column("popularity").to_pylist(), strict=True))
+        if genre_ids and all(given.get(g) is not None for g in genre_ids):
+            return np.array([given[g] for g in genre_ids], dtype=np.float64)
+        listened = song_listeners @ song_genre
+        return listened / max(listened.sum(), 1e-12)
+
+    @staticmethod
+    def _summary(data, n, song_artist, song_of_row, user_genre) -> dict[str, Any]:
+        degree = {t: np.zeros(c, dtype=np.int64) for t, c in n.items()}
+        for (src, _, dst), store in data.edge_items():
+            np.add.at(degree[dst], store.edge_index[1].numpy(), 1)
+        known = song_of_row >= 0
+        return {
+            "nodes": dict(n),
+            "edges": {"__".join(rel): int(data[rel].num_edges) for rel in data.edge_types},
+            "songs_without_artist": int((song_artist[known] < 0).sum()),
+            "users_without_preferences": int((user_genre.sum(axis=1) == 0).sum()),
+            "isolated_nodes": {t: int((d == 0).sum()) for t, d in degree.items()},
+        }

@@ -1,0 +1,55 @@
+"""What every recommender model offers the trainers and the recommend path.
+
+Shaped after RecBole's contract: ``calculate_loss`` (BPR on sampled triples),
+``full_sort_predict`` (scores of every song for some users) and
+``pair_scores``. The graph is bound at construction, so a model is
+self-contained and a checkpoint can rebuild it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adapters.graph.pyg_builder import GraphBundle
+
+
+class GraphRecommender(nn.Module):
+    kind: str = ""
+
+    def __init__(self, bundle: GraphBundle) -> None:
+        super().__init__()
+        self.bundle = bundle
+
+    def hyper_parameters(self) -> dict[str, Any]:
+        return {}
+
+    def parameter_counts(self) -> dict[str, int]:
+        total = sum(p.numel() for p in self.parameters())
+        embedding = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Embedding))
+        return {"total": total, "embedding": embedding, "other": total - embedding}
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.parameters())
+
+    def pair_scores(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def full_sort_predict(self, users: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def calculate_loss(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
+                       l2: float = 0.0) -> torch.Tensor:
+        """BPR: -log sigmoid(score(u, pos) - score(u, neg)), plus L2 on the input embeddings."""
+        raise NotImplementedError
+
+    @staticmethod
+    def bpr(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+        return F.softplus(negative - positive).mean()
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.hyper_parameters().items())

@@ -1,0 +1,66 @@
+"""Model kinds by name, and self-contained checkpoints that load on the CPU."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_geometric
+
+from adapters.atomic import atomic_file
+from adapters.graph.pyg_builder import GraphBundle
+from adapters.models.base import GraphRecommender
+from adapters.models.gat import BasicGATRecommender, EnhancedGATRecommender
+from adapters.models.popularity import PopularityRecommender
+from domain.errors import EngineError, InvalidSetting
+
+MODEL_KINDS: dict[str, type[GraphRecommender]] = {
+    "popularity": PopularityRecommender,
+    "gat-basic": BasicGATRecommender,
+    "gat-enhanced": EnhancedGATRecommender,
+}
+CHECKPOINT_FORMAT = 1
+
+
+def create_model(kind: str, bundle: GraphBundle, **hyper_parameters: Any) -> GraphRecommender:
+    if kind not in MODEL_KINDS:
+        raise InvalidSetting(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    return MODEL_KINDS[kind](bundle, **hyper_parameters)
+
+
+def save_checkpoint(model: GraphRecommender, path: Path, extra: dict[str, Any]) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "kind": model.kind,
+        "hyper_parameters": model.hyper_parameters(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "graph": model.bundle.to_state(),
+        "versions": {"torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+                     "python": platform.python_version()},
+        **extra,
+    }
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)
+
+
+class CheckpointError(EngineError):
+    pass
+
+
+def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
+    """Rebuild the model on the CPU, whatever device trained it."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no checkpoint; run `engine train` first")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file
+        raise CheckpointError(f"{path}: not a readable engine checkpoint ({error})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: incompatible checkpoint format; retrain with `engine train`")
+    bundle = GraphBundle.from_state(state["graph"])
+    model = create_model(state["kind"], bundle, **state["hyper_parameters"])
+    model.load_state_dict(state["state_dict"])
+    model.eval()
+    return model, state

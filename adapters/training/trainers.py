@@ -1,0 +1,268 @@
+"""Trainers: BaseTrainer runs the loop; SimpleTrainer and AdvancedTrainer decide
+what data it sees, how it is judged and when it stops.
+
+BPR loss, negatives drawn from songs the user has not heard in training, Adam.
+Everything is seeded; the same spec on the same data gives the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from adapters.atomic import atomic_file
+from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder, _positions
+from adapters.models.factory import create_model, save_checkpoint
+from adapters.training.plots import plot_history
+from adapters.training.ranking import rank_metrics, user_song_matrix
+from adapters.training.sampling import NegativeSampler
+from adapters.training.split import Split, split_interactions
+from domain.errors import InvalidSetting
+from domain.ports import Dataset, Progress
+from domain.training import TrainingResult, TrainingSpec
+
+log = logging.getLogger(__name__)
+K = 10
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InvalidSetting("--device cuda asked for, but no CUDA device is available; use cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise InvalidSetting(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
+    return {"alpha": spec.alpha} if spec.model == "gat-enhanced" else {}
+
+
+class Pairs:
+    """Interactions of one part as (user index, song index) arrays in a bundle's index space."""
+
+    def __init__(self, table: pa.Table, bundle: GraphBundle) -> None:
+        self.users = _positions(table.column("user_id"), bundle.ids["user"])
+        self.songs = _positions(table.column("song_id"), bundle.ids["song"])
+        self.shape = (len(bundle.ids["user"]), len(bundle.ids["song"]))
+
+    def matrix(self) -> torch.Tensor:
+        return user_song_matrix(self.users, self.songs, *self.shape)
+
+
+class BaseTrainer:
+    name = "base"
+
+    def __init__(self, spec: TrainingSpec, out_dir: Path, progress: Progress) -> None:
+        self.spec = spec
+        self.out_dir = out_dir
+        self.progress = progress
+        self.device = resolve_device(spec.device)
+        self.history: list[dict[str, float]] = []
+        self.files: dict[str, str] = {}
+
+    # -- what subclasses decide ------------------------------------------------------------
+    def parts(self, dataset: Dataset) -> Split:
+        raise NotImplementedError
+
+    def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
+        """Record the epoch; return True to stop early."""
+        return False
+
+    def epoch_metrics(self) -> dict[str, float]:
+        return {}
+
+    def final_metrics(self) -> dict[str, float]:
+        return {}
+
+    # -- the loop --------------------------------------------------------------------------
+    def train(self, dataset: Dataset) -> TrainingResult:
+        started = time.perf_counter()
+        torch.manual_seed(self.spec.seed)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.split = self.parts(dataset)
+        self.bundle = PygGraphBuilder().build(dataset, self.split.train)
+        self.model = create_model(self.spec.model, self.bundle, **model_hyper_parameters(self.spec))
+        self.bundle.data = self.bundle.data.to(self.device)
+        self.model.to(self.device)
+        self.train_pairs = Pairs(self.split.train, self.bundle)
+        self.best_epoch = 0
+        epochs = self.spec.epochs if self.model.trainable else 0
+        if self.model.trainable:
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr)
+            self.sampler = NegativeSampler(self.train_pairs.users, self.train_pairs.songs,
+                                           self.train_pairs.shape[1], self.spec.seed)
+        self.on_start()
+        self.progress.start(f"training {self.spec.model}", total=max(epochs, 1))
+        epochs_run = 0
+        for epoch in range(1, epochs + 1):
+            epoch_started = time.perf_counter()
+            loss = self.train_epoch(epoch)
+            metrics = {"epoch": epoch, "loss": loss, **self.epoch_metrics(),
+                       "lr": self.optimizer.param_groups[0]["lr"],
+                       "wall_s": time.perf_counter() - epoch_started}
+            self.history.append(metrics)
+            epochs_run = epoch
+            log.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+            self.progress.update(**{k: v for k, v in metrics.items() if k not in ("epoch", "wall_s")})
+            self.progress.advance()
+            if self.after_epoch(epoch, metrics):
+                break
+        self.progress.finish()
+        test = self.final_metrics()
+        self.model.to("cpu")
+        self.bundle.data = self.bundle.data.to("cpu")
+        self._save("model.pt", epochs_run)
+        wall = time.perf_counter() - started
+        result = TrainingResult(
+            model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),
+            best_epoch=self.best_epoch, epochs_run=epochs_run, wall_s=wall, test=test,
+            history=self.history, files=self.files, device=str(self.device), split=self.split.counts())
+        self._write_reports(result)
+        return result
+
+    def on_start(self) -> None:
+        pass
+
+    def train_epoch(self, epoch: int) -> float:
+        self.model.train()
+        generator = torch.Generator().manual_seed(self.spec.seed + epoch)
+        order = torch.randperm(len(self.train_pairs.users), generator=generator).numpy()
+        total, batches = 0.0, 0
+        for start in range(0, len(order), self.spec.batch_size):
+            batch = order[start:start + self.spec.batch_size]
+            users = self.train_pairs.users[batch]
+            negatives = self.sampler.sample(users)
+            to = lambda a: torch.from_numpy(np.asarray(a)).to(self.device)  # noqa: E731
+            self.optimizer.zero_grad()
+            loss = self.model.calculate_loss(to(users), to(self.train_pairs.songs[batch]),
+                                             to(negatives), self.spec.l2)
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss)
+            batches += 1
+        return total / max(batches, 1)
+
+    @torch.no_grad()
+    def rank(self, relevant: torch.Tensor, exclude: torch.Tensor | None) -> dict[str, Any]:
+        self.model.eval()
+        z = self.model() if hasattr(self.model, "propagate") else None
+
+        def score(users: torch.Tensor) -> torch.Tensor:
+            users = users.to(self.device)
+            scores = (self.model.full_sort_predict(users, z) if z is not None
+                      else self.model.full_sort_predict(users))
+            return scores.cpu()
+
+        return rank_metrics(score, relevant, exclude, k=K)
+
+    def _save(self, name: str, epoch: int) -> Path:
+        path = self.out_dir / name
+        save_checkpoint(self.model, path, {"trainer": self.name, "epoch": epoch,
+                                           "spec": self.spec.as_dict()})
+        self.files[name.removesuffix(".pt")] = str(path)
+        return path
+
+    def _write_reports(self, result: TrainingResult) -> None:
+        metrics = self.out_dir / "metrics.json"
+        with atomic_file(metrics) as tmp:
+            tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        result.files["metrics"] = str(metrics)
+        if self.history:
+            curves = self.out_dir / "curves.png"
+            plot_history(self.history, curves, title=f"{self.spec.model} ({self.name} trainer)")
+            result.files["curves"] = str(curves)
+        assignment = self.out_dir / "split.parquet"
+        with atomic_file(assignment) as tmp:
+            pq.write_table(self.split.assignment(), tmp)
+        result.files["split"] = str(assignment)
+
+
+class SimpleTrainer(BaseTrainer):
+    """All interactions, fixed learning rate, loss and Recall@10 on the training songs."""
+
+    name = "simple"
+
+    def parts(self, dataset: Dataset) -> Split:
+        empty = dataset.interactions.slice(0, 0)
+        return Split(dataset.interactions, empty, empty)
+
+    def on_start(self) -> None:
+        self.train_matrix = self.train_pairs.matrix()
+
+    def epoch_metrics(self) -> dict[str, float]:
+        ranked = self.rank(self.train_matrix, exclude=None)
+        return {"train_recall@10": ranked["recall@10"]}
+
+    def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
+        self.best_epoch = epoch
+        return False
+
+    def final_metrics(self) -> dict[str, float]:
+        ranked = self.rank(self.train_matrix, exclude=None)
+        return {"train_recall@10": ranked["recall@10"], "train_ndcg@10": ranked["ndcg@10"]}
+
+
+class AdvancedTrainer(BaseTrainer):
+    """Per-user 70/15/15 split, early stopping on validation Recall@10, ReduceLROnPlateau,
+    best and periodic checkpoints, test Recall@10 and NDCG@10 of the best epoch."""
+
+    name = "advanced"
+
+    def parts(self, dataset: Dataset) -> Split:
+        return split_interactions(dataset.interactions, self.spec.validation_share,
+                                  self.spec.test_share, seed=self.spec.seed)
+
+    def on_start(self) -> None:
+        self.known_train = self.train_pairs.matrix()
+        self.validation = Pairs(self.split.validation, self.bundle).matrix()
+        self.test = Pairs(self.split.test, self.bundle).matrix()
+        val_pairs = Pairs(self.split.validation, self.bundle)
+        self.known_before_test = Pairs(self.split.train, self.bundle)
+        self.known_before_test.users = np.concatenate([self.train_pairs.users, val_pairs.users])
+        self.known_before_test.songs = np.concatenate([self.train_pairs.songs, val_pairs.songs])
+        self.best_score = -1.0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale = 0
+        if self.model.trainable:
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="max", factor=0.5, patience=max(1, self.spec.patience // 2))
+
+    def epoch_metrics(self) -> dict[str, float]:
+        ranked = self.rank(self.validation, self.known_train)
+        return {"val_recall@10": ranked["recall@10"], "val_ndcg@10": ranked["ndcg@10"]}
+
+    def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
+        score = metrics["val_recall@10"]
+        self.scheduler.step(score)
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.stale = score, epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._save("best.pt", epoch)
+        else:
+            self.stale += 1
+        if self.spec.checkpoint_every and epoch % self.spec.checkpoint_every == 0:
+            self._save(f"checkpoint-epoch-{epoch}.pt", epoch)
+        return self.stale >= self.spec.patience
+
+    def final_metrics(self) -> dict[str, float]:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        # Held-out test songs are ranked against everything but the songs already known
+        # (training and validation); message passing still sees training edges only.
+        ranked = self.rank(self.test, self.known_before_test.matrix())
+        validation = self.rank(self.validation, self.known_train)
+        return {"recall@10": ranked["recall@10"], "ndcg@10": ranked["ndcg@10"],
+                "users": len(ranked["users"]), "val_recall@10": validation["recall@10"]}
+
+
+TRAINERS: dict[str, type[BaseTrainer]] = {"simple": SimpleTrainer, "advanced": AdvancedTrainer}

@@ -1,0 +1,47 @@
+"""What a training run is asked to do and what it reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MODEL_KINDS = ("popularity", "gat-basic", "gat-enhanced")
+TRAINER_KINDS = ("simple", "advanced")
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    model: str = "gat-enhanced"
+    trainer: str = "advanced"
+    epochs: int = 20
+    lr: float = 0.01
+    batch_size: int = 512
+    l2: float = 1e-4
+    patience: int = 5
+    seed: int = 42
+    device: str = "auto"
+    alpha: float = 0.8
+    checkpoint_every: int = 5
+    validation_share: float = 0.15
+    test_share: float = 0.15
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainingResult:
+    model: str
+    trainer: str
+    parameters: dict[str, int]
+    best_epoch: int
+    epochs_run: int
+    wall_s: float
+    test: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    split: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
