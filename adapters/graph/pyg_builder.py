@@ -213,7 +213,7 @@ class PygGraphBuilder:
     @staticmethod
     def _summary(data, n, song_artist, song_of_row, user_genre) -> dict[str, Any]:
         degree = {t: np.zeros(c, dtype=np.int64) for t, c in n.items()}
-        for (src, _, dst), store in data.edge_items():
+        for (_, _, dst), store in data.edge_items():
             np.add.at(degree[dst], store.edge_index[1].numpy(), 1)
         known = song_of_row >= 0
         return {
