@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from domain.model import Recommendation, RepositoryStats
+from domain.training import TrainingResult, TrainingSpec
 
 
 class Table(Protocol):
@@ -178,8 +179,15 @@ class DataValidator(ABC):
 
 class GraphBuilder(ABC):
     @abstractmethod
-    def build(self, dataset: Dataset, out_path: Path) -> dict[str, Any]:
-        """Build and save the training graph; return a summary of node/edge counts."""
+    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+        """Build the graph of all stored interactions, save it atomically, return its summary."""
+
+
+class ModelTrainer(ABC):
+    @abstractmethod
+    def train(self, dataset: Dataset, spec: TrainingSpec, out_dir: Path,
+              progress: Progress) -> TrainingResult:
+        """Train one model kind; write checkpoint, metrics.json and curves into out_dir."""
 
 
 class Recommender(ABC):

@@ -185,6 +185,61 @@ def stats(app: App, as_json: bool) -> None:
     emit(as_json, summary, "  ".join(f"{k} {v:,}" for k, v in summary.items()))
 
 
+@cli.command("build-graph")
+@json_option
+@click.pass_obj
+def build_graph(app: App, as_json: bool) -> None:
+    """Build the user-song-artist-genre graph from everything ingested."""
+    summary = app.container.build_graph().execute(app.settings.graph_path)
+    nodes = ", ".join(f"{n:,} {t}s" for t, n in summary["nodes"].items())
+    listens = summary["edges"].get("user__listens_to__song", 0)
+    emit(as_json, {"graph": str(app.settings.graph_path), **summary},
+         f"graph {app.settings.graph_path}: {nodes}; {listens:,} listening edges; "
+         f"{summary['songs_without_artist']} songs without artist, "
+         f"{summary['users_without_preferences']} users without genre preferences, "
+         f"isolated nodes {summary['isolated_nodes']}")
+
+
+@cli.command()
+@click.option("--model", type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+              help="Model kind [setting model.kind; default gat-enhanced].")
+@click.option("--trainer", type=click.Choice(["simple", "advanced"]),
+              help="simple: all data, fixed LR; advanced: 70/15/15 split, early stopping, LR "
+                   "schedule [default advanced].")
+@click.option("--epochs", type=int, help="Maximum epochs [default 20].")
+@click.option("--lr", type=float, help="Adam learning rate [default 0.01].")
+@click.option("--batch-size", type=int, help="BPR triples per step.")
+@click.option("--patience", type=int, help="Epochs without validation gain before stopping [5].")
+@click.option("--alpha", type=float, help="gat-enhanced: weight of the collaborative score [0.8].")
+@click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [auto].")
+@json_option
+@click.pass_obj
+def train(app: App, as_json: bool, model: str | None, alpha: float | None, **training: Any) -> None:
+    """Train a recommender with BPR; write checkpoint, metrics.json and curves.png."""
+    from dataclasses import fields
+
+    from domain.training import TrainingSpec
+    from entrypoints.progress import progress_for
+
+    settings = app.settings
+    chosen = {**settings.training.model_dump(), **{k: v for k, v in training.items() if v is not None}}
+    spec = TrainingSpec(model=model or settings.model.kind,
+                        alpha=settings.model.alpha if alpha is None else alpha,
+                        **{f.name: chosen[f.name] for f in fields(TrainingSpec) if f.name in chosen})
+    result = app.container.train_model().execute(spec, settings.models_dir, settings.graph_path,
+                                                  progress_for(as_json))
+    test = result.test
+    quality = (f"test Recall@10 {test['recall@10']:.4f}, NDCG@10 {test['ndcg@10']:.4f}"
+               if "recall@10" in test else
+               f"train Recall@10 {test.get('train_recall@10', 0):.4f}")
+    emit(as_json, result.as_dict(),
+         f"trained {result.model} ({result.trainer}, {result.device}): "
+         f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
+         f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
+         f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}")
+
+
 def main() -> None:
     cli(prog_name="engine")
 

@@ -12,6 +12,19 @@ from adapters.storage.parquet import ParquetInteractionRepository
 from adapters.storage.sql import SqlAlchemyInteractionRepository
 from application.data_generation import GenerateData, ValidateData
 from application.ingest_sessions import IngestSessions
+from application.learning import BuildGraph, TrainModel
+
+
+def _graph_builder():  # torch loads only when a command needs it
+    from adapters.graph.pyg_builder import PygGraphBuilder
+
+    return PygGraphBuilder()
+
+
+def _model_trainer():
+    from adapters.training.service import TorchModelTrainer
+
+    return TorchModelTrainer()
 
 
 class Container(containers.DeclarativeContainer):
@@ -32,6 +45,11 @@ class Container(containers.DeclarativeContainer):
         SyntheticDataValidator))
     ingest_sessions = providers.Factory(IngestSessions, source=session_source,
                                         aggregator=aggregator, repository=repository)
+    graph_builder = providers.Singleton(_graph_builder)
+    model_trainer = providers.Singleton(_model_trainer)
+    build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
+    train_model = providers.Factory(TrainModel, repository=repository, builder=graph_builder,
+                                    trainer=model_trainer)
 
 
 def build_container(config: dict) -> Container:

@@ -25,16 +25,44 @@ class StorageSettings(BaseModel):
         description="SQLAlchemy URL for sqlite/postgresql; default sqlite:///DATA_DIR/engine.db")
 
 
+class ModelSettings(BaseModel):
+    kind: Literal["popularity", "gat-basic", "gat-enhanced"] = "gat-enhanced"
+    alpha: float = Field(default=0.8, ge=0.0, le=1.0,
+                         description="weight of the collaborative score in gat-enhanced")
+
+
+class TrainingSettings(BaseModel):
+    trainer: Literal["simple", "advanced"] = "advanced"
+    epochs: int = Field(default=20, ge=0)
+    lr: float = Field(default=0.01, gt=0)
+    batch_size: int = Field(default=512, ge=1)
+    l2: float = Field(default=1e-4, ge=0)
+    patience: int = Field(default=5, ge=1)
+    seed: int = 42
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    checkpoint_every: int = Field(default=5, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENGINE_", env_nested_delimiter="__",
                                       extra="forbid")
 
     data_dir: Path = Path("engine-data")
     storage: StorageSettings = StorageSettings()
+    model: ModelSettings = ModelSettings()
+    training: TrainingSettings = TrainingSettings()
 
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def graph_path(self) -> Path:
+        return self.data_dir / "graph" / "graph.pt"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def database_url(self) -> str:

@@ -31,7 +31,7 @@ from torch_geometric.data import HeteroData
 
 from adapters.atomic import atomic_file
 from domain.errors import EmptyRepository
-from domain.ports import Dataset
+from domain.ports import Dataset, GraphBuilder
 
 LISTENS = ("user", "listens_to", "song")
 PREFERS = ("user", "prefers", "genre")
@@ -95,8 +95,13 @@ def _edges(src: np.ndarray, dst: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     return torch.from_numpy(np.stack([src[keep], dst[keep]])), keep
 
 
-class PygGraphBuilder:
-    def build(self, dataset: Dataset | None, interactions: pa.Table | None = None) -> GraphBundle:
+class PygGraphBuilder(GraphBuilder):
+    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+        bundle = self.build_bundle(dataset)
+        bundle.save(out_path)
+        return bundle.summary
+
+    def build_bundle(self, dataset: Dataset | None, interactions: pa.Table | None = None) -> GraphBundle:
         """Graph from ``interactions`` (default: all stored ones) plus the catalogue."""
         if dataset is None or dataset.interactions.num_rows == 0:
             raise EmptyRepository("the repository holds no interactions; run `engine ingest` first")

@@ -28,6 +28,14 @@ GENRE_ZIPF_EXPONENT = 1.0
 # Temperature of the softmax that turns true preference into listening choices:
 # lower means users stick more closely to their tastes.
 TASTE_TEMPERATURE = 0.5
+# How far artists stray from their genres, songs from their artist and users from
+# their genre tastes (standard deviations in latent space), and how much genre
+# match and popularity add to the latent affinity in a user's true preference.
+ARTIST_NOISE = 0.8
+SONG_NOISE = 0.6
+USER_NOISE = 0.9
+GENRE_WEIGHT = 0.6
+POPULARITY_WEIGHT = 0.35
 
 _WORDS_A = ("Midnight", "Electric", "Golden", "Silent", "Neon", "Broken", "Velvet", "Wild",
             "Crystal", "Paper", "Lonely", "Burning", "Summer", "Cosmic", "Hollow", "Northern")
@@ -99,9 +107,9 @@ def build_world(spec: GenerationSpec) -> World:
 
     genre_factors = rng.normal(0.0, 1.0, (n_genres, LATENT_DIM))
     artist_factors = np.stack([genre_factors[g].mean(axis=0) for g in artist_genres])
-    artist_factors += rng.normal(0.0, 0.8, artist_factors.shape)
-    song_factors = artist_factors[song_artist] + rng.normal(0.0, 0.6, (n_songs, LATENT_DIM))
-    user_factors = user_genre_affinity @ genre_factors + rng.normal(0.0, 0.9, (n_users, LATENT_DIM))
+    artist_factors += rng.normal(0.0, ARTIST_NOISE, artist_factors.shape)
+    song_factors = artist_factors[song_artist] + rng.normal(0.0, SONG_NOISE, (n_songs, LATENT_DIM))
+    user_factors = user_genre_affinity @ genre_factors + rng.normal(0.0, USER_NOISE, (n_users, LATENT_DIM))
 
     world = World(genre_names, genre_popularity, artist_names, artist_genres, song_names,
                   song_artist, song_duration_ms, song_popularity, user_types,
@@ -110,7 +118,7 @@ def build_world(spec: GenerationSpec) -> World:
     genre_match = user_genre_affinity @ song_genres.T  # (U, S) affinity mass on the song's genres
     preference = (
         (user_factors @ song_factors.T) / np.sqrt(LATENT_DIM)
-        + 0.6 * np.log(genre_match + 1e-3)
-        + 0.35 * np.log(song_popularity * n_songs)
+        + GENRE_WEIGHT * np.log(genre_match + 1e-3)
+        + POPULARITY_WEIGHT * np.log(song_popularity * n_songs)
     )
     return World(**{**world.__dict__, "preference": preference})

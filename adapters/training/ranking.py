@@ -9,43 +9,61 @@ in agreement).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 
-def user_song_matrix(users: np.ndarray, songs: np.ndarray, n_users: int, n_songs: int
-                     ) -> torch.Tensor:
-    """Sparse (users x songs) indicator as a CSR tensor."""
-    values = torch.ones(len(users), dtype=torch.bool)
-    coo = torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, songs])), values,
-                                  (n_users, n_songs)).coalesce()
-    return coo.to_sparse_csr()
+@dataclass(frozen=True)
+class UserSongs:
+    """Songs per user in compressed rows: user u owns indices[indptr[u]:indptr[u + 1]]."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    n_songs: int
+
+    @classmethod
+    def from_pairs(cls, users: np.ndarray, songs: np.ndarray, n_users: int, n_songs: int) -> UserSongs:
+        order = np.argsort(users, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
+        return cls(indptr, songs[order], n_songs)
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def dense(self, rows: np.ndarray) -> torch.Tensor:
+        lengths = self.counts()[rows]
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        columns = np.concatenate([self.indices[self.indptr[r]:self.indptr[r + 1]] for r in rows]) \
+            if len(rows) else np.empty(0, np.int64)
+        mask = torch.zeros((len(rows), self.n_songs), dtype=torch.bool)
+        mask[torch.from_numpy(row_of), torch.from_numpy(columns.astype(np.int64))] = True
+        return mask
+
+    def merged(self, other: UserSongs) -> UserSongs:
+        n_users = len(self.indptr) - 1
+        users = np.concatenate([np.repeat(np.arange(n_users), self.counts()),
+                                np.repeat(np.arange(n_users), other.counts())])
+        return UserSongs.from_pairs(users, np.concatenate([self.indices, other.indices]), n_users,
+                                    self.n_songs)
 
 
-def _rows(matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    return torch.index_select(matrix.to_sparse_coo(), 0, rows).to_dense()
-
-
-def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: torch.Tensor,
-                 exclude: torch.Tensor | None, k: int = 10, chunk: int = 1024,
-                 users: torch.Tensor | None = None) -> dict[str, float | torch.Tensor]:
-    """Mean Recall@k and NDCG@k over users with relevant songs; also per-user values."""
-    counts = torch.tensor(np.diff(relevant.crow_indices().numpy()))
-    candidates = torch.nonzero(counts > 0).flatten()
-    if users is not None:
-        candidates = candidates[torch.isin(candidates, users)]
+def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,
+                 exclude: UserSongs | None, k: int = 10, chunk: int = 1024) -> dict[str, object]:
+    """Mean Recall@k and NDCG@k over users with relevant songs, and the per-user values."""
+    candidates = np.flatnonzero(relevant.counts() > 0)
     discounts = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
     ideal = torch.cumsum(discounts, 0)
     recall, ndcg = [], []
     for start in range(0, len(candidates), chunk):
         batch = candidates[start:start + chunk]
-        scores = score_users(batch).double().clone()
+        scores = score_users(torch.from_numpy(batch)).double().clone()
         if exclude is not None:
-            scores[_rows(exclude, batch)] = -torch.inf
+            scores[exclude.dense(batch)] = -torch.inf
         top = torch.topk(scores, k, dim=1).indices
-        hits = torch.gather(_rows(relevant, batch), 1, top).double()
-        n_relevant = counts[batch].double()
+        hits = torch.gather(relevant.dense(batch), 1, top).double()
+        n_relevant = torch.from_numpy(relevant.counts()[batch]).double()
         recall.append(hits.sum(1) / n_relevant)
         ndcg.append((hits * discounts).sum(1) / ideal[(n_relevant.clamp(max=k) - 1).long()])
     recall_t = torch.cat(recall) if recall else torch.empty(0)

@@ -22,7 +22,7 @@ from adapters.atomic import atomic_file
 from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder, _positions
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.training.plots import plot_history
-from adapters.training.ranking import rank_metrics, user_song_matrix
+from adapters.training.ranking import UserSongs, rank_metrics
 from adapters.training.sampling import NegativeSampler
 from adapters.training.split import Split, split_interactions
 from domain.errors import InvalidSetting
@@ -55,8 +55,8 @@ class Pairs:
         self.songs = _positions(table.column("song_id"), bundle.ids["song"])
         self.shape = (len(bundle.ids["user"]), len(bundle.ids["song"]))
 
-    def matrix(self) -> torch.Tensor:
-        return user_song_matrix(self.users, self.songs, *self.shape)
+    def matrix(self) -> UserSongs:
+        return UserSongs.from_pairs(self.users, self.songs, *self.shape)
 
 
 class BaseTrainer:
@@ -90,7 +90,7 @@ class BaseTrainer:
         torch.manual_seed(self.spec.seed)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.split = self.parts(dataset)
-        self.bundle = PygGraphBuilder().build(dataset, self.split.train)
+        self.bundle = PygGraphBuilder().build_bundle(dataset, self.split.train)
         self.model = create_model(self.spec.model, self.bundle, **model_hyper_parameters(self.spec))
         self.bundle.data = self.bundle.data.to(self.device)
         self.model.to(self.device)
@@ -148,12 +148,12 @@ class BaseTrainer:
                                              to(negatives), self.spec.l2)
             loss.backward()
             self.optimizer.step()
-            total += float(loss)
+            total += loss.item()
             batches += 1
         return total / max(batches, 1)
 
     @torch.no_grad()
-    def rank(self, relevant: torch.Tensor, exclude: torch.Tensor | None) -> dict[str, Any]:
+    def rank(self, relevant: UserSongs, exclude: UserSongs | None) -> dict[str, Any]:
         self.model.eval()
         z = self.model() if hasattr(self.model, "propagate") else None
 
@@ -226,10 +226,7 @@ class AdvancedTrainer(BaseTrainer):
         self.known_train = self.train_pairs.matrix()
         self.validation = Pairs(self.split.validation, self.bundle).matrix()
         self.test = Pairs(self.split.test, self.bundle).matrix()
-        val_pairs = Pairs(self.split.validation, self.bundle)
-        self.known_before_test = Pairs(self.split.train, self.bundle)
-        self.known_before_test.users = np.concatenate([self.train_pairs.users, val_pairs.users])
-        self.known_before_test.songs = np.concatenate([self.train_pairs.songs, val_pairs.songs])
+        self.known_before_test = self.known_train.merged(self.validation)
         self.best_score = -1.0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stale = 0
@@ -259,7 +256,7 @@ class AdvancedTrainer(BaseTrainer):
             self.model.load_state_dict(self.best_state)
         # Held-out test songs are ranked against everything but the songs already known
         # (training and validation); message passing still sees training edges only.
-        ranked = self.rank(self.test, self.known_before_test.matrix())
+        ranked = self.rank(self.test, self.known_before_test)
         validation = self.rank(self.validation, self.known_train)
         return {"recall@10": ranked["recall@10"], "ndcg@10": ranked["ndcg@10"],
                 "users": len(ranked["users"]), "val_recall@10": validation["recall@10"]}

@@ -1,0 +1,52 @@
+"""BuildGraph and TrainModel: from stored interactions to a trained, saved recommender."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from domain.errors import EmptyRepository, InvalidSetting
+from domain.ports import GraphBuilder, InteractionRepository, ModelTrainer, Progress, SilentProgress
+from domain.training import MODEL_KINDS, TRAINER_KINDS, TrainingResult, TrainingSpec
+
+
+class BuildGraph:
+    def __init__(self, repository: InteractionRepository, builder: GraphBuilder) -> None:
+        self._repository = repository
+        self._builder = builder
+
+    def execute(self, out_path: Path) -> dict[str, Any]:
+        return self._builder.build(self._repository.load(), out_path)
+
+
+def check_spec(spec: TrainingSpec) -> None:
+    if spec.model not in MODEL_KINDS:
+        raise InvalidSetting(f"unknown model {spec.model!r}; choose one of {', '.join(MODEL_KINDS)}")
+    if spec.trainer not in TRAINER_KINDS:
+        raise InvalidSetting(f"unknown trainer {spec.trainer!r}; choose one of {', '.join(TRAINER_KINDS)}")
+    for name in ("epochs", "batch_size", "patience"):
+        minimum = 0 if name == "epochs" else 1
+        if getattr(spec, name) < minimum:
+            raise InvalidSetting(f"{name} must be at least {minimum}, got {getattr(spec, name)}")
+    if not 0.0 <= spec.alpha <= 1.0:
+        raise InvalidSetting(f"alpha must lie in [0, 1], got {spec.alpha}")
+    if spec.lr <= 0:
+        raise InvalidSetting(f"learning rate must be positive, got {spec.lr}")
+
+
+class TrainModel:
+    def __init__(self, repository: InteractionRepository, builder: GraphBuilder,
+                 trainer: ModelTrainer) -> None:
+        self._repository = repository
+        self._builder = builder
+        self._trainer = trainer
+
+    def execute(self, spec: TrainingSpec, models_dir: Path, graph_path: Path,
+                progress: Progress | None = None) -> TrainingResult:
+        check_spec(spec)
+        dataset = self._repository.load()
+        if dataset is None or dataset.interactions.num_rows == 0:
+            raise EmptyRepository("the repository holds no interactions; run `engine ingest` first")
+        if not graph_path.exists():
+            self._builder.build(dataset, graph_path)
+        return self._trainer.train(dataset, spec, models_dir / spec.model, progress or SilentProgress())
