@@ -15,7 +15,7 @@ class TrainingSpec:
     trainer: str = "advanced"
     epochs: int = 20
     lr: float = 0.01
-    batch_size: int = 512
+    batch_size: int = 4096
     l2: float = 1e-4
     patience: int = 5
     seed: int = 42

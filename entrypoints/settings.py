@@ -35,7 +35,7 @@ class TrainingSettings(BaseModel):
     trainer: Literal["simple", "advanced"] = "advanced"
     epochs: int = Field(default=20, ge=0)
     lr: float = Field(default=0.01, gt=0)
-    batch_size: int = Field(default=512, ge=1)
+    batch_size: int = Field(default=4096, ge=1)
     l2: float = Field(default=1e-4, ge=0)
     patience: int = Field(default=5, ge=1)
     seed: int = 42

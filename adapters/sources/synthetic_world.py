@@ -23,7 +23,7 @@ GENRE_NAMES = (
 )
 USER_TYPES = ("casual", "regular", "power")
 USER_TYPE_SHARES = (0.45, 0.40, 0.15)
-LATENT_DIM = 8
+LATENT_DIM = 4
 GENRE_ZIPF_EXPONENT = 1.0
 # Temperature of the softmax that turns true preference into listening choices:
 # lower means users stick more closely to their tastes.

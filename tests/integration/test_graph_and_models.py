@@ -1,0 +1,128 @@
+"""The PyG graph, both GAT models and their checkpoints, on a small generated set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+import torch
+
+from adapters.graph.pyg_builder import HISTORY, LISTENS, PREFERS, GraphBundle, PygGraphBuilder
+from adapters.models.factory import create_model, load_checkpoint, save_checkpoint
+from adapters.tables import CATALOGUE_SCHEMAS
+from domain.errors import EmptyRepository
+from domain.ports import Catalogue, Dataset
+from tests.conftest import SMALL
+
+
+def test_graph_has_every_node_type_relation_and_attribute(small_dataset, tmp_path):
+    bundle = PygGraphBuilder().build_bundle(small_dataset)
+    data = bundle.data
+    assert {t: data[t].num_nodes for t in data.node_types} == {
+        "user": SMALL.users, "song": SMALL.songs, "artist": SMALL.artists, "genre": SMALL.genres}
+    assert data[LISTENS].num_edges == small_dataset.interactions.num_rows
+    for name in ("play_count", "completion_ratio", "edge_weight"):
+        values = getattr(data[LISTENS], name)
+        assert values.shape == (data[LISTENS].num_edges,)
+    assert float(data[LISTENS].edge_weight.min()) >= 0 and float(data[LISTENS].edge_weight.max()) <= 1
+    assert data[PREFERS].affinity_score.max() <= 1.0
+    for relation in ("belongs_to", "performs", "has_genre", "rev_listens_to", "rev_prefers"):
+        assert any(rel == relation for _, rel, _ in data.edge_types)
+    assert data[HISTORY].num_edges == data[LISTENS].num_edges
+    assert len(bundle.genre_names) == SMALL.genres and data["genre"].popularity.shape == (SMALL.genres,)
+    path = tmp_path / "graph.pt"
+    summary = PygGraphBuilder().build(small_dataset, path)
+    assert summary["nodes"]["song"] == SMALL.songs
+    assert GraphBundle.load(path).ids == bundle.ids
+
+
+def test_songs_without_artist_and_users_without_preferences_are_counted(small_dataset):
+    songs = small_dataset.catalogue["songs"]
+    orphan = pa.table({"song_id": ["lonely"], "song_name": ["Lonely"], "artist_id": [None],
+                       "duration_ms": [1000]}, schema=CATALOGUE_SCHEMAS["songs"])
+    tables = dict(small_dataset.catalogue.tables)
+    tables["songs"] = pa.concat_tables([songs, orphan])
+    tables["user_preferences"] = CATALOGUE_SCHEMAS["user_preferences"].empty_table()
+    extra_user = pa.table({"user_id": ["newcomer"], "user_type": ["casual"]},
+                          schema=CATALOGUE_SCHEMAS["users"])
+    tables["users"] = pa.concat_tables([tables["users"], extra_user])
+    dataset = Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources)
+    summary = PygGraphBuilder().build_bundle(dataset).summary
+    assert summary["songs_without_artist"] == 1
+    assert summary["isolated_nodes"]["user"] == 1  # the newcomer has no plays, no preferences
+    assert summary["users_without_preferences"] == 1
+
+
+def test_empty_repository_is_a_user_error():
+    with pytest.raises(EmptyRepository):
+        PygGraphBuilder().build_bundle(None)
+
+
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_forward_backward_and_attention(small_dataset, kind):
+    torch.manual_seed(0)
+    bundle = PygGraphBuilder().build_bundle(small_dataset)
+    model = create_model(kind, bundle)
+    users, positives, negatives = (torch.randint(0, n, (64,)) for n in (SMALL.users, SMALL.songs,
+                                                                        SMALL.songs))
+    loss = model.calculate_loss(users, positives, negatives, l2=1e-4)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert torch.isfinite(loss) and all(g is not None for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads)
+    edge_index, attention = model.history_attention()
+    # attention over each user's history is a softmax: it sums to 1 per user
+    per_user = torch.zeros(SMALL.users).index_add_(0, edge_index[1], attention)
+    listeners = torch.unique(edge_index[1])
+    assert torch.allclose(per_user[listeners], torch.ones(len(listeners)), atol=1e-5)
+    counts = model.parameter_counts()
+    assert counts["total"] == counts["embedding"] + counts["other"] > 0
+
+
+def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
+    torch.manual_seed(0)
+    model = create_model("gat-enhanced", PygGraphBuilder().build_bundle(small_dataset), alpha=0.7).eval()
+    users, songs = torch.arange(5), torch.arange(5)
+    with torch.no_grad():
+        z = model()
+        expected = 0.7 * model.collaborative(z, users, songs) + 0.3 * model.genre_similarity(users, songs)
+        assert torch.allclose(model.pair_scores(users, songs), expected)
+        assert torch.allclose(model.full_sort_predict(users, z)[users, songs], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["popularity", "gat-basic", "gat-enhanced"])
+def test_checkpoint_round_trip_gives_identical_scores(small_dataset, tmp_path, kind):
+    torch.manual_seed(1)
+    model = create_model(kind, PygGraphBuilder().build_bundle(small_dataset)).eval()
+    if model.trainable:  # move away from the initial weights
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        model.train()
+        model.calculate_loss(torch.arange(32), torch.arange(32), torch.arange(32, 64)).backward()
+        optimizer.step()
+        model.eval()
+    users = torch.arange(SMALL.users)
+    with torch.no_grad():
+        before = model.full_sort_predict(users)
+    save_checkpoint(model, tmp_path / "model.pt", {"spec": {"model": kind}})
+    loaded, state = load_checkpoint(tmp_path / "model.pt")
+    with torch.no_grad():
+        after = loaded.full_sort_predict(users)
+    assert torch.equal(before, after)
+    assert state["versions"]["torch"] and loaded.bundle.ids == model.bundle.ids
+
+
+def test_history_affinity_uses_only_the_interactions_given(small_dataset):
+    """Genre affinity derived from listening must change when a user's plays are withheld."""
+    user = small_dataset.interactions.column("user_id")[0].as_py()
+    tables = dict(small_dataset.catalogue.tables)
+    tables["user_preferences"] = CATALOGUE_SCHEMAS["user_preferences"].empty_table()
+    dataset = Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources)
+    full = PygGraphBuilder().build_bundle(dataset)
+    without = small_dataset.interactions.filter(pc.not_equal(small_dataset.interactions.column("user_id"),
+                                                             user))
+    partial = PygGraphBuilder().build_bundle(dataset, without)
+    row = full.index("user")[user]
+    assert float(full.user_genre[row].sum()) > 0
+    assert float(partial.user_genre[row].sum()) == 0
+    assert np.array_equal(partial.ids["song"], full.ids["song"])

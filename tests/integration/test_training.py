@@ -1,0 +1,96 @@
+"""Trainers, the honest split and full-ranking metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+import torch
+
+from adapters.graph.pyg_builder import LISTENS
+from adapters.models.factory import load_checkpoint
+from adapters.training.ranking import UserSongs, rank_metrics
+from adapters.training.split import from_assignment, split_interactions
+from adapters.training.trainers import AdvancedTrainer, Pairs, SimpleTrainer
+from domain.metrics import ndcg_at_k, recall_at_k
+from domain.ports import SilentProgress
+from domain.training import TrainingSpec
+
+
+def _keys(table):
+    return set(zip(table.column("user_id").to_pylist(), table.column("song_id").to_pylist(), strict=True))
+
+
+def test_split_is_per_user_disjoint_complete_and_seeded(small_dataset):
+    split = split_interactions(small_dataset.interactions, seed=3)
+    train, validation, test = (_keys(t) for t in (split.train, split.validation, split.test))
+    assert not (train & validation) and not (train & test) and not (validation & test)
+    assert train | validation | test == _keys(small_dataset.interactions)
+    per_user = small_dataset.interactions.group_by("user_id").aggregate([("song_id", "count")])
+    evaluable = {u for u, n in zip(*per_user.to_pydict().values(), strict=True) if n >= 3}
+    assert {u for u, _ in test} == evaluable == {u for u, _ in validation}
+    assert 0.6 < len(train) / small_dataset.interactions.num_rows < 0.8
+    assert _keys(split_interactions(small_dataset.interactions, seed=3).test) == test
+    assert _keys(from_assignment(small_dataset.interactions, split.assignment()).test) == test
+
+
+def test_no_validation_or_test_interaction_reaches_the_training_graph(small_dataset, tmp_path):
+    spec = TrainingSpec(model="gat-basic", epochs=1, batch_size=256, seed=5)
+    trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
+    trainer.train(small_dataset)
+    bundle = trainer.bundle
+    users, songs = bundle.data[LISTENS].edge_index.numpy()
+    graph_edges = {(bundle.ids["user"][u], bundle.ids["song"][s]) for u, s in zip(users, songs, strict=True)}
+    held_out = _keys(trainer.split.validation) | _keys(trainer.split.test)
+    assert held_out and not (graph_edges & held_out)
+    assert graph_edges == _keys(trainer.split.train)
+    # popularity and the negative sampler see the training interactions only
+    train_pairs = Pairs(trainer.split.train, bundle)
+    listeners = np.bincount(train_pairs.songs, minlength=len(bundle.ids["song"]))
+    assert np.array_equal(bundle.song_popularity.numpy(), listeners)
+    assert len(trainer.sampler.known) == trainer.split.train.num_rows
+
+
+def test_vectorised_ranking_matches_the_domain_definitions():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
+    relevant = UserSongs.from_pairs(np.array([0, 0, 0, 1]), np.array([1, 3, 5, 0]), 2, 6)
+    exclude = UserSongs.from_pairs(np.array([0]), np.array([0]), 2, 6)
+    result = rank_metrics(lambda users: scores[users], relevant, exclude, k=3)
+    ranked = [["1", "2", "3"], ["5", "4", "3"]]  # user 0 has song 0 excluded
+    truth = [{"1", "3", "5"}, {"0"}]
+    pairs = list(zip(ranked, truth, strict=True))
+    assert result["recall@3"] == pytest.approx(np.mean([recall_at_k(r, t, 3) for r, t in pairs]))
+    assert result["ndcg@3"] == pytest.approx(np.mean([ndcg_at_k(r, t, 3) for r, t in pairs]))
+
+
+def test_advanced_training_writes_checkpoints_metrics_and_curves(small_dataset, tmp_path):
+    spec = TrainingSpec(model="gat-enhanced", epochs=3, batch_size=512, seed=1, checkpoint_every=2)
+    result = AdvancedTrainer(spec, tmp_path, SilentProgress()).train(small_dataset)
+    assert {"model", "best", "metrics", "curves", "split"} <= result.files.keys()
+    assert (tmp_path / "checkpoint-epoch-2.pt").exists()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert len(metrics["history"]) == result.epochs_run == 3
+    assert 1 <= metrics["best_epoch"] <= 3 and 0 <= metrics["test"]["recall@10"] <= 1
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    model, state = load_checkpoint(tmp_path / "model.pt")
+    assert state["epoch"] == 3 and model.kind == "gat-enhanced"
+
+
+def test_training_is_reproducible_with_a_seed(small_dataset, tmp_path):
+    spec = TrainingSpec(model="gat-basic", trainer="simple", epochs=2, batch_size=512, seed=9)
+    first = SimpleTrainer(spec, tmp_path / "a", SilentProgress()).train(small_dataset)
+    second = SimpleTrainer(spec, tmp_path / "b", SilentProgress()).train(small_dataset)
+    assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
+    assert "train_recall@10" in first.history[0]
+
+
+def test_popularity_ranks_by_training_listeners(small_dataset, tmp_path):
+    spec = TrainingSpec(model="popularity", seed=2)
+    trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
+    result = trainer.train(small_dataset)
+    assert result.epochs_run == 0 and result.parameters["total"] == 0
+    top_song = int(torch.argmax(trainer.bundle.song_popularity))
+    counts = pc.value_counts(trainer.split.train.column("song_id")).to_pylist()
+    assert max(c["counts"] for c in counts) == int(trainer.bundle.song_popularity[top_song])
