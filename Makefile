@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

@@ -16,7 +16,8 @@ class TrainingSpec:
     epochs: int = 20
     lr: float = 0.01
     batch_size: int = 4096
-    l2: float = 1e-4
+    l2: float = 1e-3
+    negatives: int = 8
     patience: int = 5
     seed: int = 42
     device: str = "auto"

@@ -36,7 +36,8 @@ class TrainingSettings(BaseModel):
     epochs: int = Field(default=20, ge=0)
     lr: float = Field(default=0.01, gt=0)
     batch_size: int = Field(default=4096, ge=1)
-    l2: float = Field(default=1e-4, ge=0)
+    l2: float = Field(default=1e-3, ge=0)
+    negatives: int = Field(default=8, ge=1, description="negative songs per positive in BPR")
     patience: int = Field(default=5, ge=1)
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -159,7 +159,9 @@ class EnhancedGATRecommender(_GATRecommender):
         self.hidden, self.heads, self.dropout, self.alpha = hidden, tuple(heads), dropout, alpha
         relations = tuple(bundle.data.edge_types)
         self.layer1 = HeteroGATLayer(relations, dim, hidden // heads[0], heads[0], concat=True)
-        self.norms = nn.ModuleDict({t: nn.BatchNorm1d(hidden) for t in self.node_types})
+        # Every step sees every node, so batch statistics are exact: no running averages to lag.
+        self.norms = nn.ModuleDict({t: nn.BatchNorm1d(hidden, track_running_stats=False)
+                                    for t in self.node_types})
         # The last layer only needs the messages that reach users and songs.
         into_scored = tuple(rel for rel in relations if rel[2] in ("user", "song"))
         self.layer2 = HeteroGATLayer(into_scored, hidden, dim // heads[1], heads[1], concat=True)

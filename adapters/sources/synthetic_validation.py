@@ -51,26 +51,32 @@ def held_out_split(pairs: pd.DataFrame, share: float, seed: int) -> pd.Series:
 
 def oracle_vs_popularity(sessions: pd.DataFrame, spec: GenerationSpec, k: int = 10
                          ) -> dict[str, float]:
-    world = build_world(spec)
-    user_index = {u: i for i, u in enumerate(ids("user_", spec.users))}
-    song_index = {s: i for i, s in enumerate(ids("track_", spec.songs))}
     pairs = sessions[["user_id", "track_id"]].drop_duplicates().rename(columns={"track_id": "song_id"})
     pairs = pairs.reset_index(drop=True)
     test_mask = held_out_split(pairs, HELD_OUT_SHARE, SPLIT_SEED)
-    train, test = pairs[~test_mask], pairs[test_mask]
-    train_songs = train.groupby("user_id")["song_id"].apply(lambda s: [song_index[x] for x in s])
-    listeners = np.bincount(train["song_id"].map(song_index), minlength=spec.songs).astype(float)
+    return recall_by_true_preference(spec, pairs[~test_mask], pairs[test_mask], k)
+
+
+def recall_by_true_preference(spec: GenerationSpec, known: pd.DataFrame, held_out: pd.DataFrame,
+                              k: int = 10) -> dict[str, float]:
+    """Recall@k of the oracle (true preference) and of popularity (listeners in ``known``),
+    ranking every song the user does not already know; frames hold user_id, song_id."""
+    world = build_world(spec)
+    user_index = {u: i for i, u in enumerate(ids("user_", spec.users))}
     song_names = np.array(ids("track_", spec.songs))
+    song_index = {s: i for i, s in enumerate(song_names)}
+    known_songs = known.groupby("user_id")["song_id"].apply(lambda s: [song_index[x] for x in s])
+    listeners = np.bincount(known["song_id"].map(song_index), minlength=spec.songs).astype(float)
     oracle, popularity = [], []
-    for user, held_out in test.groupby("user_id")["song_id"]:
-        seen = train_songs.get(user, [])
+    for user, songs in held_out.groupby("user_id")["song_id"]:
+        seen = known_songs.get(user, [])
         truth = world.preference[user_index[user]].copy()
         pop = listeners.copy()
         truth[seen] = -np.inf
         pop[seen] = -np.inf
         for scores, results in ((truth, oracle), (pop, popularity)):
             top = np.argsort(-scores, kind="stable")[:k]
-            results.append(recall_at_k(list(song_names[top]), set(held_out), k))
+            results.append(recall_at_k(list(song_names[top]), set(songs), k))
     return {"oracle_recall@10": float(np.mean(oracle)),
             "popularity_recall@10": float(np.mean(popularity)),
             "test_users": len(oracle)}

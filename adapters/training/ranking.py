@@ -50,7 +50,7 @@ class UserSongs:
 
 
 def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,
-                 exclude: UserSongs | None, k: int = 10, chunk: int = 1024) -> dict[str, object]:
+                 exclude: UserSongs | None, k: int = 10, chunk: int = 256) -> dict[str, object]:
     """Mean Recall@k and NDCG@k over users with relevant songs, and the per-user values."""
     candidates = np.flatnonzero(relevant.counts() > 0)
     discounts = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
@@ -58,7 +58,7 @@ def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: 
     recall, ndcg = [], []
     for start in range(0, len(candidates), chunk):
         batch = candidates[start:start + chunk]
-        scores = score_users(torch.from_numpy(batch)).double().clone()
+        scores = score_users(torch.from_numpy(batch)).float().clone()
         if exclude is not None:
             scores[exclude.dense(batch)] = -torch.inf
         top = torch.topk(scores, k, dim=1).indices

@@ -88,6 +88,7 @@ class BaseTrainer:
     def train(self, dataset: Dataset) -> TrainingResult:
         started = time.perf_counter()
         torch.manual_seed(self.spec.seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.split = self.parts(dataset)
         self.bundle = PygGraphBuilder().build_bundle(dataset, self.split.train)
@@ -141,11 +142,14 @@ class BaseTrainer:
         for start in range(0, len(order), self.spec.batch_size):
             batch = order[start:start + self.spec.batch_size]
             users = self.train_pairs.users[batch]
+            # Several negatives per positive: the graph forward dominates a step, extra
+            # negatives cost almost nothing and give BPR more pairs to learn from.
+            users = np.repeat(users, self.spec.negatives)
+            positives = np.repeat(self.train_pairs.songs[batch], self.spec.negatives)
             negatives = self.sampler.sample(users)
             to = lambda a: torch.from_numpy(np.asarray(a)).to(self.device)  # noqa: E731
             self.optimizer.zero_grad()
-            loss = self.model.calculate_loss(to(users), to(self.train_pairs.songs[batch]),
-                                             to(negatives), self.spec.l2)
+            loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2)
             loss.backward()
             self.optimizer.step()
             total += loss.item()
@@ -244,7 +248,6 @@ class AdvancedTrainer(BaseTrainer):
         if score > self.best_score:
             self.best_score, self.best_epoch, self.stale = score, epoch, 0
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self._save("best.pt", epoch)
         else:
             self.stale += 1
         if self.spec.checkpoint_every and epoch % self.spec.checkpoint_every == 0:
@@ -254,6 +257,9 @@ class AdvancedTrainer(BaseTrainer):
     def final_metrics(self) -> dict[str, float]:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+            # Kept in memory while training (a save per improvement costs seconds); the
+            # periodic checkpoints are what an interrupted run leaves behind.
+            self._save("best.pt", self.best_epoch)
         # Held-out test songs are ranked against everything but the songs already known
         # (training and validation); message passing still sees training edges only.
         ranked = self.rank(self.test, self.known_before_test)
