@@ -25,3 +25,7 @@ class EmptyRepository(EngineError):
 
 class InvalidSetting(EngineError):
     pass
+
+
+class CheckpointError(EngineError):
+    """A model checkpoint is missing, unreadable or from an incompatible version."""

@@ -78,6 +78,15 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class RecommendationList:
+    user_id: str
+    model: str
+    recommendations: tuple[Recommendation, ...]
+    notices: tuple[str, ...] = ()
+    cold_start: bool = False
+
+
+@dataclass(frozen=True)
 class RepositoryStats:
     users: int
     songs: int

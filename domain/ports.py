@@ -191,15 +191,56 @@ class ModelTrainer(ABC):
 
 
 class Recommender(ABC):
-    """Scores (user, song) pairs and ranks the whole catalogue for a user."""
+    """A trained model answering for external ids: ranks the catalogue, explains a pair."""
 
     kind: str
 
     @abstractmethod
-    def recommend(self, user_id: str, k: int, exclude_heard: bool = True,
-                  explain: bool = False) -> Sequence[Recommendation]: ...
+    def knows_user(self, user_id: str) -> bool: ...
+
+    @abstractmethod
+    def knows_song(self, song_id: str) -> bool: ...
+
+    @abstractmethod
+    def genre_names(self) -> Sequence[str]: ...
+
+    @abstractmethod
+    def recommend(self, user_id: str, k: int, include_heard: bool = False,
+                  explain: bool = False) -> list[Recommendation]: ...
+
+    @abstractmethod
+    def popular(self, k: int, genres: Sequence[str] = (), exclude_heard_by: str | None = None,
+                explain: bool = False) -> list[Recommendation]:
+        """The most listened songs (in training), optionally within some genres."""
+
+    @abstractmethod
+    def notices_for(self, user_id: str) -> list[str]:
+        """What the model did specially for this user (e.g. sparse history supplemented)."""
+
+    @abstractmethod
+    def recommend_all(self, k: int, include_heard: bool, out_path: Path, progress: Progress) -> int:
+        """Top-k for every known user written to out_path (.csv or .parquet); returns rows."""
 
 
 class Explainer(ABC):
     @abstractmethod
     def explain(self, user_id: str, song_id: str) -> Recommendation: ...
+
+    @abstractmethod
+    def plot(self, user_id: str, song_id: str, out_path: Path) -> None:
+        """Draw the attention picture behind the explanation of one pair."""
+
+
+class ModelLoader(ABC):
+    @abstractmethod
+    def load(self, kind: str) -> Recommender:
+        """The trained model of this kind; it also implements Explainer."""
+
+
+class ModelEvaluator(ABC):
+    @abstractmethod
+    def trained_kinds(self) -> list[str]: ...
+
+    @abstractmethod
+    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
+        """The full metric set of one trained model on its run's held-out test split."""

@@ -240,6 +240,103 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, **tra
          f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}")
 
 
+model_option = click.option(
+    "--model", type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+    help="Which trained model answers [setting model.kind; default gat-enhanced].")
+
+
+def _explanation_dict(explanation) -> dict[str, Any]:
+    return {
+        "collaborative_score": explanation.collaborative_score,
+        "genre_score": explanation.genre_score,
+        "final_score": explanation.final_score,
+        "matched_genres": list(explanation.matched_genres),
+        "genre_influence": explanation.genre_influence,
+        "influential_history": [{"song_id": s, "attention": a}
+                                for s, a in explanation.influential_history],
+        "popularity_context": explanation.popularity_context,
+        "text": explanation.text,
+    }
+
+
+def _recommendation_dict(rec) -> dict[str, Any]:
+    item = {"rank": rec.rank, "song_id": rec.song_id, "score": rec.score,
+            "song_name": rec.song_name, "artist_name": rec.artist_name}
+    if rec.explanation is not None:
+        item["explanation"] = _explanation_dict(rec.explanation)
+    return item
+
+
+def _describe(rec) -> str:
+    title = rec.song_name or rec.song_id
+    by = f" - {rec.artist_name}" if rec.artist_name else ""
+    return f"{rec.rank:>3}. {title}{by}  [{rec.song_id}]  score {rec.score:.4f}"
+
+
+@cli.command()
+@click.option("--user", "user_id", help="External user id to recommend for.")
+@click.option("-k", "k", default=10, show_default=True, type=int, help="How many songs.")
+@click.option("--explain", is_flag=True, help="Say why, from the model's attention and genres.")
+@click.option("--include-heard", is_flag=True, help="Allow songs the user has already heard.")
+@click.option("--genres", help="For new users: comma-separated genres to draw popular songs from.")
+@click.option("--all-users", is_flag=True, help="Top-k for every user, written to --output.")
+@click.option("--output", type=click.Path(path_type=Path), help="With --all-users: .csv or .parquet.")
+@model_option
+@json_option
+@click.pass_obj
+def recommend(app: App, user_id: str | None, k: int, explain: bool, include_heard: bool,
+              genres: str | None, all_users: bool, output: Path | None, model: str | None,
+              as_json: bool) -> None:
+    """What should this user hear next, and why (or --all-users to a file)."""
+    from application.recommending import RecommendQuery
+    from entrypoints.progress import progress_for
+
+    model = model or app.settings.model.kind
+    if all_users:
+        if output is None:
+            raise click.UsageError("--all-users needs --output FILE (.csv or .parquet)")
+        rows = app.container.recommend_all().execute(k, model, output, include_heard,
+                                                     progress_for(as_json))
+        emit(as_json, {"model": model, "output": str(output), "rows": rows, "k": k},
+             f"wrote {rows:,} recommendations ({model}, top {k} per user) to {output}")
+        return
+    if not user_id:
+        raise click.UsageError("give --user USER_ID or --all-users")
+    wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
+    result = app.container.recommend().execute(
+        RecommendQuery(user_id, k, model, include_heard, explain, wanted))
+    payload = {"user_id": result.user_id, "model": result.model, "cold_start": result.cold_start,
+               "notices": list(result.notices),
+               "recommendations": [_recommendation_dict(r) for r in result.recommendations]}
+    lines = [f"top {len(result.recommendations)} for {result.user_id} ({result.model}):",
+             *(f"note: {n}" for n in result.notices)]
+    for rec in result.recommendations:
+        lines.append(_describe(rec))
+        if rec.explanation is not None:
+            lines.append("     " + rec.explanation.text.replace("\n", "\n     "))
+    emit(as_json, payload, "\n".join(lines))
+
+
+@cli.command()
+@click.option("--user", "user_id", required=True, help="External user id.")
+@click.option("--song", "song_id", required=True, help="External song id.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Write the attention picture (PNG).")
+@model_option
+@json_option
+@click.pass_obj
+def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str | None,
+            as_json: bool) -> None:
+    """Explain the score of any user-song pair (optionally as a picture)."""
+    model = model or app.settings.model.kind
+    rec = app.container.explain().execute(user_id, song_id, model, plot)
+    payload = {"user_id": user_id, "model": model, **_recommendation_dict(rec)}
+    if plot is not None:
+        payload["plot"] = str(plot)
+    human = (f"{_describe(rec)} (rank {rec.rank} for {user_id})\n{rec.explanation.text}"
+             + (f"\nplot: {plot}" if plot else ""))
+    emit(as_json, payload, human)
+
+
 def main() -> None:
     cli(prog_name="engine")
 

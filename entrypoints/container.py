@@ -13,12 +13,25 @@ from adapters.storage.sql import SqlAlchemyInteractionRepository
 from application.data_generation import GenerateData, ValidateData
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
+from application.recommending import Evaluate, Explain, Recommend, RecommendAll
 
 
 def _graph_builder():  # torch loads only when a command needs it
     from adapters.graph.pyg_builder import PygGraphBuilder
 
     return PygGraphBuilder()
+
+
+def _model_loader(models_dir, repository):
+    from adapters.serving.recommender import CheckpointModelLoader
+
+    return CheckpointModelLoader(models_dir, repository)
+
+
+def _model_evaluator(models_dir, repository):
+    from adapters.evaluation.evaluator import CheckpointEvaluator
+
+    return CheckpointEvaluator(models_dir, repository)
 
 
 def _model_trainer():
@@ -50,6 +63,13 @@ class Container(containers.DeclarativeContainer):
     build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
     train_model = providers.Factory(TrainModel, repository=repository, builder=graph_builder,
                                     trainer=model_trainer)
+    model_loader = providers.Singleton(_model_loader, models_dir=config.models_dir,
+                                       repository=repository)
+    recommend = providers.Factory(Recommend, loader=model_loader)
+    recommend_all = providers.Factory(RecommendAll, loader=model_loader)
+    explain = providers.Factory(Explain, loader=model_loader)
+    evaluate = providers.Factory(Evaluate, evaluator=providers.Singleton(
+        _model_evaluator, models_dir=config.models_dir, repository=repository))
 
 
 def build_container(config: dict) -> Container:

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     def as_container_config(self) -> dict[str, Any]:
         config = self.model_dump()
         config["store_dir"] = self.store_dir
+        config["models_dir"] = self.models_dir
         config["storage"]["url"] = self.database_url
         return config
 

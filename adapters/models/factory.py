@@ -14,7 +14,7 @@ from adapters.graph.pyg_builder import GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import BasicGATRecommender, EnhancedGATRecommender
 from adapters.models.popularity import PopularityRecommender
-from domain.errors import EngineError, InvalidSetting
+from domain.errors import CheckpointError, InvalidSetting
 
 MODEL_KINDS: dict[str, type[GraphRecommender]] = {
     "popularity": PopularityRecommender,
@@ -45,10 +45,6 @@ def save_checkpoint(model: GraphRecommender, path: Path, extra: dict[str, Any]) 
         torch.save(state, tmp)
 
 
-class CheckpointError(EngineError):
-    pass
-
-
 def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
     """Rebuild the model on the CPU, whatever device trained it."""
     if not path.exists():
@@ -59,8 +55,13 @@ def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
         raise CheckpointError(f"{path}: not a readable engine checkpoint ({error})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: incompatible checkpoint format; retrain with `engine train`")
-    bundle = GraphBundle.from_state(state["graph"])
-    model = create_model(state["kind"], bundle, **state["hyper_parameters"])
-    model.load_state_dict(state["state_dict"])
+    try:
+        bundle = GraphBundle.from_state(state["graph"])
+        model = create_model(state["kind"], bundle, **state["hyper_parameters"])
+        model.load_state_dict(state["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: checkpoint does not fit this version of engine ({first}); "
+                              "retrain with `engine train`") from None
     model.eval()
     return model, state

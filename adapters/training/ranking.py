@@ -9,44 +9,11 @@ in agreement).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-
-@dataclass(frozen=True)
-class UserSongs:
-    """Songs per user in compressed rows: user u owns indices[indptr[u]:indptr[u + 1]]."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    n_songs: int
-
-    @classmethod
-    def from_pairs(cls, users: np.ndarray, songs: np.ndarray, n_users: int, n_songs: int) -> UserSongs:
-        order = np.argsort(users, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
-        return cls(indptr, songs[order], n_songs)
-
-    def counts(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    def dense(self, rows: np.ndarray) -> torch.Tensor:
-        lengths = self.counts()[rows]
-        row_of = np.repeat(np.arange(len(rows)), lengths)
-        columns = np.concatenate([self.indices[self.indptr[r]:self.indptr[r + 1]] for r in rows]) \
-            if len(rows) else np.empty(0, np.int64)
-        mask = torch.zeros((len(rows), self.n_songs), dtype=torch.bool)
-        mask[torch.from_numpy(row_of), torch.from_numpy(columns.astype(np.int64))] = True
-        return mask
-
-    def merged(self, other: UserSongs) -> UserSongs:
-        n_users = len(self.indptr) - 1
-        users = np.concatenate([np.repeat(np.arange(n_users), self.counts()),
-                                np.repeat(np.arange(n_users), other.counts())])
-        return UserSongs.from_pairs(users, np.concatenate([self.indices, other.indices]), n_users,
-                                    self.n_songs)
+from adapters.user_songs import UserSongs
 
 
 def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,
@@ -60,9 +27,9 @@ def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: 
         batch = candidates[start:start + chunk]
         scores = score_users(torch.from_numpy(batch)).float().clone()
         if exclude is not None:
-            scores[exclude.dense(batch)] = -torch.inf
+            scores[torch.from_numpy(exclude.dense(batch))] = -torch.inf
         top = torch.topk(scores, k, dim=1).indices
-        hits = torch.gather(relevant.dense(batch), 1, top).double()
+        hits = torch.gather(torch.from_numpy(relevant.dense(batch)), 1, top).double()
         n_relevant = torch.from_numpy(relevant.counts()[batch]).double()
         recall.append(hits.sum(1) / n_relevant)
         ndcg.append((hits * discounts).sum(1) / ideal[(n_relevant.clamp(max=k) - 1).long()])

@@ -21,10 +21,12 @@ import torch
 from adapters.atomic import atomic_file
 from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder, _positions
 from adapters.models.factory import create_model, save_checkpoint
+from adapters.serving.export import export_serving
 from adapters.training.plots import plot_history
-from adapters.training.ranking import UserSongs, rank_metrics
+from adapters.training.ranking import rank_metrics
 from adapters.training.sampling import NegativeSampler
 from adapters.training.split import Split, split_interactions
+from adapters.user_songs import UserSongs
 from domain.errors import InvalidSetting
 from domain.ports import Dataset, Progress
 from domain.training import TrainingResult, TrainingSpec
@@ -123,6 +125,7 @@ class BaseTrainer:
         self.model.to("cpu")
         self.bundle.data = self.bundle.data.to("cpu")
         self._save("model.pt", epochs_run)
+        export_serving(self.model, self.out_dir / "serving.npz")
         wall = time.perf_counter() - started
         result = TrainingResult(
             model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),

@@ -1,0 +1,167 @@
+"""A trained model answering from its cached embeddings and attention (numpy only).
+
+Everything comes from ``serving.npz``, read off the eval-mode forward pass of
+the checkpoint, so an explanation describes exactly the computation that ranked
+the song. Cold-start rules (seed, "Error Handling"):
+
+- a song in the catalogue that training never saw a play of takes the mean
+  embedding of its artist's played songs (or the artist's input embedding) plus
+  small noise, so it can be recommended;
+- a user with fewer than ``SPARSE_USER_PLAYS`` songs has their embedding blended
+  with the mean of their most similar users' embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.user_songs import UserSongs
+from domain.ports import Dataset
+
+SPARSE_USER_PLAYS = 3
+SIMILAR_USERS = 10
+COLD_SONG_NOISE = 0.01
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def _positions(column, ids: list[str]) -> np.ndarray:
+    found = pc.index_in(column, value_set=pa.array(ids, pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    collaborative: np.ndarray
+    genre: np.ndarray
+    final: np.ndarray
+
+
+class LoadedModel:
+    def __init__(self, serving: Path, dataset: Dataset | None) -> None:
+        with np.load(serving, allow_pickle=False) as arrays:
+            data = {name: arrays[name] for name in arrays.files}
+        meta = json.loads(str(data["meta"]))
+        self.kind, self.alpha = meta["kind"], float(meta["alpha"])
+        self.user_ids = data["user_ids"].astype(object)
+        self.song_ids = data["song_ids"].astype(object)
+        self.genre_names = [str(g) for g in data["genre_names"]]
+        self.user_index = {u: i for i, u in enumerate(self.user_ids)}
+        self.song_index = {s: i for i, s in enumerate(self.song_ids)}
+        self.popularity = data["popularity"]
+        self.user_genre, self.song_genre = data["user_genre"], data["song_genre"]
+        self._user_genre_unit = _unit_rows(self.user_genre)
+        self._song_genre_unit = _unit_rows(self.song_genre)
+        self.song_artist = data["song_artist"]
+        self.is_gat = "user_emb" in data
+        self.notes: dict[str, int] = {}
+        self.sparse_users: set[int] = set()
+        if self.is_gat:
+            self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
+            self._history(data["history_users"], data["history_songs"], data["history_attention"])
+            self._fill_cold_songs(data["artist_input"])
+            self._supplement_sparse_users()
+        self.heard = self._heard(dataset)
+        self.song_names, self.artist_names = self._names(dataset)
+
+    # -- construction helpers ----------------------------------------------------------
+    def _history(self, users: np.ndarray, songs: np.ndarray, attention: np.ndarray) -> None:
+        order = np.lexsort((-attention, users))
+        self.history = UserSongs.from_pairs(users[order], songs[order], len(self.user_ids),
+                                            len(self.song_ids))
+        self.history_attention = attention[order]  # already sorted by user, as indices are
+
+    def user_history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """(song indices, attention) of a user's training history, most attended first."""
+        start, end = self.history.indptr[user], self.history.indptr[user + 1]
+        return self.history.indices[start:end], self.history_attention[start:end]
+
+    def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
+        cold = np.flatnonzero(self.popularity == 0)
+        if len(cold) == 0:
+            return
+        rng = np.random.default_rng(0)
+        played = self.popularity > 0
+        for song in cold:
+            artist = self.song_artist[song]
+            if artist < 0:
+                continue
+            siblings = played & (self.song_artist == artist)
+            base = self.song_emb[siblings].mean(0) if siblings.any() else artist_input[artist]
+            self.song_emb[song] = base + COLD_SONG_NOISE * rng.standard_normal(base.shape)
+        self.notes["cold_songs_from_artist"] = len(cold)
+
+    def _supplement_sparse_users(self) -> None:
+        sparse = np.flatnonzero(self.history.counts() < SPARSE_USER_PLAYS)
+        if len(sparse) == 0 or len(self.user_ids) <= SIMILAR_USERS:
+            return
+        unit = _unit_rows(self.user_emb)
+        similarity = unit[sparse] @ unit.T
+        similarity[np.arange(len(sparse)), sparse] = -np.inf
+        neighbours = np.argpartition(-similarity, SIMILAR_USERS, axis=1)[:, :SIMILAR_USERS]
+        self.user_emb[sparse] = 0.5 * self.user_emb[sparse] + 0.5 * self.user_emb[neighbours].mean(1)
+        self.sparse_users = set(sparse.tolist())
+        self.notes["sparse_users_supplemented"] = len(sparse)
+
+    def _heard(self, dataset: Dataset | None) -> UserSongs:
+        users = songs = np.empty(0, np.int64)
+        if dataset is not None:
+            users = _positions(dataset.interactions.column("user_id"), list(self.user_ids))
+            songs = _positions(dataset.interactions.column("song_id"), list(self.song_ids))
+            keep = (users >= 0) & (songs >= 0)
+            users, songs = users[keep], songs[keep]
+        return UserSongs.from_pairs(users, songs, len(self.user_ids), len(self.song_ids))
+
+    def _names(self, dataset: Dataset | None) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.song_ids)
+        song_names = np.full(n, None, dtype=object)
+        artist_names = np.full(n, None, dtype=object)
+        if dataset is None:
+            return song_names, artist_names
+        songs = dataset.catalogue["songs"]
+        rows = _positions(songs.column("song_id"), list(self.song_ids))
+        ok = rows >= 0
+        song_names[rows[ok]] = np.array(songs.column("song_name").to_pylist(), dtype=object)[ok]
+        artists = dataset.catalogue["artists"]
+        if artists.num_rows:
+            lookup = pc.index_in(songs.column("artist_id"), value_set=artists.column("artist_id"))
+            names = pc.take(artists.column("artist_name"), pc.fill_null(lookup, 0))
+            names = pc.if_else(pc.is_null(lookup), pa.scalar(None, pa.string()), names)
+            artist_names[rows[ok]] = np.array(names.to_pylist(), dtype=object)[ok]
+        return song_names, artist_names
+
+    # -- scoring ---------------------------------------------------------------------------
+    def score_parts(self, users: np.ndarray) -> ScoreParts:
+        genre = self._user_genre_unit[users] @ self._song_genre_unit.T
+        if not self.is_gat:
+            final = np.broadcast_to(np.log1p(self.popularity), (len(users), len(self.song_ids)))
+            return ScoreParts(final, genre, final)
+        collaborative = self.user_emb[users] @ self.song_emb.T
+        final = self.alpha * collaborative + (1 - self.alpha) * genre
+        return ScoreParts(collaborative, genre, final)
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        return self.score_parts(users).final
+
+    def top_k(self, users: np.ndarray, k: int, include_heard: bool,
+              allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, song indices) best first; -inf scores mark songs that could not be offered."""
+        scores = np.array(self.scores(users), dtype=np.float64)
+        if not include_heard:
+            scores[self.heard.dense(users)] = -np.inf
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        k = min(k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(scores, top, 1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        return np.take_along_axis(top_scores, order, 1), np.take_along_axis(top, order, 1)

@@ -1,0 +1,237 @@
+"""Recommender and Explainer ports over a loaded checkpoint, speaking external ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from adapters.serving.loaded_model import LoadedModel
+from domain.errors import CheckpointError
+from domain.model import Explanation, Recommendation
+from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
+from domain.training import MODEL_KINDS
+
+HISTORY_SHOWN = 3
+ALL_USERS_CHUNK = 256
+
+
+class CheckpointRecommender(Recommender, Explainer):
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.kind = loaded.kind
+
+    # -- lookups ---------------------------------------------------------------------------
+    def knows_user(self, user_id: str) -> bool:
+        return user_id in self.loaded.user_index
+
+    def knows_song(self, song_id: str) -> bool:
+        return song_id in self.loaded.song_index
+
+    def genre_names(self) -> Sequence[str]:
+        return self.loaded.genre_names
+
+    def notices_for(self, user_id: str) -> list[str]:
+        if self.loaded.user_index.get(user_id) in self.loaded.sparse_users:
+            return [f"user {user_id!r} has few plays: their taste is supplemented with the "
+                    "preferences of similar users"]
+        return []
+
+    # -- ranking ---------------------------------------------------------------------------
+    def recommend(self, user_id: str, k: int, include_heard: bool = False,
+                  explain: bool = False) -> list[Recommendation]:
+        user = self.loaded.user_index[user_id]
+        values, songs = self.loaded.top_k(np.array([user]), k, include_heard)
+        return self._recommendations(user, values[0], songs[0], explain)
+
+    def popular(self, k: int, genres: Sequence[str] = (), exclude_heard_by: str | None = None,
+                explain: bool = False) -> list[Recommendation]:
+        loaded = self.loaded
+        allowed = np.ones(len(loaded.song_index), dtype=bool)
+        if genres:
+            wanted = [i for i, name in enumerate(loaded.genre_names)
+                      if name.casefold() in {g.casefold() for g in genres}]
+            allowed = loaded.song_genre[:, wanted].sum(1) > 0
+        scores = np.log1p(loaded.popularity).astype(np.float64)
+        scores[~allowed] = -np.inf
+        user = loaded.user_index.get(exclude_heard_by) if exclude_heard_by else None
+        if user is not None:
+            scores[loaded.heard.dense(np.array([user]))[0]] = -np.inf
+        order = np.argsort(-scores, kind="stable")[:k]
+        return self._recommendations(user, scores[order], order, explain and user is not None)
+
+    def _recommendations(self, user: int | None, values: np.ndarray, songs: np.ndarray,
+                         explain: bool) -> list[Recommendation]:
+        finite = np.isfinite(values)
+        result = []
+        for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs[finite].tolist(),
+                                                 strict=True), start=1):
+            explanation = self._explanation(user, song) if explain and user is not None else None
+            result.append(Recommendation(
+                rank=rank, song_id=self.loaded.song_ids[song], score=float(value),
+                song_name=self.loaded.song_names[song], artist_name=self.loaded.artist_names[song],
+                explanation=explanation))
+        return result
+
+    def recommend_all(self, k: int, include_heard: bool, out_path: Path, progress: Progress) -> int:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        from adapters.atomic import atomic_file
+
+        loaded = self.loaded
+        users = np.arange(len(loaded.user_index))
+        columns: dict[str, list[np.ndarray]] = {"user": [], "song": [], "rank": [], "score": []}
+        progress.start("recommending for every user", total=len(users))
+        for start in range(0, len(users), ALL_USERS_CHUNK):
+            batch = users[start:start + ALL_USERS_CHUNK]
+            values, songs = loaded.top_k(batch, k, include_heard)
+            finite = np.isfinite(values)
+            columns["user"].append(np.repeat(batch, values.shape[1])[finite.ravel()])
+            columns["song"].append(songs[finite])
+            columns["rank"].append(np.tile(np.arange(1, values.shape[1] + 1), len(batch))[finite.ravel()])
+            columns["score"].append(values[finite])
+            progress.advance(len(batch))
+        progress.finish()
+        user, song = np.concatenate(columns["user"]), np.concatenate(columns["song"])
+        table = pa.table({
+            "user_id": pa.array(loaded.user_ids[user], pa.string()),
+            "song_id": pa.array(loaded.song_ids[song], pa.string()),
+            "rank": pa.array(np.concatenate(columns["rank"]), pa.int32()),
+            "score": pa.array(np.concatenate(columns["score"]), pa.float32()),
+            "song_name": pa.array(loaded.song_names[song], pa.string()),
+            "artist_name": pa.array(loaded.artist_names[song], pa.string()),
+        })
+        with atomic_file(out_path) as tmp:
+            if out_path.suffix.lower() == ".parquet":
+                pq.write_table(table, tmp)
+            else:
+                pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+        return table.num_rows
+
+    # -- explaining ------------------------------------------------------------------------
+    def explain(self, user_id: str, song_id: str) -> Recommendation:
+        loaded = self.loaded
+        user, song = loaded.user_index[user_id], loaded.song_index[song_id]
+        scores = loaded.scores(np.array([user]))[0]
+        rank = int((scores > scores[song]).sum()) + 1
+        return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
+                              song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
+                              explanation=self._explanation(user, song))
+
+    def _explanation(self, user: int, song: int) -> Explanation:
+        loaded = self.loaded
+        parts = loaded.score_parts(np.array([user]))
+        collaborative = float(parts.collaborative[0, song])
+        genre = float(parts.genre[0, song])
+        final = float(parts.final[0, song])
+        collaborative_term = loaded.alpha * collaborative if loaded.is_gat else final
+        genre_term = (1 - loaded.alpha) * genre if loaded.is_gat else 0.0
+        total = abs(collaborative_term) + abs(genre_term)
+        genre_influence = abs(genre_term) / total if total else 0.0
+        song_genres = np.flatnonzero(loaded.song_genre[song]).tolist()
+        affinity = loaded.user_genre[user]
+        matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
+        history: tuple[tuple[str, float], ...] = ()
+        if loaded.is_gat:
+            # The user embedding is built from attention-weighted history songs; the ones that
+            # pull this song up most carry high attention and point the same way as the song.
+            songs, attention = loaded.user_history(user)
+            pull = attention * np.maximum(loaded.song_emb[songs] @ loaded.song_emb[song], 0.0)
+            strongest = np.argsort(-pull, kind="stable")[:HISTORY_SHOWN]
+            history = tuple((loaded.song_ids[songs[i]], float(attention[i])) for i in strongest)
+        popularity = self._popularity_context(song, matched)
+        text = self._text(song, collaborative_term, genre_term, genre_influence, history,
+                          [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)
+        return Explanation(
+            collaborative_score=collaborative, genre_score=genre, final_score=final,
+            matched_genres=tuple(loaded.genre_names[g] for g in matched),
+            genre_influence=genre_influence, influential_history=history,
+            popularity_context=popularity, text=text)
+
+    def _popularity_context(self, song: int, matched: list[int]) -> str:
+        popularity = self.loaded.popularity
+        listeners = int(popularity[song])
+        overall = float((popularity < popularity[song]).mean())
+        context = f"heard by {listeners} listener(s) in training, more than {overall:.0%} of songs"
+        if matched:
+            same_genre = self.loaded.song_genre[:, matched].sum(1) > 0
+            within = float((popularity[same_genre] < popularity[song]).mean())
+            level = ("very popular" if within > 0.9 else
+                     "moderately popular" if within > 0.5 else "a deeper cut")
+            context += f"; {level} in your preferred genres (above {within:.0%} of them)"
+        return context
+
+    def _text(self, song: int, collaborative_term: float, genre_term: float, genre_influence: float,
+              history: tuple[tuple[str, float], ...], matched: list[tuple[str, float]],
+              popularity: str) -> str:
+        loaded = self.loaded
+        title = loaded.song_names[song] or loaded.song_ids[song]
+        lines = [f'Recommending "{title}" because:']
+        if loaded.is_gat:
+            lines.append(f"1. Similar listening patterns ({1 - genre_influence:.0%} influence):")
+            for song_id, weight in history:
+                index = loaded.song_index[song_id]
+                name = loaded.song_names[index] or song_id
+                lines.append(f'   - similar to "{name}" in your history (attention {weight:.2f})')
+            if not history:
+                lines.append("   - drawn from listeners with tastes like yours")
+        else:
+            lines.append("1. Popularity (100% influence): among the most played songs")
+        lines.append(f"2. Genre match ({genre_influence:.0%} influence):")
+        for name, affinity in matched[:3]:
+            lines.append(f"   - matches your preference for {name} (affinity {affinity:.2f})")
+        if not matched:
+            lines.append("   - outside the genres you usually play")
+        lines.append(f"3. Popularity context: {popularity}")
+        return "\n".join(lines)
+
+    def plot(self, user_id: str, song_id: str, out_path: Path) -> None:
+        from adapters.serving.plots import plot_explanation
+
+        plot_explanation(self.explain(user_id, song_id), self.loaded, user_id, out_path)
+
+
+class CheckpointModelLoader(ModelLoader):
+    """Loads models_dir/<kind>/serving.npz once per process, with catalogue names.
+
+    The serving file is (re)exported from the checkpoint when it is missing or older
+    than ``model.pt``; only then are torch and PyG imported.
+    """
+
+    def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
+        self.models_dir = Path(models_dir)
+        self.repository = repository
+        self._loaded: dict[str, CheckpointRecommender] = {}
+
+    def load(self, kind: str) -> CheckpointRecommender:
+        if kind not in MODEL_KINDS:
+            raise CheckpointError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+        if kind not in self._loaded:
+            serving = self._serving_file(kind)
+            dataset = self.repository.load()
+            if dataset is None or dataset.catalogue["songs"].num_rows == 0:
+                raise CheckpointError("the catalogue is empty; run `engine ingest` first")
+            try:
+                loaded = LoadedModel(serving, dataset)
+            except (OSError, ValueError, KeyError) as error:
+                raise CheckpointError(f"{serving}: unreadable serving file ({error}); "
+                                      "retrain with `engine train`") from None
+            self._loaded[kind] = CheckpointRecommender(loaded)
+        return self._loaded[kind]
+
+    def _serving_file(self, kind: str) -> Path:
+        checkpoint = self.models_dir / kind / "model.pt"
+        serving = checkpoint.with_name("serving.npz")
+        if not checkpoint.exists():
+            raise CheckpointError(f"{checkpoint}: no trained {kind} model; run "
+                                  f"`engine train --model {kind}` first")
+        if not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime:
+            from adapters.models.factory import load_checkpoint
+            from adapters.serving.export import export_serving
+
+            model, _ = load_checkpoint(checkpoint)
+            export_serving(model, serving)
+        return serving

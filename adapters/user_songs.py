@@ -1,0 +1,44 @@
+"""Songs per user in compressed rows (numpy only, so serving needs no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class UserSongs:
+    """User u owns indices[indptr[u]:indptr[u + 1]] (and values, when given, alike)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    n_songs: int
+
+    @classmethod
+    def from_pairs(cls, users: np.ndarray, songs: np.ndarray, n_users: int, n_songs: int) -> UserSongs:
+        order = np.argsort(users, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
+        return cls(indptr, songs[order], n_songs)
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def row(self, user: int) -> np.ndarray:
+        return self.indices[self.indptr[user]:self.indptr[user + 1]]
+
+    def dense(self, rows: np.ndarray) -> np.ndarray:
+        lengths = self.counts()[rows]
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        columns = (np.concatenate([self.row(r) for r in rows]) if len(rows)
+                   else np.empty(0, np.int64))
+        mask = np.zeros((len(rows), self.n_songs), dtype=bool)
+        mask[row_of, columns.astype(np.int64)] = True
+        return mask
+
+    def merged(self, other: UserSongs) -> UserSongs:
+        n_users = len(self.indptr) - 1
+        users = np.concatenate([np.repeat(np.arange(n_users), self.counts()),
+                                np.repeat(np.arange(n_users), other.counts())])
+        return UserSongs.from_pairs(users, np.concatenate([self.indices, other.indices]), n_users,
+                                    self.n_songs)

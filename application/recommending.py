@@ -1,0 +1,117 @@
+"""Recommend, Explain, RecommendAll and Evaluate: answering with a trained model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from domain.errors import EngineError, InvalidSetting
+from domain.model import Recommendation, RecommendationList
+from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
+from domain.training import MODEL_KINDS
+
+
+class UnknownEntity(EngineError):
+    pass
+
+
+@dataclass(frozen=True)
+class RecommendQuery:
+    user_id: str
+    k: int = 10
+    model: str = "gat-enhanced"
+    include_heard: bool = False
+    explain: bool = False
+    genres: tuple[str, ...] = ()
+
+
+def _check_model(model: str) -> None:
+    if model not in MODEL_KINDS:
+        raise InvalidSetting(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def _check_k(k: int) -> None:
+    if k <= 0:
+        raise InvalidSetting(f"k must be a positive number of songs, got {k}")
+
+
+class Recommend:
+    def __init__(self, loader: ModelLoader) -> None:
+        self._loader = loader
+
+    def execute(self, query: RecommendQuery) -> RecommendationList:
+        _check_k(query.k)
+        _check_model(query.model)
+        recommender = self._loader.load(query.model)
+        unknown = [g for g in query.genres if g.casefold() not in
+                   {n.casefold() for n in recommender.genre_names()}]
+        if unknown:
+            raise InvalidSetting(f"unknown genre(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(recommender.genre_names())}")
+        notices: list[str] = []
+        cold_start = not recommender.knows_user(query.user_id)
+        if cold_start:
+            within = f" in {', '.join(query.genres)}" if query.genres else ""
+            notices.append(f"user {query.user_id!r} is new to the model: most popular songs{within} "
+                           "(cold start)")
+            recommendations = recommender.popular(query.k, query.genres, explain=query.explain)
+        else:
+            notices.extend(recommender.notices_for(query.user_id))
+            recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
+                                                    query.explain)
+        if not recommendations:
+            notices.append("no recommendation left for this user; falling back to the most popular songs")
+            recommendations = recommender.popular(query.k, explain=query.explain)
+        return RecommendationList(query.user_id, recommender.kind, tuple(recommendations),
+                                  tuple(notices), cold_start)
+
+
+class Explain:
+    def __init__(self, loader: ModelLoader) -> None:
+        self._loader = loader
+
+    def execute(self, user_id: str, song_id: str, model: str, plot: Path | None = None
+                ) -> Recommendation:
+        _check_model(model)
+        explainer = self._loader.load(model)
+        if not explainer.knows_user(user_id):
+            raise UnknownEntity(f"user {user_id!r} is not in the {model} model; "
+                                "`engine recommend` serves new users from popularity")
+        if not explainer.knows_song(song_id):
+            raise UnknownEntity(f"song {song_id!r} is not in the catalogue the model was trained on")
+        explained = explainer.explain(user_id, song_id)
+        if plot is not None:
+            explainer.plot(user_id, song_id, plot)
+        return explained
+
+
+class RecommendAll:
+    def __init__(self, loader: ModelLoader) -> None:
+        self._loader = loader
+
+    def execute(self, k: int, model: str, out_path: Path, include_heard: bool = False,
+                progress: Progress | None = None) -> int:
+        _check_k(k)
+        _check_model(model)
+        if out_path.suffix.lower() not in (".csv", ".parquet"):
+            raise InvalidSetting(f"{out_path}: --output must end in .csv or .parquet")
+        return self._loader.load(model).recommend_all(k, include_heard, out_path,
+                                                      progress or SilentProgress())
+
+
+class Evaluate:
+    def __init__(self, evaluator: ModelEvaluator) -> None:
+        self._evaluator = evaluator
+
+    def execute(self, models: tuple[str, ...] = (), progress: Progress | None = None
+                ) -> list[dict[str, Any]]:
+        for model in models:
+            _check_model(model)
+        trained = self._evaluator.trained_kinds()
+        chosen = list(models) or trained
+        missing = [m for m in chosen if m not in trained]
+        if not chosen or missing:
+            raise EngineError(f"no trained {', '.join(missing) or 'model'} to evaluate; "
+                              "run `engine train --model KIND` first")
+        return [self._evaluator.evaluate(model, progress or SilentProgress()) for model in chosen]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_dir):
+    engine.json("ingest", small_raw_dir)
+    graph = engine.json("build-graph")
+    assert graph["nodes"]["user"] == 60 and Path(graph["graph"]).exists()
+    result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512")
+    assert {"model", "parameters", "best_epoch", "wall_s", "test"} <= result.keys()
+    assert result["model"] == "gat-basic" and result["parameters"]["total"] > 0
+    assert {"recall@10", "ndcg@10"} <= result["test"].keys()
+    for name in ("model", "metrics", "curves"):
+        assert Path(result["files"][name]).exists()
+    metrics = json.loads(Path(result["files"]["metrics"]).read_text())
+    assert len(metrics["history"]) == 2
+
+
+def test_train_builds_the_graph_when_missing_and_prints_a_summary(engine, small_raw_dir):
+    engine.json("ingest", small_raw_dir)
+    result = engine("train", "--model", "popularity")
+    assert result.exit_code == 0, result.stderr
+    assert "test Recall@10" in result.output and "best epoch" in result.output
+    assert (engine.cwd / "engine-data" / "graph" / "graph.pt").exists()
+
+
+def test_train_on_an_empty_repository_exits_2(engine):
+    result = engine("train", "--model", "gat-basic")
+    assert result.exit_code == 2 and "engine ingest" in result.stderr
+
+
+def test_train_rejects_bad_settings_with_exit_2(engine, small_raw_dir):
+    engine.json("ingest", small_raw_dir)
+    assert engine("train", "--model", "gat-huge").exit_code == 2
+    bad_alpha = engine("train", "--model", "gat-enhanced", "--alpha", "1.5")
+    assert bad_alpha.exit_code == 2 and "alpha" in bad_alpha.stderr
+    env = engine("train", env={"ENGINE_TRAINING__EPOCHS": "-1"})
+    assert env.exit_code == 2 and "training.epochs" in env.stderr
