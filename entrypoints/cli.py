@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from domain.errors import EngineError
+from entrypoints.rendering import describe, evaluation_table, recommendation_dict
 
 EXIT_USER_ERROR = 2
 
@@ -245,34 +246,6 @@ model_option = click.option(
     help="Which trained model answers [setting model.kind; default gat-enhanced].")
 
 
-def _explanation_dict(explanation) -> dict[str, Any]:
-    return {
-        "collaborative_score": explanation.collaborative_score,
-        "genre_score": explanation.genre_score,
-        "final_score": explanation.final_score,
-        "matched_genres": list(explanation.matched_genres),
-        "genre_influence": explanation.genre_influence,
-        "influential_history": [{"song_id": s, "attention": a}
-                                for s, a in explanation.influential_history],
-        "popularity_context": explanation.popularity_context,
-        "text": explanation.text,
-    }
-
-
-def _recommendation_dict(rec) -> dict[str, Any]:
-    item = {"rank": rec.rank, "song_id": rec.song_id, "score": rec.score,
-            "song_name": rec.song_name, "artist_name": rec.artist_name}
-    if rec.explanation is not None:
-        item["explanation"] = _explanation_dict(rec.explanation)
-    return item
-
-
-def _describe(rec) -> str:
-    title = rec.song_name or rec.song_id
-    by = f" - {rec.artist_name}" if rec.artist_name else ""
-    return f"{rec.rank:>3}. {title}{by}  [{rec.song_id}]  score {rec.score:.4f}"
-
-
 @cli.command()
 @click.option("--user", "user_id", help="External user id to recommend for.")
 @click.option("-k", "k", default=10, show_default=True, type=int, help="How many songs.")
@@ -307,11 +280,11 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
         RecommendQuery(user_id, k, model, include_heard, explain, wanted))
     payload = {"user_id": result.user_id, "model": result.model, "cold_start": result.cold_start,
                "notices": list(result.notices),
-               "recommendations": [_recommendation_dict(r) for r in result.recommendations]}
+               "recommendations": [recommendation_dict(r) for r in result.recommendations]}
     lines = [f"top {len(result.recommendations)} for {result.user_id} ({result.model}):",
              *(f"note: {n}" for n in result.notices)]
     for rec in result.recommendations:
-        lines.append(_describe(rec))
+        lines.append(describe(rec))
         if rec.explanation is not None:
             lines.append("     " + rec.explanation.text.replace("\n", "\n     "))
     emit(as_json, payload, "\n".join(lines))
@@ -329,12 +302,26 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
     """Explain the score of any user-song pair (optionally as a picture)."""
     model = model or app.settings.model.kind
     rec = app.container.explain().execute(user_id, song_id, model, plot)
-    payload = {"user_id": user_id, "model": model, **_recommendation_dict(rec)}
+    payload = {"user_id": user_id, "model": model, **recommendation_dict(rec)}
     if plot is not None:
         payload["plot"] = str(plot)
-    human = (f"{_describe(rec)} (rank {rec.rank} for {user_id})\n{rec.explanation.text}"
+    human = (f"{describe(rec)} (rank {rec.rank} for {user_id})\n{rec.explanation.text}"
              + (f"\nplot: {plot}" if plot else ""))
     emit(as_json, payload, human)
+
+
+@cli.command()
+@click.option("--model", "models", multiple=True,
+              type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+              help="Evaluate only these (repeatable) [default: popularity and every trained model].")
+@json_option
+@click.pass_obj
+def evaluate(app: App, models: tuple[str, ...], as_json: bool) -> None:
+    """Score trained models on their held-out test split, side by side."""
+    from entrypoints.progress import progress_for
+
+    results = app.container.evaluate().execute(models, progress_for(as_json))
+    emit(as_json, {"models": results}, evaluation_table(results))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from adapters.serving.influence import history_pull
 from adapters.serving.loaded_model import LoadedModel
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
@@ -136,10 +137,8 @@ class CheckpointRecommender(Recommender, Explainer):
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
         if loaded.is_gat:
-            # The user embedding is built from attention-weighted history songs; the ones that
-            # pull this song up most carry high attention and point the same way as the song.
             songs, attention = loaded.user_history(user)
-            pull = attention * np.maximum(loaded.song_emb[songs] @ loaded.song_emb[song], 0.0)
+            pull = history_pull(attention, loaded.song_emb[songs], loaded.song_emb[song])
             strongest = np.argsort(-pull, kind="stable")[:HISTORY_SHOWN]
             history = tuple((loaded.song_ids[songs[i]], float(attention[i])) for i in strongest)
         popularity = self._popularity_context(song, matched)

@@ -1,0 +1,208 @@
+"""`engine evaluate`: the seed's full metric set on the held-out test split of a training run.
+
+Rankings exclude every song the user already knew (training and validation) and
+message passing uses training edges only, as during training. Beside accuracy
+(Recall@10, NDCG@10) it reports what the lists look like: genre diversity and
+coverage, genre influence, catalogue coverage, diversity across users and
+novelty, broken down by user type; and, for GAT models, a deletion test of the
+attention's faithfulness.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+
+from adapters.graph.pyg_builder import HISTORY, LISTENS
+from adapters.models.base import GraphRecommender
+from adapters.models.factory import load_checkpoint
+from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
+from adapters.models.popularity import PopularityRecommender
+from adapters.serving.influence import history_pull
+from adapters.training.ranking import rank_metrics
+from adapters.training.split import from_assignment
+from adapters.training.trainers import Pairs
+from adapters.user_songs import UserSongs
+from domain.errors import CheckpointError, EmptyRepository
+from domain.ports import InteractionRepository, ModelEvaluator, Progress
+
+K = 10
+DELETION_USERS = 40
+
+
+def top_lists(model: GraphRecommender, users: np.ndarray, exclude: UserSongs, k: int = K
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(song indices, final scores) of each user's top k, known songs excluded."""
+    with torch.no_grad():
+        z = model() if isinstance(model, _GATRecommender) else None
+        scores = (model.full_sort_predict(torch.from_numpy(users), z) if z is not None
+                  else model.full_sort_predict(torch.from_numpy(users))).clone()
+    scores[torch.from_numpy(exclude.dense(users))] = -torch.inf
+    values, songs = torch.topk(scores, k, dim=1)
+    return songs.numpy(), values.numpy()
+
+
+def list_metrics(model: GraphRecommender, users: np.ndarray, songs: np.ndarray) -> dict[str, float]:
+    bundle = model.bundle
+    song_genre = bundle.song_genre.numpy() > 0
+    n_songs, n_genres = song_genre.shape
+    genres_per_list = song_genre[songs].any(axis=1)  # (users, genres)
+    recommended = np.zeros((len(users), n_songs), dtype=np.float32)
+    np.put_along_axis(recommended, songs, 1.0, axis=1)
+    overlap = recommended @ recommended.T
+    sizes = recommended.sum(1)
+    union = sizes[:, None] + sizes[None, :] - overlap
+    pairs = np.triu_indices(len(users), 1)
+    jaccard = overlap[pairs] / np.maximum(union[pairs], 1)
+    listeners = bundle.song_popularity.numpy()
+    n_users = bundle.data["user"].num_nodes
+    self_information = -np.log2((listeners[songs] + 1) / (n_users + 1))
+    influence = 0.0
+    if isinstance(model, EnhancedGATRecommender):
+        with torch.no_grad():
+            z = model()
+            u = torch.from_numpy(np.repeat(users, songs.shape[1]))
+            s = torch.from_numpy(songs.ravel())
+            collaborative = model.alpha * model.collaborative(z, u, s).abs()
+            genre = (1 - model.alpha) * model.genre_similarity(u, s).abs()
+            influence = float((genre / (collaborative + genre).clamp(min=1e-12)).mean())
+    return {
+        "genre_diversity": float(genres_per_list.sum(1).mean()),
+        "genre_coverage": float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
+        "genre_influence": influence,
+        "catalogue_coverage": float(np.unique(songs).size / n_songs),
+        "diversity": float(1 - jaccard.mean()) if len(jaccard) else 0.0,
+        "novelty": float(self_information.mean()),
+    }
+
+
+def deletion_test(model: _GATRecommender, users: np.ndarray, targets: np.ndarray, seed: int = 0
+                  ) -> dict[str, float]:
+    """For each user's top recommendation, take one history edge out of the graph and see
+    how far the score falls: the most attended edge, the edge the explanation names first
+    (attention x alignment), and a random other edge."""
+    rng = np.random.default_rng(seed)
+    data = model.bundle.data
+    with torch.no_grad():
+        song_embeddings = model()["song"].numpy()
+        edges, attention = model.history_attention()
+    history_user, history_song, attention = edges[1].numpy(), edges[0].numpy(), attention.numpy()
+    drops: dict[str, list[float]] = {"top_attention": [], "explanation_first": [], "random_edge": []}
+    for user, target in zip(users, targets, strict=True):
+        mine = np.flatnonzero(history_user == user)
+        if len(mine) < 2:
+            continue
+        pull = history_pull(attention[mine], song_embeddings[history_song[mine]], song_embeddings[target])
+        chosen = {"top_attention": mine[int(np.argmax(attention[mine]))],
+                  "explanation_first": mine[int(np.argmax(pull))]}
+        chosen["random_edge"] = rng.choice(mine[mine != chosen["top_attention"]])
+        base = _score_without(model, data, None, user, target)
+        for name, edge in chosen.items():
+            drops[name].append(base - _score_without(model, data, edge, user, target))
+    model.bundle.data = data
+    result: dict[str, float] = {"users": len(drops["random_edge"])}
+    for name, values in drops.items():
+        result[f"mean_drop_{name}"] = float(np.mean(values)) if values else 0.0
+    if drops["random_edge"]:
+        random = np.array(drops["random_edge"])
+        for name in ("top_attention", "explanation_first"):
+            result[f"share_{name}_beats_random"] = float((np.array(drops[name]) > random).mean())
+    return result
+
+
+def _score_without(model: _GATRecommender, data, history_edge: int | None, user: int, song: int) -> float:
+    """Score of (user, song) with one listening edge (both directions) taken out of the graph.
+
+    HISTORY is LISTENS reversed by ToUndirected, so edge i is the same pair in both."""
+    graph = data
+    if history_edge is not None:
+        graph = data.clone()
+        keep = torch.ones(data[HISTORY].num_edges, dtype=torch.bool)
+        keep[history_edge] = False
+        for relation in (LISTENS, HISTORY):
+            store = graph[relation]
+            for key, value in list(store.items()):
+                if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
+                    store[key] = value[keep]
+            store.edge_index = store.edge_index[:, keep]
+    model.bundle.data = graph
+    with torch.no_grad():
+        score = model.pair_scores(torch.tensor([user]), torch.tensor([song]))
+    return float(score[0])
+
+
+class CheckpointEvaluator(ModelEvaluator):
+    def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
+        self.models_dir = Path(models_dir)
+        self.repository = repository
+
+    def _run_dir(self, kind: str) -> Path | None:
+        run = self.models_dir / kind
+        return run if (run / "model.pt").exists() and (run / "split.parquet").exists() else None
+
+    def trained_kinds(self) -> list[str]:
+        kinds = [k for k in ("popularity", "gat-basic", "gat-enhanced") if self._run_dir(k)]
+        if kinds and "popularity" not in kinds:
+            kinds.insert(0, "popularity")  # the baseline, on the split of a trained model
+        return kinds
+
+    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
+        started = time.perf_counter()
+        run = self._run_dir(kind)
+        if run is None and kind == "popularity":
+            run = next((self._run_dir(k) for k in ("gat-enhanced", "gat-basic") if self._run_dir(k)), None)
+        if run is None:
+            raise CheckpointError(f"no trained {kind} model; run `engine train --model {kind}` first")
+        model, state = load_checkpoint(run / "model.pt")
+        if kind == "popularity" and model.kind != "popularity":
+            model = PopularityRecommender(model.bundle)
+        dataset = self.repository.load()
+        if dataset is None:
+            raise EmptyRepository("the repository is empty; run `engine ingest` first")
+        split = from_assignment(dataset.interactions, pq.read_table(run / "split.parquet"))
+        progress.start(f"evaluating {kind}", total=3)
+        bundle = model.bundle
+        train, validation, test = (Pairs(t, bundle) for t in (split.train, split.validation, split.test))
+        known = train.matrix().merged(validation.matrix())
+        relevant = test.matrix()
+
+        def score(users: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return model.full_sort_predict(users)
+
+        ranked = rank_metrics(score, relevant, known, k=K)
+        users = ranked["users"]
+        songs, _ = top_lists(model, users, known)
+        progress.advance()
+        result: dict[str, Any] = {
+            "model": kind, "checkpoint": str(run / "model.pt"), "test_users": len(users),
+            f"recall@{K}": ranked[f"recall@{K}"], f"ndcg@{K}": ranked[f"ndcg@{K}"],
+            **list_metrics(model, users, songs),
+            "by_user_type": self._by_user_type(dataset, bundle, users, ranked),
+        }
+        progress.advance()
+        if isinstance(model, _GATRecommender):
+            sample = np.random.default_rng(0).permutation(len(users))[:DELETION_USERS]
+            result["deletion_test"] = deletion_test(model, users[sample], songs[sample, 0])
+        progress.advance()
+        progress.finish()
+        result["wall_s"] = time.perf_counter() - started
+        return result
+
+    @staticmethod
+    def _by_user_type(dataset, bundle, users: np.ndarray, ranked: dict[str, Any]) -> dict[str, Any]:
+        types_table = dataset.catalogue["users"]
+        lookup = dict(zip(types_table.column("user_id").to_pylist(),
+                          pc.fill_null(types_table.column("user_type"), "unknown").to_pylist(), strict=True))
+        types = np.array([lookup.get(bundle.ids["user"][u], "unknown") for u in users])
+        recall = ranked["per_user_recall"].numpy()
+        ndcg = ranked["per_user_ndcg"].numpy()
+        return {t: {"users": int((types == t).sum()), f"recall@{K}": float(recall[types == t].mean()),
+                    f"ndcg@{K}": float(ndcg[types == t].mean())}
+                for t in sorted(set(types))}

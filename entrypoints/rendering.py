@@ -1,0 +1,78 @@
+"""How results look on a terminal and in JSON: pure functions of domain objects."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def explanation_dict(explanation) -> dict[str, Any]:
+    return {
+        "collaborative_score": explanation.collaborative_score,
+        "genre_score": explanation.genre_score,
+        "final_score": explanation.final_score,
+        "matched_genres": list(explanation.matched_genres),
+        "genre_influence": explanation.genre_influence,
+        "influential_history": [{"song_id": s, "attention": a}
+                                for s, a in explanation.influential_history],
+        "popularity_context": explanation.popularity_context,
+        "text": explanation.text,
+    }
+
+
+def recommendation_dict(rec) -> dict[str, Any]:
+    item = {"rank": rec.rank, "song_id": rec.song_id, "score": rec.score,
+            "song_name": rec.song_name, "artist_name": rec.artist_name}
+    if rec.explanation is not None:
+        item["explanation"] = explanation_dict(rec.explanation)
+    return item
+
+
+def describe(rec) -> str:
+    title = rec.song_name or rec.song_id
+    by = f" - {rec.artist_name}" if rec.artist_name else ""
+    return f"{rec.rank:>3}. {title}{by}  [{rec.song_id}]  score {rec.score:.4f}"
+
+
+EVALUATION_COLUMNS = (("recall@10", "Recall@10"), ("ndcg@10", "NDCG@10"),
+                      ("genre_diversity", "genres/list"), ("genre_coverage", "genre cov"),
+                      ("genre_influence", "genre infl"), ("catalogue_coverage", "catalogue cov"),
+                      ("diversity", "diversity"), ("novelty", "novelty"))
+
+
+def evaluation_table(results: list[dict[str, Any]]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="held-out test split (known songs excluded)")
+    table.add_column("model")
+    for _, header in EVALUATION_COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("score drop: top-attended / explained / random edge", justify="right")
+    for result in results:
+        deletion = result.get("deletion_test")
+        table.add_row(result["model"], *(f"{result[key]:.4f}" for key, _ in EVALUATION_COLUMNS),
+                      _deletion_cell(deletion) if deletion else "-")
+    by_type = Table(title="by user type: Recall@10 / NDCG@10 (users)")
+    by_type.add_column("model")
+    types = sorted({t for r in results for t in r["by_user_type"]})
+    for user_type in types:
+        by_type.add_column(user_type, justify="right")
+    for result in results:
+        cells = []
+        for user_type in types:
+            figures = result["by_user_type"].get(user_type)
+            cells.append(f"{figures['recall@10']:.4f} / {figures['ndcg@10']:.4f} ({figures['users']})"
+                         if figures else "-")
+        by_type.add_row(result["model"], *cells)
+    console = Console(width=170, record=True, file=io.StringIO())
+    console.print(table)
+    console.print(by_type)
+    return console.export_text().rstrip()
+
+
+
+
+def _deletion_cell(deletion: dict[str, float]) -> str:
+    return " / ".join(f"{deletion[f'mean_drop_{name}']:.3f}"
+                      for name in ("top_attention", "explanation_first", "random_edge"))
