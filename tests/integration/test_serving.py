@@ -1,0 +1,133 @@
+"""Serving from a real small trained model: explanations, exclusions, cold start, deletion test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from adapters.evaluation.evaluator import CheckpointEvaluator
+from adapters.serving.recommender import CheckpointModelLoader
+from adapters.storage.memory import InMemoryInteractionRepository
+from adapters.tables import CATALOGUE_SCHEMAS
+from adapters.training.trainers import AdvancedTrainer
+from domain.ports import Catalogue, Dataset, SilentProgress
+from domain.training import TrainingSpec
+
+
+@pytest.fixture(scope="module")
+def served(small_dataset, tmp_path_factory):
+    """A repository whose catalogue also holds one never-played song, and trained models."""
+    tables = dict(small_dataset.catalogue.tables)
+    artist = tables["songs"].column("artist_id")[0].as_py()
+    unplayed = pa.table({"song_id": ["track_unplayed"], "song_name": ["Brand New"], "artist_id": [artist],
+                         "duration_ms": [200_000]}, schema=CATALOGUE_SCHEMAS["songs"])
+    tables["songs"] = pa.concat_tables([tables["songs"], unplayed])
+    repository = InMemoryInteractionRepository()
+    repository.save(Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources))
+    models = tmp_path_factory.mktemp("models")
+    for kind in ("gat-basic", "gat-enhanced"):
+        spec = TrainingSpec(model=kind, epochs=2, batch_size=512, seed=4)
+        AdvancedTrainer(spec, models / kind, SilentProgress()).train(repository.load())
+    return CheckpointModelLoader(models, repository), repository, models
+
+
+def _a_user(recommender):
+    return next(iter(recommender.loaded.user_index))
+
+
+def test_explanation_fields_are_consistent(served):
+    recommender = served[0].load("gat-enhanced")
+    user = _a_user(recommender)
+    for rec in recommender.recommend(user, 5, explain=True):
+        e = rec.explanation
+        alpha = recommender.loaded.alpha
+        assert e.final_score == pytest.approx(alpha * e.collaborative_score + (1 - alpha) * e.genre_score,
+                                              rel=1e-5, abs=1e-6)
+        assert rec.score == pytest.approx(e.final_score, rel=1e-5)
+        assert 0.0 <= e.genre_influence <= 1.0 and len(e.influential_history) > 0
+        assert "Similar listening patterns" in e.text and "Genre match" in e.text
+        genres = set(recommender.genre_names())
+        assert set(e.matched_genres) <= genres
+
+
+def test_history_attention_sums_to_one_per_user(served):
+    loaded = served[0].load("gat-basic").loaded
+    for user in range(len(loaded.user_ids)):
+        songs, attention = loaded.user_history(user)
+        if len(songs):
+            assert attention.sum() == pytest.approx(1.0, abs=1e-4)
+            assert np.all(np.diff(attention) <= 1e-7)  # most attended first
+
+
+def test_heard_songs_are_excluded_unless_asked(served):
+    loader, repository, _ = served
+    recommender = loader.load("gat-basic")
+    user = _a_user(recommender)
+    interactions = repository.load().interactions.to_pylist()
+    heard = {r["song_id"] for r in interactions if r["user_id"] == user}
+    fresh = recommender.recommend(user, 50)
+    assert len(fresh) == 50 and not heard & {r.song_id for r in fresh}
+    everything = recommender.recommend(user, 300, include_heard=True)
+    assert heard <= {r.song_id for r in everything}
+
+
+def test_new_user_popularity_within_genres(served):
+    recommender = served[0].load("gat-enhanced")
+    genre = recommender.genre_names()[0]
+    picks = recommender.popular(5, genres=(genre,))
+    loaded = recommender.loaded
+    column = recommender.genre_names().index(genre)
+    assert picks and all(loaded.song_genre[loaded.song_index[r.song_id], column] > 0 for r in picks)
+    scores = [r.score for r in picks]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_never_played_song_gets_its_artists_embedding_and_can_be_recommended(served):
+    loaded = served[0].load("gat-basic").loaded
+    song = loaded.song_index["track_unplayed"]
+    assert loaded.popularity[song] == 0 and loaded.notes["cold_songs_from_artist"] >= 1
+    siblings = (loaded.song_artist == loaded.song_artist[song]) & (loaded.popularity > 0)
+    assert np.allclose(loaded.song_emb[song], loaded.song_emb[siblings].mean(0), atol=0.05)
+    assert np.isfinite(loaded.scores(np.array([0]))[0, song])
+
+
+def test_sparse_users_are_supplemented_and_told(served):
+    recommender = served[0].load("gat-basic")
+    loaded = recommender.loaded
+    sparse = [u for u in loaded.user_ids if loaded.user_index[u] in loaded.sparse_users]
+    counts = loaded.history.counts()
+    assert all(counts[loaded.user_index[u]] < 3 for u in sparse)
+    if sparse:
+        assert "similar users" in recommender.notices_for(sparse[0])[0]
+
+
+def test_all_users_file_has_k_rows_per_user_and_names(served, tmp_path):
+    recommender = served[0].load("gat-basic")
+    rows = recommender.recommend_all(5, False, tmp_path / "recs.parquet", SilentProgress())
+    table = pq.read_table(tmp_path / "recs.parquet")
+    loaded = recommender.loaded
+    unheard = len(loaded.song_ids) - loaded.heard.counts()
+    assert rows == table.num_rows == int(np.minimum(5, unheard).sum())
+    assert table.column_names == ["user_id", "song_id", "rank", "score", "song_name", "artist_name"]
+    first = table.slice(0, 5).to_pylist()
+    single = recommender.recommend(first[0]["user_id"], 5)
+    assert [r["song_id"] for r in first] == [r.song_id for r in single]
+
+
+def test_evaluation_and_deletion_test_on_a_small_model(served):
+    _, repository, models = served
+    evaluator = CheckpointEvaluator(models, repository)
+    assert evaluator.trained_kinds() == ["popularity", "gat-basic", "gat-enhanced"]
+    result = evaluator.evaluate("gat-basic", SilentProgress())
+    for key in ("recall@10", "ndcg@10", "genre_diversity", "genre_coverage", "catalogue_coverage",
+                "diversity", "novelty"):
+        assert np.isfinite(result[key])
+    assert 0 < result["catalogue_coverage"] <= 1 and 0 <= result["diversity"] <= 1
+    deletion = result["deletion_test"]
+    assert deletion["users"] > 0
+    assert all(np.isfinite(deletion[f"mean_drop_{n}"]) for n in ("top_attention", "random_edge"))
+    assert set(result["by_user_type"]) <= {"casual", "regular", "power", "unknown"}
+    popularity = evaluator.evaluate("popularity", SilentProgress())
+    assert popularity["genre_influence"] == 0.0 and "deletion_test" not in popularity
