@@ -13,11 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+ENGINE := $(BIN)/engine --data-dir $(DEMO_DIR)/engine
+
 demo: $(STAMP)
 	$(BIN)/engine generate --out $(DEMO_DIR)/raw
 	$(BIN)/engine validate $(DEMO_DIR)/raw
-	$(BIN)/engine --data-dir $(DEMO_DIR)/engine ingest $(DEMO_DIR)/raw
-	$(BIN)/engine --data-dir $(DEMO_DIR)/engine stats
+	$(ENGINE) ingest $(DEMO_DIR)/raw
+	$(ENGINE) stats
+	$(ENGINE) build-graph
+	$(ENGINE) train --model gat-basic
+	$(ENGINE) train --model gat-enhanced
+	$(ENGINE) recommend --user user_0001 -k 3 --explain
+	$(ENGINE) evaluate
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +36,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/recommend.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

@@ -1,0 +1,78 @@
+"""Serving speed on the default synthetic set with gat-enhanced.
+
+Prints: single-user top-10 with explanations after load (p50 / p99 over 1,000
+users; target p99 <= 10 ms), all-users top-10 to a file (target <= 2 s for
+1,000 users x 5,000 songs) and the wall time of one `engine recommend --user
+... --explain` process from start to exit (target <= 3 s).
+Run after benchmarks/train.py (it reuses its data directory), or it trains first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENGINE, ROOT, measure, print_table  # noqa: E402
+
+from adapters.serving.recommender import CheckpointModelLoader  # noqa: E402
+from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
+from domain.ports import SilentProgress  # noqa: E402
+
+MODEL = "gat-enhanced"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "train")
+    args = parser.parse_args()
+    raw, data_dir = args.work / "raw", args.work / "engine"
+    if not (data_dir / "models" / MODEL / "model.pt").exists():
+        if not (raw / "raw_sessions.csv").exists():
+            measure([ENGINE, "generate", "--out", str(raw)])
+        if not (data_dir / "store").exists():
+            measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw)])
+        measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", MODEL])
+    # a first process call makes sure the serving file exists before anything is timed
+    measure([ENGINE, "--data-dir", str(data_dir), "recommend", "--user", "user_0001", "--model", MODEL])
+
+    started = time.perf_counter()
+    loader = CheckpointModelLoader(data_dir / "models", ParquetInteractionRepository(data_dir / "store"))
+    recommender = loader.load(MODEL)
+    load_s = time.perf_counter() - started
+    users = list(recommender.loaded.user_ids)[:1000]
+    latencies = []
+    for user in users:
+        tick = time.perf_counter()
+        recommender.recommend(user, 10, explain=True)
+        latencies.append((time.perf_counter() - tick) * 1000)
+    p50 = statistics.median(latencies)
+    p99 = float(np.percentile(latencies, 99))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tick = time.perf_counter()
+        rows = recommender.recommend_all(10, False, Path(tmp) / "recs.parquet", SilentProgress())
+        all_users_s = time.perf_counter() - tick
+
+    walls = [measure([ENGINE, "--data-dir", str(data_dir), "recommend", "--user", "user_0042",
+                      "--explain", "--model", MODEL]).wall_s for _ in range(3)]
+    process_s = statistics.median(walls)
+    n_songs = len(recommender.loaded.song_ids)
+    print_table(["measure", "value", "target"], [
+        ["model load (serving file + catalogue)", f"{load_s * 1000:.0f} ms", ""],
+        [f"single user top-10 + explanations, p50 ({len(users)} users)", f"{p50:.2f} ms", ""],
+        [f"single user top-10 + explanations, p99 ({len(users)} users)", f"{p99:.2f} ms", "<= 10 ms"],
+        [f"all users top-10 ({len(recommender.loaded.user_ids):,} x {n_songs:,} songs, {rows:,} rows)",
+         f"{all_users_s:.2f} s", "<= 2 s"],
+        ["`engine recommend --user ... --explain` process (median of 3)", f"{process_s:.2f} s", "<= 3 s"],
+    ])
+
+
+if __name__ == "__main__":
+    main()
