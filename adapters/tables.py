@@ -12,11 +12,14 @@ import pyarrow.compute as pc
 from domain.model import RepositoryStats
 from domain.ports import CATALOGUE_TABLES, Catalogue, Dataset
 
+# One row per play; sources that only know totals (HetRec) give a row per pair with
+# ``plays`` > 1 and the mean completion of those plays.
 PLAY_ROWS = pa.schema([
     ("user_id", pa.string()),
     ("song_id", pa.string()),
     ("completion", pa.float64()),
-    ("played_at", pa.int64()),  # epoch seconds, UTC
+    ("played_at", pa.int64()),  # epoch seconds, UTC; null when the source has no times
+    ("plays", pa.int64()),
 ])
 
 PLAY_AGGREGATES = pa.schema([

@@ -22,11 +22,13 @@ KEYS = ["user_id", "song_id"]
 
 
 def _reduce_plays(batch: pa.Table) -> pa.Table:
-    grouped = batch.group_by(KEYS, use_threads=False).aggregate([
-        ("completion", "count"), ("completion", "sum"),
+    weighted = batch.append_column("weighted_completion", pc.multiply(
+        batch.column("completion"), pc.cast(batch.column("plays"), pa.float64())))
+    grouped = weighted.group_by(KEYS, use_threads=False).aggregate([
+        ("plays", "sum"), ("weighted_completion", "sum"),
         ("played_at", "min"), ("played_at", "max"),
     ])
-    return _as_aggregates(grouped, ["completion_count", "completion_sum",
+    return _as_aggregates(grouped, ["plays_sum", "weighted_completion_sum",
                                     "played_at_min", "played_at_max"])
 
 

@@ -8,7 +8,6 @@ play (completion 1.0).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +24,10 @@ from adapters.sources.csv_checks import (
     read_small_csv,
     require_file,
 )
+from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
 from domain.errors import InvalidInputFile
-from domain.ports import Catalogue, Progress, RejectLog, SessionFeed, SessionSource, SourceRequest
+from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 SESSION_COLUMNS = ("user_id", "track_id", "timestamp", "ms_played", "track_duration_ms")
 DEFAULT_FILES = {
@@ -44,14 +44,6 @@ REQUIRED_FILES = ("sessions", "tracks")
 BLOCK_SIZE = 2 << 20
 
 
-def content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _text(table: pa.Table, name: str) -> pa.Array:
     return pc.utf8_trim_whitespace(table.column(name))
 
@@ -66,23 +58,18 @@ def _catalogue_table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
     return pa.table({field.name: columns[field.name] for field in schema}).cast(schema)
 
 
-class SeedCsvFeed(SessionFeed):
+class SeedCsvFeed(StreamingFeed):
+    first_row = 2  # line 1 is the header
+
     def __init__(self, files: dict[str, Path], rejects_path: Path | None) -> None:
         self._files = files
         sessions = files["sessions"]
-        self.name = str(sessions)
         self._tracks = read_small_csv(files["tracks"], ("track_id",),
                                       ("track_name", "artist_id", "artist_name", "duration_ms"))
         self._known_songs = pc.unique(_text(self._tracks, "track_id"))
         self._columns = read_header(sessions)
         check_columns(sessions, self._columns, SESSION_COLUMNS)
-        self.content_hash = content_hash(sessions)
-        self.rejects = RejectLog(path=rejects_path)
-        self._rows_read = 0
-
-    @property
-    def rows_read(self) -> int:
-        return self._rows_read
+        super().__init__(str(sessions), content_hash([sessions]), rejects_path)
 
     def catalogue(self) -> Catalogue:
         tracks = self._tracks
@@ -138,7 +125,7 @@ class SeedCsvFeed(SessionFeed):
             tables[name] = _catalogue_table(name, columns)
         return tables
 
-    def batches(self, progress: Progress) -> Iterator[pa.Table]:
+    def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
         path = self._files["sessions"]
         progress.start(f"ingesting {path.name}", total=path.stat().st_size)
         reader = pacsv.open_csv(
@@ -148,73 +135,37 @@ class SeedCsvFeed(SessionFeed):
                 column_types={c: pa.string() for c in SESSION_COLUMNS},
                 include_columns=list(SESSION_COLUMNS), strings_can_be_null=True),
         )
-        rejects_writer: pacsv.CSVWriter | None = None
-        first_line = 2  # line 1 is the header
         try:
             for record_batch in reader:
                 batch = pa.Table.from_batches([record_batch])
-                clean, rejected = self._validate(batch, first_line)
-                first_line += batch.num_rows
-                self._rows_read += batch.num_rows
-                if rejected.num_rows:
-                    rejects_writer = self._write_rejects(rejects_writer, rejected)
+                reason, clean = self._validate(batch)
                 progress.advance(record_batch.nbytes * 0.9)
-                yield clean
+                yield batch, reason, clean
         except pa.ArrowInvalid as error:
-            raise InvalidInputFile(str(path), f"unreadable CSV near line {first_line}: "
+            raise InvalidInputFile(str(path), f"unreadable CSV near line {self.first_row + self.rows_read}: "
                                    f"{str(error).splitlines()[0]}") from None
-        finally:
-            if rejects_writer is not None:
-                rejects_writer.close()
-            progress.finish()
 
-    def _validate(self, batch: pa.Table, first_line: int) -> tuple[pa.Table, pa.Table]:
+    def _validate(self, batch: pa.Table) -> tuple[pa.Array, pa.Table]:
         user = batch.column("user_id")
         song = batch.column("track_id")
         played_at = parse_timestamp(batch.column("timestamp"))
         ms_played, ms_ok = parse_number(batch.column("ms_played"))
         duration, duration_ok = parse_number(batch.column("track_duration_ms"))
-        song_id = song
-        checks = [
+        reason = first_failure([
             (blank(user), "blank user_id"),
             (blank(song), "blank track_id"),
-            (pc.invert(pc.fill_null(pc.is_in(song_id, value_set=self._known_songs), False)),
-             "track_id not in tracks.csv"),
+            (pc.invert(pc.is_in(song, value_set=self._known_songs)), "track_id not in tracks.csv"),
             (pc.is_null(played_at), "unparseable timestamp"),
             (pc.invert(ms_ok), "non-numeric ms_played"),
             (pc.less(ms_played, 0), "negative ms_played"),
             (pc.invert(duration_ok), "missing or non-numeric track_duration_ms"),
             (pc.less_equal(duration, 0), "zero or negative track_duration_ms"),
-        ]
-        reason = pa.nulls(batch.num_rows, pa.string())
-        for failed, why in reversed(checks):
-            reason = pc.if_else(failed, why, reason)
-        bad = pc.is_valid(reason)
-        good = pc.invert(bad)
-        completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)),
-                                         1.0)
+        ], batch.num_rows)
+        completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)), 1.0)
         clean = pa.Table.from_arrays(
-            [user, song_id, completion, played_at], schema=PLAY_ROWS
-        ).filter(good)
-        if not pc.any(bad).as_py():
-            return clean, batch.slice(0, 0)
-        lines = pa.array(range(first_line, first_line + batch.num_rows), pa.int64())
-        rejected = batch.add_column(0, "line", lines).add_column(1, "reason", reason).filter(bad)
-        for why in rejected.column("reason").to_pylist():
-            self.rejects.reasons[why] = self.rejects.reasons.get(why, 0) + 1
-        self.rejects.count += rejected.num_rows
-        return clean, rejected
-
-    def _write_rejects(self, writer: pacsv.CSVWriter | None, rejected: pa.Table
-                       ) -> pacsv.CSVWriter | None:
-        if self.rejects.path is None:
-            return None
-        if writer is None:
-            self.rejects.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = pacsv.CSVWriter(self.rejects.path, rejected.schema,
-                                     write_options=pacsv.WriteOptions(quoting_style="needed"))
-        writer.write_table(rejected)
-        return writer
+            [user, song, completion, played_at, pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)],
+            schema=PLAY_ROWS).filter(pc.is_null(reason))
+        return reason, clean
 
 
 class SeedCsvSource(SessionSource):

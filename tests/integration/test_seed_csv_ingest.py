@@ -136,11 +136,11 @@ def test_an_ingest_interrupted_half_way_leaves_the_repository_as_it_was(
     original = seed_csv.SeedCsvFeed._validate
     calls = {"n": 0}
 
-    def failing_validate(self, batch, first_line):
+    def failing_validate(self, batch):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the user pressed Ctrl-C half way
-        return original(self, batch, first_line)
+        return original(self, batch)
 
     monkeypatch.setattr(seed_csv.SeedCsvFeed, "_validate", failing_validate)
     with pytest.raises(KeyboardInterrupt):

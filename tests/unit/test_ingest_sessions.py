@@ -29,7 +29,7 @@ class InMemoryFeed(SessionFeed):
         for start in range(0, len(self._rows), 2):
             chunk = self._rows[start:start + 2]
             yield pa.Table.from_pylist(
-                [dict(zip(PLAY_ROWS.names, row, strict=True)) for row in chunk], schema=PLAY_ROWS)
+                [dict(zip(PLAY_ROWS.names, (*row, 1), strict=True)) for row in chunk], schema=PLAY_ROWS)
 
     @property
     def rows_read(self) -> int:

@@ -1,0 +1,88 @@
+"""What every session source shares: row accounting, the rejects file, content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from domain.ports import Progress, RejectLog, SessionFeed
+
+
+def content_hash(paths: Iterable[Path]) -> str:
+    """SHA-256 over the files' names and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            while chunk := handle.read(4 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def first_failure(checks: list[tuple[pa.Array, str]], rows: int) -> pa.Array:
+    """The reason of the first failed check per row (checks in order), null when all pass."""
+    reason = pa.nulls(rows, pa.string())
+    for failed, why in reversed(checks):
+        reason = pc.if_else(pc.fill_null(failed, True), why, reason)
+    return reason
+
+
+class StreamingFeed(SessionFeed):
+    """Subclasses yield (raw rows, reason per raw row or null, clean play rows) per chunk;
+    this class counts rows and writes rejected ones, with their position, to the rejects file."""
+
+    first_row = 1  # number of the first data row as a person counts it in the file
+
+    def __init__(self, name: str, digest: str, rejects_path: Path | None) -> None:
+        self.name = name
+        self.content_hash = digest
+        self.rejects = RejectLog(path=rejects_path)
+        self.notes: list[str] = []
+        self._rows_read = 0
+
+    @property
+    def rows_read(self) -> int:
+        return self._rows_read
+
+    def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
+        raise NotImplementedError
+
+    def batches(self, progress: Progress) -> Iterator[pa.Table]:
+        writer: pacsv.CSVWriter | None = None
+        try:
+            for raw, reason, clean in self.chunks(progress):
+                first = self.first_row + self._rows_read
+                self._rows_read += raw.num_rows
+                bad = pc.is_valid(reason)
+                if pc.any(bad).as_py():
+                    writer = self._reject(writer, raw, reason, bad, first)
+                yield clean
+        finally:
+            if writer is not None:
+                writer.close()
+            progress.finish()
+
+    def reject(self, why: str, count: int = 1) -> None:
+        """Count rows left out before they became raw rows (e.g. whole JSON records)."""
+        self.rejects.reasons[why] = self.rejects.reasons.get(why, 0) + count
+        self.rejects.count += count
+
+    def _reject(self, writer, raw: pa.Table, reason: pa.Array, bad: pa.Array, first: int):
+        rows = pa.array(range(first, first + raw.num_rows), pa.int64())
+        rejected = raw.add_column(0, "line", rows).add_column(1, "reason", reason).filter(bad)
+        for why, n in zip(*pc.value_counts(rejected.column("reason")).flatten(), strict=True):
+            self.reject(why.as_py(), n.as_py())
+        if self.rejects.path is None:
+            return writer
+        rejected = rejected.cast(pa.schema([(f.name, pa.string() if f.name not in ("line",) else f.type)
+                                            for f in rejected.schema]))
+        if writer is None:
+            self.rejects.path.parent.mkdir(parents=True, exist_ok=True)
+            writer = pacsv.CSVWriter(self.rejects.path, rejected.schema)
+        writer.write_table(rejected)
+        return writer
