@@ -58,4 +58,4 @@ class IngestSessions:
             interactions=stats.interactions, plays=stats.plays, skipped=False,
             rejects_file=str(rejects.path) if rejects.count and rejects.path else None,
             content_hash=feed.content_hash, wall_s=time.perf_counter() - started,
-            reject_reasons=dict(rejects.reasons))
+            reject_reasons=dict(rejects.reasons), notes=tuple(feed.notes))

@@ -120,6 +120,7 @@ class IngestReport:
     content_hash: str
     wall_s: float = 0.0
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -132,5 +133,6 @@ class IngestReport:
             "rejects_file": self.rejects_file,
             "content_hash": self.content_hash,
             "reject_reasons": dict(self.reject_reasons),
+            "notes": list(self.notes),
             "wall_s": round(self.wall_s, 3),
         }

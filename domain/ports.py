@@ -102,6 +102,7 @@ class SessionFeed(ABC):
     name: str
     content_hash: str
     rejects: RejectLog
+    notes: list[str]  # what the user should know about how this input was read
 
     @abstractmethod
     def catalogue(self) -> Catalogue: ...

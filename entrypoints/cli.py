@@ -133,35 +133,47 @@ def validate(app: App, data_dir: Path, as_json: bool) -> None:
 @click.option("--sessions", type=click.Path(path_type=Path), help="raw_sessions.csv to ingest.")
 @click.option("--tracks", type=click.Path(path_type=Path), help="tracks.csv (song metadata).")
 @click.option("--genres", type=click.Path(path_type=Path), help="genres.csv.")
-@click.option("--artist-genres", type=click.Path(path_type=Path), help="artist_genres.csv.")
+@click.option("--artist-genre-ids", "artist_genres_file", type=click.Path(path_type=Path),
+              help="artist_genres.csv (seed layout: artist_id, genre_id).")
 @click.option("--song-genres", type=click.Path(path_type=Path), help="song_genres.csv.")
 @click.option("--user-preferences", type=click.Path(path_type=Path),
               help="user_genre_preferences.csv.")
 @click.option("--users", type=click.Path(path_type=Path), help="users.csv (user types).")
+@click.option("--format", "source_format", default="seed", show_default=True,
+              type=click.Choice(["seed", "spotify-history", "lastfm-1k", "lastfm-hetrec", "mssd"]),
+              help="Layout of PATH: the generator's CSVs, Spotify JSON exports, the Last.fm-1K log, "
+                   "the HetRec Last.fm directory (items are artists) or MSSD session logs.")
+@click.option("--user", "listener", help="spotify-history: the listener of a single file or directory.")
+@click.option("--user-column", help="mssd: the column that identifies listeners [session_id].")
+@click.option("--artist-genres", type=click.Path(path_type=Path),
+              help="CSV of artist_name -> genres (';'-separated) for sources without genres.")
 @click.option("--rejects", type=click.Path(path_type=Path),
               help="Where to write rejected rows [default DATA_DIR/rejects/<file>.rejects.csv].")
 @click.option("--strict", is_flag=True, help="Fail, ingesting nothing, if any row is rejected.")
 @json_option
 @click.pass_obj
-def ingest(app: App, path: Path | None, rejects: Path | None, strict: bool, as_json: bool,
-           **files: Path | None) -> None:
-    """Ingest listening sessions and metadata into the repository.
+def ingest(app: App, path: Path | None, source_format: str, listener: str | None,
+           user_column: str | None, artist_genres: Path | None, rejects: Path | None, strict: bool,
+           as_json: bool, **files: Path | None) -> None:
+    """Ingest listening logs (the seed layout, Spotify, Last.fm, MSSD) into the repository.
 
-    PATH is a directory in the generator's layout (raw_sessions.csv, tracks.csv,
-    genres.csv, ...) or a sessions file; the options name files one by one.
-    Bad rows are written to a rejects file with their line and reason; the rest
-    is ingested. A file ingested before (same content) is skipped.
+    PATH is a directory or file in the --format's layout; for the seed layout the
+    options name files one by one. Bad rows are written to a rejects file with
+    their line and reason; the rest is ingested. Content ingested before is skipped.
     """
     from application.ingest_sessions import IngestCommand
     from domain.ports import SourceRequest
     from entrypoints.progress import progress_for
 
+    files["artist_genres"] = files.pop("artist_genres_file")
     given = {role: p for role, p in files.items() if p is not None}
     if path is None and "sessions" not in given:
         raise click.UsageError("give a PATH or --sessions FILE")
     sessions_name = (given.get("sessions") or path or Path("sessions")).name
     rejects = rejects or app.settings.data_dir / "rejects" / f"{sessions_name}.rejects.csv"
-    request = SourceRequest(path=path, files=given, rejects_path=rejects)
+    options = {"format": source_format, "user": listener, "user_column": user_column,
+               "artist_genres": artist_genres}
+    request = SourceRequest(path=path, files=given, rejects_path=rejects, options=options)
     report = app.container.ingest_sessions().execute(IngestCommand(request, strict),
                                                      progress_for(as_json))
     if report.skipped:
@@ -174,6 +186,9 @@ def ingest(app: App, path: Path | None, rejects: Path | None, strict: bool, as_j
         if report.rejects_file:
             reasons = ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
             human += f"\nrejected rows ({reasons}) listed in {report.rejects_file}"
+        elif report.reject_reasons:
+            human += "\nleft out: " + ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
+        human += "".join(f"\nnote: {note}" for note in report.notes)
     emit(as_json, report.as_dict(), human)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
-from adapters.sources.seed_csv import SeedCsvSource
+from adapters.sources.formats import MultiFormatSource
 from adapters.sources.synthetic import SyntheticSeedGenerator
 from adapters.sources.synthetic_validation import SyntheticDataValidator
 from adapters.storage.parquet import ParquetInteractionRepository
@@ -49,7 +49,7 @@ class Container(containers.DeclarativeContainer):
         sqlite=providers.Singleton(SqlAlchemyInteractionRepository, url=config.storage.url),
         postgresql=providers.Singleton(SqlAlchemyInteractionRepository, url=config.storage.url),
     )
-    session_source = providers.Singleton(SeedCsvSource)
+    session_source = providers.Singleton(MultiFormatSource)
     aggregator = providers.Singleton(ArrowInteractionAggregator)
 
     generate_data = providers.Factory(GenerateData, generator=providers.Singleton(

@@ -20,6 +20,7 @@ class InMemoryFeed(SessionFeed):
         self.name = name
         self.content_hash = f"hash-of-{name}"
         self.rejects = RejectLog(count=rejected)
+        self.notes = []
         self._rows = rows
 
     def catalogue(self) -> Catalogue:

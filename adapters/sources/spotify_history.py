@@ -1,0 +1,159 @@
+"""Spotify "Download your data" streaming history, account or extended format.
+
+PATH is one JSON file, a listener's directory of them, or a directory holding
+one directory per listener (named after the listener). ``--user`` names the
+listener of a single file or directory. Files read:
+
+- account data ``StreamingHistory*.json``: ``endTime``, ``artistName``, ``trackName``,
+  ``msPlayed`` (files named ``*podcast*`` hold podcast episodes);
+- extended history ``Streaming_History_Audio_*.json`` / ``endsong_*.json``: ``ts``,
+  ``ms_played``, ``master_metadata_track_name``, ``master_metadata_album_artist_name``,
+  ``spotify_track_uri``, ``episode_name`` ...
+
+Podcast episodes and zero-length plays are counted and left out. The exports carry
+no track length, so a track's duration is estimated as the longest play of it seen
+in the same ingest, and completion = ms_played / that longest play. Songs keep their
+Spotify URI where the file has one, a name-derived id otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.sources.catalogue_builder import CatalogueCollector, ids_or_names
+from adapters.sources.csv_checks import blank, parse_timestamp
+from adapters.sources.feed import StreamingFeed, content_hash, first_failure
+from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
+from adapters.tables import PLAY_ROWS
+from domain.errors import InvalidInputFile
+from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
+
+PATTERNS = ("StreamingHistory*.json", "Streaming_History_Audio_*.json", "endsong_*.json")
+RAW = pa.schema([("file", pa.string()), ("user_id", pa.string()), ("played_at", pa.string()),
+                 ("ms_played", pa.int64()), ("artist_name", pa.string()), ("track_name", pa.string()),
+                 ("track_uri", pa.string()), ("podcast", pa.bool_())])
+BATCH_ROWS = 250_000
+
+
+def _files(directory: Path) -> list[Path]:
+    return sorted({f for pattern in PATTERNS for f in directory.glob(pattern)})
+
+
+def _records(path: Path) -> list[dict]:
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInputFile(str(path), f"not a Spotify JSON export ({error})") from None
+    if not isinstance(records, list):
+        raise InvalidInputFile(str(path), "not a Spotify JSON export (expected a list of plays)")
+    return records
+
+
+def _rows(path: Path, user: str) -> pa.Table:
+    records = _records(path)
+    extended = any("ts" in r for r in records[:10])
+    whole_file_podcast = "podcast" in path.name.lower()
+    get = dict.get
+    if extended:
+        columns = {
+            "played_at": [get(r, "ts") for r in records],
+            "ms_played": [get(r, "ms_played") for r in records],
+            "artist_name": [get(r, "master_metadata_album_artist_name") for r in records],
+            "track_name": [get(r, "master_metadata_track_name") for r in records],
+            "track_uri": [get(r, "spotify_track_uri") for r in records],
+            "podcast": [bool(get(r, "episode_name") or get(r, "spotify_episode_uri")) or
+                        (get(r, "master_metadata_track_name") is None and
+                         get(r, "spotify_track_uri") is None) for r in records],
+        }
+    else:
+        columns = {
+            "played_at": [get(r, "endTime") for r in records],
+            "ms_played": [get(r, "msPlayed") for r in records],
+            "artist_name": [get(r, "artistName") for r in records],
+            "track_name": [get(r, "trackName") for r in records],
+            "track_uri": [None] * len(records),
+            "podcast": [whole_file_podcast] * len(records),
+        }
+    n = len(records)
+    try:
+        return pa.table({"file": [path.name] * n, "user_id": [user] * n, **columns}, schema=RAW)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise InvalidInputFile(str(path), f"unexpected value in a Spotify export ({error})") from None
+
+
+class SpotifyHistoryFeed(StreamingFeed):
+    def __init__(self, listeners: list[tuple[str, list[Path]]], name: str, rejects_path: Path | None):
+        self.listeners = listeners
+        files = [f for _, fs in listeners for f in fs]
+        super().__init__(name, content_hash(files), rejects_path)
+        self.first_row = 0  # position of the play in its file's list
+        self.collector = CatalogueCollector()
+
+    def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
+        files = [(user, f) for user, fs in self.listeners for f in fs]
+        progress.start("reading Spotify exports", total=len(files))
+        tables = []
+        for user, path in files:
+            tables.append(_rows(path, user))
+            progress.advance()
+        raw = pa.concat_tables(tables)
+        played_at = parse_timestamp(raw.column("played_at"))
+        reason = first_failure([
+            (pc.fill_null(raw.column("podcast"), False), "podcast episode"),
+            (pc.is_null(raw.column("ms_played")), "missing ms_played"),
+            (pc.less_equal(raw.column("ms_played"), 0), "zero-length play"),
+            (pc.is_null(played_at), "unparseable time"),
+            (pc.and_(blank(raw.column("track_name")), blank(raw.column("track_uri"))),
+             "no track name or URI"),
+        ], raw.num_rows)
+        good = pc.is_null(reason)
+        artist = pc.fill_null(raw.column("artist_name"), "")
+        song_id = ids_or_names(raw.column("track_uri"), song_ids_from_names(artist, pc.fill_null(
+            raw.column("track_name"), "")))
+        completion = self._completion(song_id, raw.column("ms_played"), good)
+        clean = pa.Table.from_arrays([raw.column("user_id"), song_id, completion, played_at,
+                                      pa.repeat(pa.scalar(1, pa.int64()), raw.num_rows)], schema=PLAY_ROWS)
+        self.collector.add(*pa.table({"s": song_id, "n": raw.column("track_name"),
+                                      "a": artist_ids_from_names(artist),
+                                      "an": raw.column("artist_name")}).filter(good).columns)
+        for start in range(0, raw.num_rows, BATCH_ROWS):
+            part = slice(start, start + BATCH_ROWS)
+            chunk_good = good[part]
+            yield (raw.slice(start, BATCH_ROWS), reason[part],
+                   clean.slice(start, BATCH_ROWS).filter(chunk_good))
+
+    @staticmethod
+    def _completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:
+        plays = pa.table({"song_id": song_id, "ms": pc.cast(ms_played, pa.float64())}).filter(good)
+        longest = plays.group_by("song_id", use_threads=False).aggregate([("ms", "max")])
+        position = pc.index_in(song_id, value_set=longest.column("song_id"))
+        estimate = pc.take(longest.column("ms_max"), pc.fill_null(position, 0))
+        played = pc.cast(pc.fill_null(ms_played, 0), pa.float64())
+        ratio = pc.divide(played, pc.max_element_wise(estimate, 1.0))
+        return pc.min_element_wise(ratio, 1.0)
+
+    def catalogue(self) -> Catalogue:
+        return self.collector.catalogue()
+
+
+class SpotifyHistorySource(SessionSource):
+    def open(self, request: SourceRequest) -> SpotifyHistoryFeed:
+        path = request.path or Path(".")
+        user = request.options.get("user")
+        if not path.exists():
+            raise InvalidInputFile(str(path), "not found; give a Spotify export file or directory")
+        if path.is_file():
+            listeners = [(user or path.parent.name, [path])]
+        elif _files(path):
+            listeners = [(user or path.name, _files(path))]
+        else:
+            listeners = [(d.name, _files(d)) for d in sorted(path.iterdir()) if d.is_dir() and _files(d)]
+        if not listeners:
+            raise InvalidInputFile(str(path), "no StreamingHistory*.json, Streaming_History_Audio_*.json "
+                                   "or endsong_*.json files here or in its subdirectories")
+        return SpotifyHistoryFeed(listeners, str(path), request.rejects_path)

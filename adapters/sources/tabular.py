@@ -1,0 +1,42 @@
+"""Reading delimited files as text columns, with the whole-file checks of every source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from adapters.sources.csv_checks import check_columns, require_file
+from domain.errors import InvalidInputFile
+
+BLOCK_SIZE = 2 << 20
+
+
+def open_text_table(path: Path, what: str, required: tuple[str, ...], *, delimiter: str = ",",
+                    names: list[str] | None = None, encoding: str = "utf8", quoting: bool = True,
+                    on_malformed=None) -> pacsv.CSVStreamingReader:
+    """Stream ``path`` with every column as text, after checking it is there, not empty,
+    parseable and holds the required columns."""
+    require_file(path, what, "check the path or the --format")
+    read = pacsv.ReadOptions(block_size=BLOCK_SIZE, column_names=names, encoding=encoding)
+    parse = pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoting else False,
+                               invalid_row_handler=on_malformed)
+    try:
+        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
+            block_size=1 << 16, column_names=names, encoding=encoding), parse_options=parse)
+        columns = header.schema.names
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
+    check_columns(path, columns, required)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                   strings_can_be_null=True)
+    return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def read_text_table(path: Path, what: str, required: tuple[str, ...], **options) -> pa.Table:
+    reader = open_text_table(path, what, required, **options)
+    try:
+        return reader.read_all()
+    except pa.ArrowInvalid as error:
+        raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
