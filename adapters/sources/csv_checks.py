@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 from domain.errors import InvalidInputFile
 
 NUMBER = r"^\s*-?\d+(\.\d*)?\s*$"
-TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
 
 
 def require_file(path: Path, what: str, hint: str) -> Path:

@@ -91,7 +91,7 @@ class SpotifyHistoryFeed(StreamingFeed):
         self.listeners = listeners
         files = [f for _, fs in listeners for f in fs]
         super().__init__(name, content_hash(files), rejects_path)
-        self.first_row = 0  # position of the play in its file's list
+        self.first_row = 1  # rejects count plays across all files read, with the file named
         self.collector = CatalogueCollector()
 
     def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
