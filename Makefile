@@ -34,9 +34,12 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/import_spotify.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/recommend.py
+	$(BIN)/python benchmarks/lastfm_hetrec.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

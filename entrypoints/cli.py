@@ -229,6 +229,9 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--alpha", type=float, help="gat-enhanced: weight of the collaborative score [0.8].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [auto].")
+@click.option("--validation-share", type=float, help="advanced: share of each user's songs held out "
+              "for validation [0.15].")
+@click.option("--test-share", type=float, help="advanced: share held out for the test [0.15].")
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, **training: Any) -> None:

@@ -42,6 +42,8 @@ class TrainingSettings(BaseModel):
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
     checkpoint_every: int = Field(default=5, ge=0)
+    validation_share: float = Field(default=0.15, gt=0, lt=0.5)
+    test_share: float = Field(default=0.15, gt=0, lt=0.5)
 
 
 class Settings(BaseSettings):

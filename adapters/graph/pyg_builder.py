@@ -181,8 +181,17 @@ class PygGraphBuilder(GraphBuilder):
         """Share of each user's (training) edge weight per genre, scaled to max 1; where the
         user declared preferences, the mean of declared and listened affinity."""
         history = np.zeros((n["user"], n["genre"]), dtype=np.float64)
-        genre_share = song_genre / np.maximum(song_genre.sum(axis=1, keepdims=True), 1.0)
-        np.add.at(history, user, weight[:, None] * genre_share[song])
+        # Spread each listening edge's weight over its song's genres, pair by pair: a dense
+        # (edges x genres) product would not fit for thousands of tag genres.
+        genre_song, genre_col = np.nonzero(song_genre)
+        per_song = np.bincount(genre_song, minlength=n["song"])
+        starts = np.concatenate([[0], np.cumsum(per_song)[:-1]])
+        repeats = per_song[song]
+        edge_of = np.repeat(np.arange(len(song)), repeats)
+        offset = np.arange(len(edge_of)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        genres_of_edge = genre_col[starts[song[edge_of]] + offset]
+        share = weight[edge_of] / np.maximum(repeats[edge_of], 1)
+        np.add.at(history, (user[edge_of], genres_of_edge), share)
         history /= np.maximum(history.sum(axis=1, keepdims=True), 1e-12)
         history[history < MIN_HISTORY_AFFINITY] = 0.0
         history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)

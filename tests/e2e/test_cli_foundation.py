@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,14 @@ def test_settings_select_the_sqlite_backend(engine, small_raw_dir, tmp_path, how
 def test_a_typo_in_the_backend_setting_is_a_clear_error(engine):
     result = engine("stats", env={"ENGINE_STORAGE__BACKEND": "parket"})
     assert result.exit_code == 2 and "storage.backend" in result.stderr
+
+
+HETREC = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec2011-lastfm-2k"
+
+
+@pytest.mark.skipif(not HETREC.exists(), reason="../shared/data is not beside this checkout")
+def test_hetrec_ingest_then_stats_counts_users_and_items(engine):
+    report = engine.json("ingest", HETREC, "--format", "lastfm-hetrec")
+    assert "items are artists" in " ".join(report["notes"])
+    stats = engine.json("stats")
+    assert (stats["users"], stats["songs"]) == (1892, 17632)

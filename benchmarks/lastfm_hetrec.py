@@ -1,0 +1,123 @@
+"""HetRec 2011 Last.fm benchmark against the published state of the art.
+
+Protocol (RecBole-GNN's): a random 8:1:1 split of each user's artists (seed 0,
+written to bench-data/hetrec/split-8-1-1.parquet for reuse), full ranking over
+all 17,632 artists with the user's known artists excluded, Recall@10 and NDCG@10
+on the test part. The engine's models train with `engine train` on that split
+(early stopping on validation); `implicit`'s ALS is tuned on the validation part
+only and scored on the same test part. Needs ../shared/data beside the checkout
+and `pip install implicit` (done by `make bench`).
+Run: .venv/bin/python benchmarks/lastfm_hetrec.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENGINE, ROOT, measure, print_table  # noqa: E402
+
+from adapters.training.ranking import rank_metrics  # noqa: E402
+from adapters.user_songs import UserSongs  # noqa: E402
+
+HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
+PUBLISHED = (("LightGCN (RecBole-GNN)", 0.2064, 0.1972), ("NGCF (RecBole-GNN)", 0.1960, 0.1898),
+             ("BPR-MF (RecBole-GNN)", 0.1761, 0.1674))
+MODELS = ("popularity", "gat-basic", "gat-enhanced")
+SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"]
+ALS_GRID = {"factors": (64, 128), "regularization": (0.01, 0.1), "alpha": (1.0, 10.0)}
+
+
+def als_scores(split, n_users: int, n_items: int, weights: dict[tuple[int, int], float]):
+    """Fit ALS on the training part for each grid point; pick by validation Recall@10."""
+    import scipy.sparse as sparse
+    from implicit.als import AlternatingLeastSquares
+
+    train_u, train_i = split["train"]
+    values = np.log1p(np.array([weights[(u, i)] for u, i in zip(train_u, train_i, strict=True)]))
+    known = UserSongs.from_pairs(train_u, train_i, n_users, n_items)
+    validation = UserSongs.from_pairs(*split["validation"], n_users, n_items)
+    best = None
+    for factors, regularization, alpha in itertools.product(*ALS_GRID.values()):
+        matrix = sparse.csr_matrix((values * alpha, (train_u, train_i)), shape=(n_users, n_items))
+        model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=15,
+                                        random_state=0, num_threads=2)
+        started = time.perf_counter()
+        model.fit(matrix, show_progress=False)
+        fit_s = time.perf_counter() - started
+        user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
+
+        def score(users, user_f=user_f, item_f=item_f):
+            return torch.from_numpy(user_f[users.numpy()] @ item_f.T)
+
+        val = rank_metrics(score, validation, known)["recall@10"]
+        if best is None or val > best[0]:
+            best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
+                    fit_s)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "hetrec")
+    args = parser.parse_args()
+    if not HETREC.exists():
+        raise SystemExit(f"{HETREC} not found: this benchmark needs the shared HetRec data")
+    data_dir = args.work / "engine"
+    if not (data_dir / "store").exists():
+        measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(HETREC), "--format", "lastfm-hetrec"])
+
+    rows, results = [], {}
+    for model in MODELS:
+        run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model, *SPLIT_FLAGS,
+                       "--json"])
+        result = json.loads(run.stdout)
+        results[model] = result
+        rows.append([f"engine {model}", f"{result['test']['recall@10']:.4f}",
+                     f"{result['test']['ndcg@10']:.4f}", f"{result['test']['val_recall@10']:.4f}",
+                     f"{result['wall_s']:.1f}", f"{run.peak_rss_mb:.0f}"])
+
+    split_file = args.work / "split-8-1-1.parquet"
+    shutil.copyfile(results["gat-enhanced"]["files"]["split"], split_file)
+    assignment = pq.read_table(split_file).to_pandas()
+    interactions = pq.read_table(next((data_dir / "store").glob("v-*/interactions.parquet"))).to_pandas()
+    users = {u: i for i, u in enumerate(sorted(interactions["user_id"].unique()))}
+    items = {s: i for i, s in enumerate(sorted(pq.read_table(
+        next((data_dir / "store").glob("v-*/songs.parquet"))).column("song_id").to_pylist()))}
+    weights = {(users[u], items[s]): c for u, s, c in zip(interactions["user_id"], interactions["song_id"],
+                                                        interactions["play_count"], strict=True)}
+    split = {part: (assignment.loc[assignment["part"] == part, "user_id"].map(users).to_numpy(),
+                    assignment.loc[assignment["part"] == part, "song_id"].map(items).to_numpy())
+             for part in ("train", "validation", "test")}
+    try:
+        val, score, chosen, fit_s = als_scores(split, len(users), len(items), weights)
+        known = UserSongs.from_pairs(np.concatenate([split["train"][0], split["validation"][0]]),
+                                     np.concatenate([split["train"][1], split["validation"][1]]),
+                                     len(users), len(items))
+        test = rank_metrics(score, UserSongs.from_pairs(*split["test"], len(users), len(items)), known)
+        rows.append([f"implicit ALS {chosen}", f"{test['recall@10']:.4f}", f"{test['ndcg@10']:.4f}",
+                     f"{val:.4f}", f"{fit_s:.1f}", ""])
+    except ImportError:
+        rows.append(["implicit ALS (pip install implicit)", "-", "-", "-", "-", ""])
+    for name, recall, ndcg in PUBLISHED:
+        rows.append([f"published {name}", f"{recall:.4f}", f"{ndcg:.4f}", "", "", ""])
+    print_table(["model", "test Recall@10", "test NDCG@10", "val Recall@10", "train s", "peak RSS MB"], rows)
+    best = max(("gat-basic", "gat-enhanced"), key=lambda m: results[m]["test"]["recall@10"])
+    gap_recall = results[best]["test"]["recall@10"] - PUBLISHED[0][1]
+    gap_ndcg = results[best]["test"]["ndcg@10"] - PUBLISHED[0][2]
+    print(f"\nbest engine model {best}: {gap_recall:+.4f} Recall@10, {gap_ndcg:+.4f} NDCG@10 against "
+          "LightGCN (target: >= 0)")
+
+
+if __name__ == "__main__":
+    main()
