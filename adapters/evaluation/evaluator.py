@@ -92,13 +92,16 @@ def deletion_test(model: _GATRecommender, users: np.ndarray, targets: np.ndarray
     with torch.no_grad():
         song_embeddings = model()["song"].numpy()
         edges, attention = model.history_attention()
-    history_user, history_song, attention = edges[1].numpy(), edges[0].numpy(), attention.numpy()
+        influence = {k: v.detach().numpy() for k, v in model.history_contributions().items()}
+    history_user, attention = edges[1].numpy(), attention.numpy()
     drops: dict[str, list[float]] = {"top_attention": [], "explanation_first": [], "random_edge": []}
     for user, target in zip(users, targets, strict=True):
         mine = np.flatnonzero(history_user == user)
         if len(mine) < 2:
             continue
-        pull = history_pull(attention[mine], song_embeddings[history_song[mine]], song_embeddings[target])
+        gate = influence["user_gate"][user] > 0
+        pull = history_pull(influence["contribution"][mine], attention[mine], gate,
+                            influence["projection"], song_embeddings[target])
         chosen = {"top_attention": mine[int(np.argmax(attention[mine]))],
                   "explanation_first": mine[int(np.argmax(pull))]}
         chosen["random_edge"] = rng.choice(mine[mine != chosen["top_attention"]])

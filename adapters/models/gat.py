@@ -117,6 +117,30 @@ class _GATRecommender(GraphRecommender):
         alpha = self.last_attention[HISTORY]
         return self.bundle.data[HISTORY].edge_index, alpha.mean(dim=-1)
 
+    def last_layer(self) -> HeteroGATLayer:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def history_contributions(self) -> dict[str, torch.Tensor]:
+        """What each history edge (song j -> user u) adds to u's final layer output, from the
+        last forward pass: alpha_uj (W x_j - sum_k alpha_uk W x_k) per head, concatenated;
+        the gate of the output projection for each user; and the projection weight.
+
+        Taking edge j out renormalises the softmax, moving u's output by this amount over
+        (1 - alpha_uj); through the projection and the dot product with a song it gives the
+        first-order change of that song's collaborative score, which explanations rank by."""
+        conv = self.last_layer().convs["__".join(HISTORY)]
+        edge_index = self.bundle.data[HISTORY].edge_index
+        songs, users = edge_index
+        alpha = self.last_attention[HISTORY]
+        messages = conv.lin_src(self._last_inputs["song"]).view(-1, conv.heads, conv.out_channels)[songs]
+        weighted = alpha.unsqueeze(-1) * messages
+        mean = torch.zeros((self.bundle.data["user"].num_nodes, *weighted.shape[1:]),
+                           device=weighted.device).index_add_(0, users, weighted)
+        contribution = (alpha.unsqueeze(-1) * (messages - mean[users])).reshape(len(songs), -1)
+        gate = (self.project(self._last_outputs["user"]) > 0).float()
+        return {"contribution": contribution, "user_gate": gate, "projection": self.project.weight}
+
 
 class BasicGATRecommender(_GATRecommender):
     """Collaborative only: users, songs, artists; one GAT layer; score = u . s."""
@@ -133,10 +157,14 @@ class BasicGATRecommender(_GATRecommender):
     def hyper_parameters(self) -> dict[str, Any]:
         return {"dim": self.dim, "heads": self.heads, "dropout": self.dropout}
 
+    def last_layer(self) -> HeteroGATLayer:
+        return self.gat
+
     def propagate(self, x):
         x = {t: F.dropout(v, self.dropout, self.training) for t, v in x.items()}
         h, attention = self.gat(x, self.bundle.data)
         self.last_attention = {rel: a.detach() for rel, a in attention.items()}
+        self._last_inputs, self._last_outputs = x, h
         return h
 
 
@@ -173,13 +201,17 @@ class EnhancedGATRecommender(_GATRecommender):
         return {"dim": self.dim, "hidden": self.hidden, "heads": list(self.heads),
                 "dropout": self.dropout, "alpha": self.alpha}
 
+    def last_layer(self) -> HeteroGATLayer:
+        return self.layer2
+
     def propagate(self, x):
-        h, first = self.layer1(x, self.bundle.data)
-        h = {t: F.dropout(F.elu(self.norms[t](v)), self.dropout, self.training) for t, v in h.items()}
-        h, second = self.layer2(h, self.bundle.data)
+        h1, first = self.layer1(x, self.bundle.data)
+        h1 = {t: F.dropout(F.elu(self.norms[t](v)), self.dropout, self.training) for t, v in h1.items()}
+        h2, second = self.layer2(h1, self.bundle.data)
         self.last_attention = {rel: a.detach() for rel, a in second.items()}
         self.first_layer_attention = {rel: a.detach() for rel, a in first.items()}
-        return h
+        self._last_inputs, self._last_outputs = h1, h2
+        return h2
 
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         return (self.user_genre[users] * self.song_genre[songs]).sum(-1)

@@ -18,8 +18,7 @@ from adapters.atomic import atomic_file
 from adapters.graph.pyg_builder import PERFORMS
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
-
-FORMAT = 1
+from adapters.serving.loaded_model import SERVING_FORMAT
 
 
 def export_serving(model: GraphRecommender, path: Path) -> None:
@@ -41,14 +40,18 @@ def export_serving(model: GraphRecommender, path: Path) -> None:
         with torch.no_grad():
             z = model()
             edges, attention = model.history_attention()
+            influence = model.history_contributions()
         arrays.update({
+            "history_contribution": influence["contribution"].cpu().numpy(),
+            "user_gate": influence["user_gate"].cpu().numpy().astype(bool),
+            "projection": influence["projection"].detach().cpu().numpy(),
             "user_emb": z["user"].cpu().numpy(), "song_emb": z["song"].cpu().numpy(),
             "artist_input": model.embeddings["artist"].weight.detach().cpu().numpy(),
             "history_songs": edges[0].cpu().numpy(), "history_users": edges[1].cpu().numpy(),
             "history_attention": attention.cpu().numpy(),
         })
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
-    meta = {"format": FORMAT, "kind": model.kind, "alpha": alpha}
+    meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_file(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def history_pull(attention: np.ndarray, history_embeddings: np.ndarray,
-                 target_embedding: np.ndarray) -> np.ndarray:
-    """Attention of each history song times how far it points the target's way (>= 0).
+def history_pull(contribution: np.ndarray, attention: np.ndarray, user_gate: np.ndarray,
+                 projection: np.ndarray, target_embedding: np.ndarray) -> np.ndarray:
+    """First-order fall of the target's collaborative score if each history edge were removed.
 
-    The user's embedding is an attention-weighted aggregate of their history, so a
-    history song counts for a target by its weight and its alignment with the target.
+    ``contribution`` (edges x dims) is what each edge adds to the user's last-layer output
+    relative to the attention-weighted mean (``GATRecommender.history_contributions``); the
+    user's embedding is that output through ``projection`` and a ReLU (``user_gate`` marks
+    its open units) plus a skip, and the score is its dot product with the target.
     """
-    return attention * np.maximum(history_embeddings @ target_embedding, 0.0)
+    direction = projection.T @ (user_gate * target_embedding)
+    return (contribution @ direction) / np.maximum(1.0 - attention, 1e-6)

@@ -21,12 +21,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.serving.influence import history_pull
 from adapters.user_songs import UserSongs
 from domain.ports import Dataset
 
+SERVING_FORMAT = 2  # bump when serving.npz changes; older files are re-exported
 SPARSE_USER_PLAYS = 3
 SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
+
+
+def serving_format(path: Path) -> int | None:
+    """The format a serving file was written in, None when unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return int(json.loads(str(arrays["meta"]))["format"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -67,23 +78,33 @@ class LoadedModel:
         self.sparse_users: set[int] = set()
         if self.is_gat:
             self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
-            self._history(data["history_users"], data["history_songs"], data["history_attention"])
+            self._history(data["history_users"], data["history_songs"], data["history_attention"],
+                          data["history_contribution"])
+            self.user_gate, self.projection = data["user_gate"], data["projection"]
             self._fill_cold_songs(data["artist_input"])
             self._supplement_sparse_users()
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
 
     # -- construction helpers ----------------------------------------------------------
-    def _history(self, users: np.ndarray, songs: np.ndarray, attention: np.ndarray) -> None:
+    def _history(self, users: np.ndarray, songs: np.ndarray, attention: np.ndarray,
+                 contribution: np.ndarray) -> None:
         order = np.lexsort((-attention, users))
         self.history = UserSongs.from_pairs(users[order], songs[order], len(self.user_ids),
                                             len(self.song_ids))
         self.history_attention = attention[order]  # already sorted by user, as indices are
+        self.history_contribution = contribution[order]
 
     def user_history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """(song indices, attention) of a user's training history, most attended first."""
         start, end = self.history.indptr[user], self.history.indptr[user + 1]
         return self.history.indices[start:end], self.history_attention[start:end]
+
+    def history_pull(self, user: int, song: int) -> np.ndarray:
+        """For each song of ``user_history(user)``: how much it holds up ``song``'s score."""
+        start, end = self.history.indptr[user], self.history.indptr[user + 1]
+        return history_pull(self.history_contribution[start:end], self.history_attention[start:end],
+                            self.user_gate[user], self.projection, self.song_emb[song])
 
     def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
         cold = np.flatnonzero(self.popularity == 0)

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from adapters.serving.influence import history_pull
-from adapters.serving.loaded_model import LoadedModel
+from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, serving_format
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
 from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
@@ -137,8 +136,9 @@ class CheckpointRecommender(Recommender, Explainer):
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
         if loaded.is_gat:
+            # the history songs whose removal would lower this song's score the most
             songs, attention = loaded.user_history(user)
-            pull = history_pull(attention, loaded.song_emb[songs], loaded.song_emb[song])
+            pull = loaded.history_pull(user, song)
             strongest = np.argsort(-pull, kind="stable")[:HISTORY_SHOWN]
             history = tuple((loaded.song_ids[songs[i]], float(attention[i])) for i in strongest)
         popularity = self._popularity_context(song, matched)
@@ -174,7 +174,7 @@ class CheckpointRecommender(Recommender, Explainer):
             for song_id, weight in history:
                 index = loaded.song_index[song_id]
                 name = loaded.song_names[index] or song_id
-                lines.append(f'   - similar to "{name}" in your history (attention {weight:.2f})')
+                lines.append(f'   - because you played "{name}" (attention {weight:.2f})')
             if not history:
                 lines.append("   - drawn from listeners with tastes like yours")
         else:
@@ -227,7 +227,8 @@ class CheckpointModelLoader(ModelLoader):
         if not checkpoint.exists():
             raise CheckpointError(f"{checkpoint}: no trained {kind} model; run "
                                   f"`engine train --model {kind}` first")
-        if not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime:
+        stale = not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime
+        if stale or serving_format(serving) != SERVING_FORMAT:
             from adapters.models.factory import load_checkpoint
             from adapters.serving.export import export_serving
 

@@ -3,8 +3,9 @@
 ``user_artists.dat`` gives total plays per (user, artist); there are no single
 plays, times or durations, so each pair becomes one row carrying its play count
 with full completion. Each artist's three most used tags (``tags.dat`` is
-latin-1) become its genres. Tagged artists missing from ``artists.dat`` are
-ignored; so are the tag dates (some years are bogus).
+latin-1), among the 200 most used tags overall, become its genres. Tagged
+artists missing from ``artists.dat`` are ignored; so are the tag dates (some
+years are bogus).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 TAGS_PER_ARTIST = 3
+# Genres come from a controlled vocabulary: the most used tags overall. The long tail of
+# 9,749 free-form tags would make thousands of one-artist "genres".
+GENRE_VOCABULARY = 200
 TSV = {"delimiter": "\t", "quoting": False}
 
 
@@ -81,6 +85,10 @@ class LastfmHetrecFeed(StreamingFeed):
         lookup = pc.index_in(tagged.column("tagID"), value_set=tags.column("tagID"))
         assignments = pa.table({"artist_id": tagged.column("artistID"),
                                 "genre_id": pc.take(genre_of_tag, lookup)}).drop_null()
+        overall = assignments.group_by("genre_id").aggregate([("artist_id", "count")]).sort_by(
+            [("artist_id_count", "descending"), ("genre_id", "ascending")])
+        vocabulary = overall.column("genre_id").slice(0, GENRE_VOCABULARY)
+        assignments = assignments.filter(pc.is_in(assignments.column("genre_id"), value_set=vocabulary))
         counts = assignments.group_by(["artist_id", "genre_id"]).aggregate([("genre_id", "count")])
         ranked = counts.sort_by([("artist_id", "ascending"), ("genre_id_count", "descending"),
                                  ("genre_id", "ascending")])

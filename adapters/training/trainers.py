@@ -254,6 +254,9 @@ class AdvancedTrainer(BaseTrainer):
         else:
             self.stale += 1
         if self.spec.checkpoint_every and epoch % self.spec.checkpoint_every == 0:
+            # keep only the latest periodic checkpoint: it is what an interrupted run resumes from
+            for older in self.out_dir.glob("checkpoint-epoch-*.pt"):
+                older.unlink()
             self._save(f"checkpoint-epoch-{epoch}.pt", epoch)
         return self.stale >= self.spec.patience
 
