@@ -131,3 +131,31 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     assert set(result["by_user_type"]) <= {"casual", "regular", "power", "unknown"}
     popularity = evaluator.evaluate("popularity", SilentProgress())
     assert popularity["genre_influence"] == 0.0 and "deletion_test" not in popularity
+
+
+def test_named_history_songs_predict_the_real_effect_of_removing_them(served):
+    """For the one-layer model the explanation's pull is the exact first-order change of the
+    score when a history edge is taken out of the graph: check it against doing it."""
+    from adapters.evaluation.evaluator import _score_without
+    from adapters.models.factory import load_checkpoint
+
+    models = served[2]
+    model, _ = load_checkpoint(models / "gat-basic" / "model.pt")
+    loaded = served[0].load("gat-basic").loaded
+    counts = loaded.history.counts()
+    user = int(np.argmax((counts >= 5) & (counts <= 15)))
+    target = int(loaded.top_k(np.array([user]), 1, include_heard=False)[1][0, 0])
+    songs, _ = loaded.user_history(user)
+    predicted = loaded.history_pull(user, target)
+    import torch
+
+    edge_index = model.bundle.data[("song", "rev_listens_to", "user")].edge_index
+    data = model.bundle.data
+    base = _score_without(model, data, None, user, target)
+    actual = []
+    for song in songs:
+        edge = int(torch.nonzero((edge_index[0] == int(song)) & (edge_index[1] == user))[0, 0])
+        actual.append(base - _score_without(model, data, edge, user, target))
+    model.bundle.data = data
+    assert np.corrcoef(predicted, actual)[0, 1] > 0.9
+    assert int(np.argmax(predicted)) == int(np.argmax(actual))
