@@ -96,7 +96,11 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None,
 @click.pass_obj
 def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: int, seed: int,
              as_json: bool) -> None:
-    """Generate a synthetic listening data set with learnable personal taste."""
+    """Generate a synthetic listening data set.
+
+    Plays are drawn from hidden tastes (latent factors, genre affinity,
+    popularity), so models can learn personal signal. Same seed, same bytes.
+    """
     import time
 
     from domain.ports import GenerationSpec
@@ -116,7 +120,11 @@ def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: 
 @json_option
 @click.pass_obj
 def validate(app: App, data_dir: Path, as_json: bool) -> None:
-    """Check a raw data set's distributions, behaviour and personal signal."""
+    """Check a raw data set's quality and signal.
+
+    Distributions and behavioural patterns, and for generated sets the oracle
+    (true taste) against popularity on held-out plays.
+    """
     from entrypoints.progress import progress_for
 
     report = app.container.validate_data().execute(data_dir, progress_for(as_json))
@@ -155,7 +163,9 @@ def validate(app: App, data_dir: Path, as_json: bool) -> None:
 def ingest(app: App, path: Path | None, source_format: str, listener: str | None,
            user_column: str | None, artist_genres: Path | None, rejects: Path | None, strict: bool,
            as_json: bool, **files: Path | None) -> None:
-    """Ingest listening logs (the seed layout, Spotify, Last.fm, MSSD) into the repository.
+    """Ingest listening logs into the repository.
+
+    Formats: the generator's CSV layout, Spotify exports, Last.fm-1K, HetRec, MSSD.
 
     PATH is a directory or file in the --format's layout; for the seed layout the
     options name files one by one. Bad rows are written to a rejects file with
@@ -205,7 +215,11 @@ def stats(app: App, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def build_graph(app: App, as_json: bool) -> None:
-    """Build the user-song-artist-genre graph from everything ingested."""
+    """Build the listening graph from the repository.
+
+    Users, songs, artists and genres with every relation, from all ingested
+    interactions (`train` builds its own graph from the training split).
+    """
     summary = app.container.build_graph().execute(app.settings.graph_path)
     nodes = ", ".join(f"{n:,} {t}s" for t, n in summary["nodes"].items())
     listens = summary["edges"].get("user__listens_to__song", 0)
@@ -235,7 +249,11 @@ def build_graph(app: App, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, **training: Any) -> None:
-    """Train a recommender with BPR; write checkpoint, metrics.json and curves.png."""
+    """Train a recommender and save it.
+
+    BPR loss on the training graph; writes model.pt, serving.npz, metrics.json,
+    curves.png and split.parquet under DATA_DIR/models/MODEL.
+    """
     from dataclasses import fields
 
     from domain.training import TrainingSpec
@@ -278,7 +296,11 @@ model_option = click.option(
 def recommend(app: App, user_id: str | None, k: int, explain: bool, include_heard: bool,
               genres: str | None, all_users: bool, output: Path | None, model: str | None,
               as_json: bool) -> None:
-    """What should this user hear next, and why (or --all-users to a file)."""
+    """Recommend songs to a user, with reasons.
+
+    Songs the user has not heard, best first; --explain adds why; new users
+    get popular songs; --all-users writes everyone's top k to a file.
+    """
     from application.recommending import RecommendQuery
     from entrypoints.progress import progress_for
 
@@ -317,7 +339,11 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
 @click.pass_obj
 def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str | None,
             as_json: bool) -> None:
-    """Explain the score of any user-song pair (optionally as a picture)."""
+    """Explain one user-song score, optionally drawn.
+
+    Collaborative and genre parts, the history songs that carry it (with their
+    attention) and popularity context; --plot draws the attention picture.
+    """
     model = model or app.settings.model.kind
     rec = app.container.explain().execute(user_id, song_id, model, plot)
     payload = {"user_id": user_id, "model": model, **recommendation_dict(rec)}
@@ -335,7 +361,11 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
 @json_option
 @click.pass_obj
 def evaluate(app: App, models: tuple[str, ...], as_json: bool) -> None:
-    """Score trained models on their held-out test split, side by side."""
+    """Compare trained models on held-out listening.
+
+    Recall@10, NDCG@10, genre diversity and coverage, genre influence, catalogue
+    coverage, diversity, novelty and an attention deletion test, by user type.
+    """
     from entrypoints.progress import progress_for
 
     results = app.container.evaluate().execute(models, progress_for(as_json))
