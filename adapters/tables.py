@@ -6,6 +6,7 @@ Adapters translate the outside world's names (``track_id``) into these
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -63,6 +64,12 @@ CATALOGUE_KEYS: dict[str, tuple[str, ...]] = {
 TABLE_SCHEMAS: dict[str, pa.Schema] = {**CATALOGUE_SCHEMAS, "interactions": INTERACTIONS}
 
 assert tuple(CATALOGUE_SCHEMAS) == CATALOGUE_TABLES
+
+
+def positions(column: pa.Array | pa.ChunkedArray, ids: list[str]) -> np.ndarray:
+    """Index of each value of ``column`` in ``ids``; -1 where absent or null."""
+    found = pc.index_in(column, value_set=pa.array(ids, pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def empty_catalogue() -> Catalogue:

@@ -6,14 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domain.errors import EngineError, InvalidSetting
+from domain.errors import EngineError, InvalidSetting, UnknownEntity
 from domain.model import Recommendation, RecommendationList
 from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
 from domain.training import MODEL_KINDS
-
-
-class UnknownEntity(EngineError):
-    pass
 
 
 @dataclass(frozen=True)

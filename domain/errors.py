@@ -29,3 +29,7 @@ class InvalidSetting(EngineError):
 
 class CheckpointError(EngineError):
     """A model checkpoint is missing, unreadable or from an incompatible version."""
+
+
+class UnknownEntity(EngineError):
+    """A user or song id the model does not know."""

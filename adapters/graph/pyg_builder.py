@@ -30,6 +30,7 @@ import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
 
 from adapters.atomic import atomic_file
+from adapters.tables import positions
 from domain.errors import EmptyRepository
 from domain.ports import Dataset, GraphBuilder
 
@@ -84,12 +85,6 @@ def _ids(*columns: pa.ChunkedArray | pa.Array) -> list[str]:
     return sorted(v for v in values.to_pylist() if v.strip())
 
 
-def _positions(column: pa.ChunkedArray | pa.Array, ids: list[str]) -> np.ndarray:
-    """Index of each value in ``ids``; -1 where absent or null."""
-    found = pc.index_in(column, value_set=pa.array(ids, pa.string()))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def _edges(src: np.ndarray, dst: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     keep = (src >= 0) & (dst >= 0)
     return torch.from_numpy(np.stack([src[keep], dst[keep]])), keep
@@ -120,8 +115,8 @@ class PygGraphBuilder(GraphBuilder):
         for node_type, count in n.items():
             data[node_type].num_nodes = count
 
-        user = _positions(listens.column("user_id"), ids["user"])
-        song = _positions(listens.column("song_id"), ids["song"])
+        user = positions(listens.column("user_id"), ids["user"])
+        song = positions(listens.column("song_id"), ids["song"])
         data[LISTENS].edge_index, keep = _edges(user, song)
         attrs = {name: torch.tensor(listens.column(name).to_numpy()[keep], dtype=torch.float32)
                  for name in ("play_count", "completion_ratio", "edge_weight")}
@@ -130,13 +125,13 @@ class PygGraphBuilder(GraphBuilder):
         data[LISTENS].edge_weight = attrs["edge_weight"]
         data[LISTENS].edge_attr = attrs["edge_weight"].unsqueeze(1)
 
-        song_artist = _positions(songs_t.column("artist_id"),
+        song_artist = positions(songs_t.column("artist_id"),
                                  ids["artist"]) if songs_t.num_rows else np.empty(0, np.int64)
-        song_of_row = _positions(songs_t.column("song_id"), ids["song"])
+        song_of_row = positions(songs_t.column("song_id"), ids["song"])
         data[PERFORMS].edge_index, _ = _edges(song_artist, song_of_row)
         data[BELONGS].edge_index, _ = _edges(
-            _positions(cat["artist_genres"].column("artist_id"), ids["artist"]),
-            _positions(cat["artist_genres"].column("genre_id"), ids["genre"]))
+            positions(cat["artist_genres"].column("artist_id"), ids["artist"]),
+            positions(cat["artist_genres"].column("genre_id"), ids["genre"]))
         song_genre = self._song_genres(cat, ids, song_of_row, song_artist, n)
         data[HAS_GENRE].edge_index = torch.from_numpy(np.stack(np.nonzero(song_genre)))
 
@@ -160,14 +155,14 @@ class PygGraphBuilder(GraphBuilder):
     @staticmethod
     def _song_genres(cat, ids, song_of_row, song_artist, n) -> np.ndarray:
         matrix = np.zeros((n["song"], n["genre"]), dtype=np.float32)
-        rows = _positions(cat["song_genres"].column("song_id"), ids["song"])
-        cols = _positions(cat["song_genres"].column("genre_id"), ids["genre"])
+        rows = positions(cat["song_genres"].column("song_id"), ids["song"])
+        cols = positions(cat["song_genres"].column("genre_id"), ids["genre"])
         ok = (rows >= 0) & (cols >= 0)
         matrix[rows[ok], cols[ok]] = 1.0
         # Songs listed without genres inherit their artist's genres.
         artist_genre = np.zeros((n["artist"], n["genre"]), dtype=np.float32)
-        a_rows = _positions(cat["artist_genres"].column("artist_id"), ids["artist"])
-        a_cols = _positions(cat["artist_genres"].column("genre_id"), ids["genre"])
+        a_rows = positions(cat["artist_genres"].column("artist_id"), ids["artist"])
+        a_cols = positions(cat["artist_genres"].column("genre_id"), ids["genre"])
         a_ok = (a_rows >= 0) & (a_cols >= 0)
         artist_genre[a_rows[a_ok], a_cols[a_ok]] = 1.0
         missing = matrix.sum(axis=1) == 0
@@ -197,8 +192,8 @@ class PygGraphBuilder(GraphBuilder):
         history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)
         declared = np.zeros_like(history)
         prefs = cat["user_preferences"]
-        rows = _positions(prefs.column("user_id"), ids["user"])
-        cols = _positions(prefs.column("genre_id"), ids["genre"])
+        rows = positions(prefs.column("user_id"), ids["user"])
+        cols = positions(prefs.column("genre_id"), ids["genre"])
         ok = (rows >= 0) & (cols >= 0)
         declared[rows[ok], cols[ok]] = np.clip(
             pc.fill_null(prefs.column("affinity_score"), 0.0).to_numpy()[ok], 0.0, 1.0)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.serving.influence import history_pull
+from adapters.tables import positions
 from adapters.user_songs import UserSongs
 from domain.ports import Dataset
 
@@ -43,11 +44,6 @@ def serving_format(path: Path) -> int | None:
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
-
-
-def _positions(column, ids: list[str]) -> np.ndarray:
-    found = pc.index_in(column, value_set=pa.array(ids, pa.string()))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -136,8 +132,8 @@ class LoadedModel:
     def _heard(self, dataset: Dataset | None) -> UserSongs:
         users = songs = np.empty(0, np.int64)
         if dataset is not None:
-            users = _positions(dataset.interactions.column("user_id"), list(self.user_ids))
-            songs = _positions(dataset.interactions.column("song_id"), list(self.song_ids))
+            users = positions(dataset.interactions.column("user_id"), list(self.user_ids))
+            songs = positions(dataset.interactions.column("song_id"), list(self.song_ids))
             keep = (users >= 0) & (songs >= 0)
             users, songs = users[keep], songs[keep]
         return UserSongs.from_pairs(users, songs, len(self.user_ids), len(self.song_ids))
@@ -149,7 +145,7 @@ class LoadedModel:
         if dataset is None:
             return song_names, artist_names
         songs = dataset.catalogue["songs"]
-        rows = _positions(songs.column("song_id"), list(self.song_ids))
+        rows = positions(songs.column("song_id"), list(self.song_ids))
         ok = rows >= 0
         song_names[rows[ok]] = np.array(songs.column("song_name").to_pylist(), dtype=object)[ok]
         artists = dataset.catalogue["artists"]

@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 import torch
 
 from adapters.atomic import atomic_file
-from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder, _positions
+from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.serving.export import export_serving
+from adapters.tables import positions
 from adapters.training.plots import plot_history
 from adapters.training.ranking import rank_metrics
 from adapters.training.sampling import NegativeSampler
@@ -53,8 +54,8 @@ class Pairs:
     """Interactions of one part as (user index, song index) arrays in a bundle's index space."""
 
     def __init__(self, table: pa.Table, bundle: GraphBundle) -> None:
-        self.users = _positions(table.column("user_id"), bundle.ids["user"])
-        self.songs = _positions(table.column("song_id"), bundle.ids["song"])
+        self.users = positions(table.column("user_id"), bundle.ids["user"])
+        self.songs = positions(table.column("song_id"), bundle.ids["song"])
         self.shape = (len(bundle.ids["user"]), len(bundle.ids["song"]))
 
     def matrix(self) -> UserSongs:
