@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from domain.errors import EngineError
-from entrypoints.rendering import describe, evaluation_table, recommendation_dict
+from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
 
 EXIT_USER_ERROR = 2
 
@@ -186,20 +186,7 @@ def ingest(app: App, path: Path | None, source_format: str, listener: str | None
     request = SourceRequest(path=path, files=given, rejects_path=rejects, options=options)
     report = app.container.ingest_sessions().execute(IngestCommand(request, strict),
                                                      progress_for(as_json))
-    if report.skipped:
-        human = f"skipped {report.source}: already ingested (same content); nothing changed"
-    else:
-        human = (f"ingested {report.source}: {report.rows_read:,} rows read, "
-                 f"{report.rows_rejected:,} rejected, repository now holds "
-                 f"{report.interactions:,} interactions / {report.plays:,} plays "
-                 f"({report.wall_s:.1f}s)")
-        if report.rejects_file:
-            reasons = ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
-            human += f"\nrejected rows ({reasons}) listed in {report.rejects_file}"
-        elif report.reject_reasons:
-            human += "\nleft out: " + ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
-        human += "".join(f"\nnote: {note}" for note in report.notes)
-    emit(as_json, report.as_dict(), human)
+    emit(as_json, report.as_dict(), ingest_summary(report))
 
 
 @cli.command()

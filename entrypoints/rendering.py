@@ -6,6 +6,21 @@ import io
 from typing import Any
 
 
+def ingest_summary(report) -> str:
+    if report.skipped:
+        return f"skipped {report.source}: already ingested (same content); nothing changed"
+    lines = [f"ingested {report.source}: {report.rows_read:,} rows read, {report.rows_rejected:,} "
+             f"rejected, repository now holds {report.interactions:,} interactions / "
+             f"{report.plays:,} plays ({report.wall_s:.1f}s)"]
+    reasons = ", ".join(f"{n} {why}" for why, n in report.reject_reasons.items())
+    if report.rejects_file:
+        lines.append(f"rejected rows ({reasons}) listed in {report.rejects_file}")
+    elif reasons:
+        lines.append(f"left out: {reasons}")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
 def explanation_dict(explanation) -> dict[str, Any]:
     return {
         "collaborative_score": explanation.collaborative_score,
