@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from domain.errors import InvalidInputFile
 
@@ -25,40 +24,12 @@ def require_file(path: Path, what: str, hint: str) -> Path:
     return path
 
 
-def read_header(path: Path) -> list[str]:
-    try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
-                                convert_options=pacsv.ConvertOptions(
-                                    column_types={}, strings_can_be_null=True))
-        names = reader.schema.names
-    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise InvalidInputFile(str(path), f"not a readable CSV file ({_first_line(error)})") from None
-    return names
-
-
 def check_columns(path: Path, names: list[str], required: tuple[str, ...]) -> None:
     missing = [c for c in required if c not in names]
     if missing:
         found = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         raise InvalidInputFile(
             str(path), f"missing required column(s) {', '.join(missing)} (found: {found})")
-
-
-def read_small_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
-                   ) -> pa.Table:
-    """Read a metadata file whole, every column as text, after the whole-file checks."""
-    names = read_header(path)
-    check_columns(path, names, required)
-    wanted = [c for c in (*required, *optional) if c in names]
-    try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in wanted}, include_columns=wanted,
-            strings_can_be_null=True))
-    except pa.ArrowInvalid as error:
-        raise InvalidInputFile(str(path), f"not a readable CSV file ({_first_line(error)})") from None
-    if table.num_rows == 0:
-        raise InvalidInputFile(str(path), "has a header but no rows")
-    return table
 
 
 def blank(column: pa.Array) -> pa.Array:

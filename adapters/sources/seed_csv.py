@@ -13,18 +13,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from adapters.sources.csv_checks import (
     blank,
-    check_columns,
     parse_number,
     parse_timestamp,
-    read_header,
-    read_small_csv,
     require_file,
 )
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
+from adapters.sources.tabular import open_text_table, read_text_table
 from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
 from domain.errors import InvalidInputFile
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
@@ -40,8 +37,6 @@ DEFAULT_FILES = {
     "users": "users.csv",
 }
 REQUIRED_FILES = ("sessions", "tracks")
-# Small blocks bound the reader's read-ahead, which otherwise dominates peak memory.
-BLOCK_SIZE = 2 << 20
 
 
 def _text(table: pa.Table, name: str) -> pa.Array:
@@ -64,11 +59,9 @@ class SeedCsvFeed(StreamingFeed):
     def __init__(self, files: dict[str, Path], rejects_path: Path | None) -> None:
         self._files = files
         sessions = files["sessions"]
-        self._tracks = read_small_csv(files["tracks"], ("track_id",),
-                                      ("track_name", "artist_id", "artist_name", "duration_ms"))
+        self._tracks = read_text_table(files["tracks"], "tracks.csv", ("track_id",))
         self._known_songs = pc.unique(_text(self._tracks, "track_id"))
-        self._columns = read_header(sessions)
-        check_columns(sessions, self._columns, SESSION_COLUMNS)
+        self._reader = open_text_table(sessions, "sessions file", SESSION_COLUMNS)
         super().__init__(str(sessions), content_hash([sessions]), rejects_path)
 
     def catalogue(self) -> Catalogue:
@@ -112,7 +105,7 @@ class SeedCsvFeed(StreamingFeed):
             if path is None or not path.exists():
                 tables[name] = CATALOGUE_SCHEMAS[name].empty_table()
                 continue
-            raw = read_small_csv(path, required, optional)
+            raw = read_text_table(path, path.name, required)
             columns: dict[str, pa.Array] = {}
             for column in (*required, *optional):
                 target = "song_id" if column == "track_id" else column
@@ -128,16 +121,9 @@ class SeedCsvFeed(StreamingFeed):
     def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
         path = self._files["sessions"]
         progress.start(f"ingesting {path.name}", total=path.stat().st_size)
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in SESSION_COLUMNS},
-                include_columns=list(SESSION_COLUMNS), strings_can_be_null=True),
-        )
         try:
-            for record_batch in reader:
-                batch = pa.Table.from_batches([record_batch])
+            for record_batch in self._reader:
+                batch = pa.Table.from_batches([record_batch]).select(list(SESSION_COLUMNS))
                 reason, clean = self._validate(batch)
                 progress.advance(record_batch.nbytes * 0.9)
                 yield batch, reason, clean

@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 from adapters.sources.csv_checks import check_columns, require_file
 from domain.errors import InvalidInputFile
 
+# Small blocks bound the CSV reader's read-ahead, which otherwise dominates peak memory.
 BLOCK_SIZE = 2 << 20
 
 
@@ -35,8 +36,12 @@ def open_text_table(path: Path, what: str, required: tuple[str, ...], *, delimit
 
 
 def read_text_table(path: Path, what: str, required: tuple[str, ...], **options) -> pa.Table:
+    """A small file read whole, with the same checks; a header without rows is an error."""
     reader = open_text_table(path, what, required, **options)
     try:
-        return reader.read_all()
+        table = reader.read_all()
     except pa.ArrowInvalid as error:
         raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
+    if table.num_rows == 0:
+        raise InvalidInputFile(str(path), f"{what} has a header but no rows")
+    return table

@@ -9,7 +9,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
-from adapters.sources import seed_csv
+from adapters.sources import seed_csv, tabular
 from adapters.sources.seed_csv import SeedCsvSource
 from adapters.storage.parquet import ParquetInteractionRepository
 from adapters.storage.sql import SqlAlchemyInteractionRepository
@@ -132,7 +132,7 @@ def test_an_ingest_interrupted_half_way_leaves_the_repository_as_it_was(
     _ingest(repository, None, sessions=first, tracks=raw_copy / "tracks.csv")
     before = _rows(repository)
 
-    monkeypatch.setattr(seed_csv, "BLOCK_SIZE", 4096)  # many batches
+    monkeypatch.setattr(tabular, "BLOCK_SIZE", 4096)  # many batches
     original = seed_csv.SeedCsvFeed._validate
     calls = {"n": 0}
 
