@@ -165,15 +165,11 @@ class SeedCsvSource(SessionSource):
             else:
                 files = {role: request.path / name for role, name in DEFAULT_FILES.items()}
         files.update(request.files)
-        if "sessions" in files and "tracks" not in files:
-            files["tracks"] = files["sessions"].parent / DEFAULT_FILES["tracks"]
+        if "sessions" not in files:
+            raise InvalidInputFile(DEFAULT_FILES["sessions"], "no sessions file given; give PATH")
+        files.setdefault("tracks", files["sessions"].parent / DEFAULT_FILES["tracks"])
         for role in REQUIRED_FILES:
-            if role not in files:
-                raise_missing(role)
             require_file(files[role], f"{DEFAULT_FILES[role]} ({role})",
                          f"pass it with --{role} or point at a directory that holds it")
         return SeedCsvFeed(files, request.rejects_path)
 
-
-def raise_missing(role: str) -> None:
-    raise InvalidInputFile(DEFAULT_FILES[role], f"no {role} file given; pass --{role} FILE")
