@@ -66,6 +66,21 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {**CATALOGUE_SCHEMAS, "interactions": INTE
 assert tuple(CATALOGUE_SCHEMAS) == CATALOGUE_TABLES
 
 
+def play_rows(user: pa.Array, song: pa.Array, completion: pa.Array | float = 1.0,
+              played_at: pa.Array | None = None, plays: pa.Array | None = None,
+              keep: pa.Array | None = None) -> pa.Table:
+    """PLAY_ROWS from columns; scalars and absent columns mean the same for every row
+    (full completion, no time, one play), ``keep`` filters the rows."""
+    n = len(user)
+    columns = [user, song,
+               completion if isinstance(completion, pa.Array | pa.ChunkedArray)
+               else pa.repeat(pa.scalar(float(completion)), n),
+               played_at if played_at is not None else pa.nulls(n, pa.int64()),
+               plays if plays is not None else pa.repeat(pa.scalar(1, pa.int64()), n)]
+    table = pa.Table.from_arrays(columns, schema=PLAY_ROWS)
+    return table if keep is None else table.filter(keep)
+
+
 def positions(column: pa.Array | pa.ChunkedArray, ids: list[str]) -> np.ndarray:
     """Index of each value of ``column`` in ``ids``; -1 where absent or null."""
     found = pc.index_in(column, value_set=pa.array(ids, pa.string()))

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from domain.errors import InvalidInputFile
 from domain.ports import Progress, RejectLog, SessionFeed
 
 
@@ -62,6 +63,9 @@ class StreamingFeed(SessionFeed):
                 if pc.any(bad).as_py():
                     writer = self._reject(writer, raw, reason, bad, first)
                 yield clean
+        except pa.ArrowInvalid as error:  # a file that stops parsing part way
+            raise InvalidInputFile(self.name, f"unreadable near row {self.first_row + self._rows_read}: "
+                                   f"{str(error).splitlines()[0]}") from None
         finally:
             if writer is not None:
                 writer.close()
@@ -79,7 +83,7 @@ class StreamingFeed(SessionFeed):
             self.reject(why.as_py(), n.as_py())
         if self.rejects.path is None:
             return writer
-        rejected = rejected.cast(pa.schema([(f.name, pa.string() if f.name not in ("line",) else f.type)
+        rejected = rejected.cast(pa.schema([(f.name, f.type if f.name == "line" else pa.string())
                                             for f in rejected.schema]))
         if writer is None:
             self.rejects.path.parent.mkdir(parents=True, exist_ok=True)

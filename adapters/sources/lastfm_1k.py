@@ -18,7 +18,7 @@ from adapters.sources.csv_checks import blank, parse_timestamp
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
 from adapters.sources.tabular import open_text_table
-from adapters.tables import PLAY_ROWS
+from adapters.tables import play_rows
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 COLUMNS = ["user_id", "timestamp", "artist_mbid", "artist_name", "track_mbid", "track_name"]
@@ -62,9 +62,7 @@ class Lastfm1kFeed(StreamingFeed):
                                  "artist_id": artist_id, "artist_name": raw.column("artist_name")})
                 kept = kept.filter(good)
                 self.collector.add(*kept.columns)
-                clean = pa.Table.from_arrays([
-                    raw.column("user_id"), song_id, pa.repeat(pa.scalar(1.0), raw.num_rows), played_at,
-                    pa.repeat(pa.scalar(1, pa.int64()), raw.num_rows)], schema=PLAY_ROWS).filter(good)
+                clean = play_rows(raw.column("user_id"), song_id, played_at=played_at, keep=good)
                 progress.advance(record_batch.nbytes)
                 yield raw, reason, clean
         if self.malformed:

@@ -20,7 +20,7 @@ from adapters.sources.csv_checks import blank, parse_number
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import normalize_genres
 from adapters.sources.tabular import open_text_table, read_text_table
-from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
+from adapters.tables import CATALOGUE_SCHEMAS, play_rows
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 TAGS_PER_ARTIST = 3
@@ -56,10 +56,8 @@ class LastfmHetrecFeed(StreamingFeed):
                 (pc.invert(ok), "non-numeric weight"),
                 (pc.less_equal(plays, 0), "zero or negative weight"),
             ], raw.num_rows)
-            clean = pa.Table.from_arrays([
-                raw.column("userID"), raw.column("artistID"),
-                pa.repeat(pa.scalar(1.0), raw.num_rows), pa.nulls(raw.num_rows, pa.int64()),
-                pc.cast(plays, pa.int64(), safe=False)], schema=PLAY_ROWS).filter(pc.is_null(reason))
+            clean = play_rows(raw.column("userID"), raw.column("artistID"),
+                              plays=pc.cast(plays, pa.int64(), safe=False), keep=pc.is_null(reason))
             progress.advance(record_batch.nbytes)
             yield raw, reason, clean
 

@@ -19,7 +19,7 @@ from adapters.sources.catalogue_builder import CatalogueCollector
 from adapters.sources.csv_checks import blank, parse_number
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table
-from adapters.tables import PLAY_ROWS
+from adapters.tables import play_rows
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 SKIP_COMPLETION = (("skip_1", 0.05), ("skip_2", 0.25), ("skip_3", 0.75))
@@ -72,9 +72,7 @@ class MssdFeed(StreamingFeed):
             nothing = pa.nulls(raw.num_rows, pa.string())
             self.collector.add(*pa.table({"s": song, "n": nothing, "a": nothing, "an": nothing})
                                .filter(good).columns)
-            clean = pa.Table.from_arrays([raw.column(self.user_column), song, completion, played_at,
-                                          pa.repeat(pa.scalar(1, pa.int64()), raw.num_rows)],
-                                         schema=PLAY_ROWS).filter(good)
+            clean = play_rows(raw.column(self.user_column), song, completion, played_at, keep=good)
             progress.advance(record_batch.nbytes)
             yield raw, reason, clean
 

@@ -22,7 +22,7 @@ from adapters.sources.csv_checks import (
 )
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table, read_text_table
-from adapters.tables import CATALOGUE_SCHEMAS, PLAY_ROWS
+from adapters.tables import CATALOGUE_SCHEMAS, play_rows
 from domain.errors import InvalidInputFile
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
@@ -121,15 +121,11 @@ class SeedCsvFeed(StreamingFeed):
     def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
         path = self._files["sessions"]
         progress.start(f"ingesting {path.name}", total=path.stat().st_size)
-        try:
-            for record_batch in self._reader:
-                batch = pa.Table.from_batches([record_batch]).select(list(SESSION_COLUMNS))
-                reason, clean = self._validate(batch)
-                progress.advance(record_batch.nbytes * 0.9)
-                yield batch, reason, clean
-        except pa.ArrowInvalid as error:
-            raise InvalidInputFile(str(path), f"unreadable CSV near line {self.first_row + self.rows_read}: "
-                                   f"{str(error).splitlines()[0]}") from None
+        for record_batch in self._reader:
+            batch = pa.Table.from_batches([record_batch]).select(list(SESSION_COLUMNS))
+            reason, clean = self._validate(batch)
+            progress.advance(record_batch.nbytes * 0.9)
+            yield batch, reason, clean
 
     def _validate(self, batch: pa.Table) -> tuple[pa.Array, pa.Table]:
         user = batch.column("user_id")
@@ -148,9 +144,7 @@ class SeedCsvFeed(StreamingFeed):
             (pc.less_equal(duration, 0), "zero or negative track_duration_ms"),
         ], batch.num_rows)
         completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)), 1.0)
-        clean = pa.Table.from_arrays(
-            [user, song, completion, played_at, pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)],
-            schema=PLAY_ROWS).filter(pc.is_null(reason))
+        clean = play_rows(user, song, completion, played_at, keep=pc.is_null(reason))
         return reason, clean
 
 

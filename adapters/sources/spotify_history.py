@@ -29,7 +29,7 @@ from adapters.sources.catalogue_builder import CatalogueCollector, ids_or_names
 from adapters.sources.csv_checks import blank, parse_timestamp
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
-from adapters.tables import PLAY_ROWS
+from adapters.tables import play_rows
 from domain.errors import InvalidInputFile
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
@@ -116,8 +116,7 @@ class SpotifyHistoryFeed(StreamingFeed):
         song_id = ids_or_names(raw.column("track_uri"), song_ids_from_names(artist, pc.fill_null(
             raw.column("track_name"), "")))
         completion = self._completion(song_id, raw.column("ms_played"), good)
-        clean = pa.Table.from_arrays([raw.column("user_id"), song_id, completion, played_at,
-                                      pa.repeat(pa.scalar(1, pa.int64()), raw.num_rows)], schema=PLAY_ROWS)
+        clean = play_rows(raw.column("user_id"), song_id, completion, played_at)
         self.collector.add(*pa.table({"s": song_id, "n": raw.column("track_name"),
                                       "a": artist_ids_from_names(artist),
                                       "an": raw.column("artist_name")}).filter(good).columns)
