@@ -27,12 +27,13 @@ def open_text_table(path: Path, what: str, required: tuple[str, ...], *, delimit
         header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
             block_size=1 << 16, column_names=names, encoding=encoding), parse_options=parse)
         columns = header.schema.names
+        check_columns(path, columns, required)
+        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                       strings_can_be_null=True)
+        # opening parses the first block already
+        return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
-    check_columns(path, columns, required)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                   strings_can_be_null=True)
-    return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
 
 
 def read_text_table(path: Path, what: str, required: tuple[str, ...], **options) -> pa.Table:
