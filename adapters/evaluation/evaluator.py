@@ -28,7 +28,6 @@ from adapters.serving.influence import history_pull
 from adapters.training.ranking import rank_metrics
 from adapters.training.split import from_assignment
 from adapters.training.trainers import Pairs
-from adapters.user_songs import UserSongs
 from domain.errors import CheckpointError, EmptyRepository
 from domain.ports import InteractionRepository, ModelEvaluator, Progress
 
@@ -36,19 +35,9 @@ K = 10
 DELETION_USERS = 40
 
 
-def top_lists(model: GraphRecommender, users: np.ndarray, exclude: UserSongs, k: int = K
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(song indices, final scores) of each user's top k, known songs excluded."""
-    with torch.no_grad():
-        z = model() if isinstance(model, _GATRecommender) else None
-        scores = (model.full_sort_predict(torch.from_numpy(users), z) if z is not None
-                  else model.full_sort_predict(torch.from_numpy(users))).clone()
-    scores[torch.from_numpy(exclude.dense(users))] = -torch.inf
-    values, songs = torch.topk(scores, k, dim=1)
-    return songs.numpy(), values.numpy()
-
-
-def list_metrics(model: GraphRecommender, users: np.ndarray, songs: np.ndarray) -> dict[str, float]:
+def list_metrics(model: GraphRecommender, z: Any, users: np.ndarray, songs: np.ndarray
+                 ) -> dict[str, float]:
+    """What the top-k lists (``songs``: users x k) look like, beyond accuracy."""
     bundle = model.bundle
     song_genre = bundle.song_genre.numpy() > 0
     n_songs, n_genres = song_genre.shape
@@ -66,7 +55,6 @@ def list_metrics(model: GraphRecommender, users: np.ndarray, songs: np.ndarray) 
     influence = 0.0
     if isinstance(model, EnhancedGATRecommender):
         with torch.no_grad():
-            z = model()
             u = torch.from_numpy(np.repeat(users, songs.shape[1]))
             s = torch.from_numpy(songs.ravel())
             collaborative = model.alpha * model.collaborative(z, u, s).abs()
@@ -175,18 +163,19 @@ class CheckpointEvaluator(ModelEvaluator):
         known = train.matrix().merged(validation.matrix())
         relevant = test.matrix()
 
-        def score(users: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                return model.full_sort_predict(users)
+        with torch.no_grad():
+            z = model.embed()
 
-        ranked = rank_metrics(score, relevant, known, k=K)
-        users = ranked["users"]
-        songs, _ = top_lists(model, users, known)
+            def score(users: torch.Tensor) -> torch.Tensor:
+                return model.full_sort_predict(users, z)
+
+            ranked = rank_metrics(score, relevant, known, k=K)
+        users, songs = ranked["users"], ranked["top"]
         progress.advance()
         result: dict[str, Any] = {
             "model": kind, "checkpoint": str(run / "model.pt"), "test_users": len(users),
             f"recall@{K}": ranked[f"recall@{K}"], f"ndcg@{K}": ranked[f"ndcg@{K}"],
-            **list_metrics(model, users, songs),
+            **list_metrics(model, z, users, songs),
             "by_user_type": self._by_user_type(dataset, bundle, users, ranked),
         }
         progress.advance()

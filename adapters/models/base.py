@@ -39,7 +39,12 @@ class GraphRecommender(nn.Module):
     def pair_scores(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def full_sort_predict(self, users: torch.Tensor) -> torch.Tensor:
+    def embed(self) -> Any:
+        """What scoring needs from one forward pass (None for models without one); pass it to
+        ``full_sort_predict`` to score many user batches from a single pass."""
+        return None
+
+    def full_sort_predict(self, users: torch.Tensor, z: Any = None) -> torch.Tensor:
         raise NotImplementedError
 
     def calculate_loss(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,

@@ -72,7 +72,7 @@ class _GATRecommender(GraphRecommender):
             nn.init.normal_(embedding.weight, std=0.1)
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters") and not isinstance(
-                    module, nn.Embedding | _GATRecommender):
+                    module, nn.Embedding):
                 module.reset_parameters()
 
     def inputs(self) -> dict[str, torch.Tensor]:
@@ -97,6 +97,9 @@ class _GATRecommender(GraphRecommender):
 
     def pair_scores(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         return self.combine(self(), users, songs)
+
+    def embed(self) -> dict[str, torch.Tensor]:
+        return self()
 
     def full_sort_predict(self, users: torch.Tensor, z: dict[str, torch.Tensor] | None = None
                           ) -> torch.Tensor:

@@ -20,5 +20,5 @@ class PopularityRecommender(GraphRecommender):
     def pair_scores(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         return self.song_scores[songs]
 
-    def full_sort_predict(self, users: torch.Tensor) -> torch.Tensor:
+    def full_sort_predict(self, users: torch.Tensor, z: None = None) -> torch.Tensor:
         return self.song_scores.unsqueeze(0).expand(len(users), -1)

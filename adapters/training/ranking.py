@@ -18,17 +18,19 @@ from adapters.user_songs import UserSongs
 
 def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,
                  exclude: UserSongs | None, k: int = 10, chunk: int = 256) -> dict[str, object]:
-    """Mean Recall@k and NDCG@k over users with relevant songs, and the per-user values."""
+    """Mean Recall@k and NDCG@k over users with relevant songs, the per-user values and each
+    user's top k (song indices, best first)."""
     candidates = np.flatnonzero(relevant.counts() > 0)
     discounts = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
     ideal = torch.cumsum(discounts, 0)
-    recall, ndcg = [], []
+    recall, ndcg, tops = [], [], []
     for start in range(0, len(candidates), chunk):
         batch = candidates[start:start + chunk]
         scores = score_users(torch.from_numpy(batch)).float().clone()
         if exclude is not None:
             scores[torch.from_numpy(exclude.dense(batch))] = -torch.inf
         top = torch.topk(scores, k, dim=1).indices
+        tops.append(top)
         hits = torch.gather(torch.from_numpy(relevant.dense(batch)), 1, top).double()
         n_relevant = torch.from_numpy(relevant.counts()[batch]).double()
         recall.append(hits.sum(1) / n_relevant)
@@ -37,4 +39,5 @@ def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: 
     ndcg_t = torch.cat(ndcg) if ndcg else torch.empty(0)
     return {f"recall@{k}": float(recall_t.mean()) if len(recall_t) else 0.0,
             f"ndcg@{k}": float(ndcg_t.mean()) if len(ndcg_t) else 0.0,
-            "users": candidates, "per_user_recall": recall_t, "per_user_ndcg": ndcg_t}
+            "users": candidates, "per_user_recall": recall_t, "per_user_ndcg": ndcg_t,
+            "top": torch.cat(tops).numpy() if tops else np.empty((0, k), np.int64)}

@@ -163,13 +163,10 @@ class BaseTrainer:
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None) -> dict[str, Any]:
         self.model.eval()
-        z = self.model() if hasattr(self.model, "propagate") else None
+        z = self.model.embed()
 
         def score(users: torch.Tensor) -> torch.Tensor:
-            users = users.to(self.device)
-            scores = (self.model.full_sort_predict(users, z) if z is not None
-                      else self.model.full_sort_predict(users))
-            return scores.cpu()
+            return self.model.full_sort_predict(users.to(self.device), z).cpu()
 
         return rank_metrics(score, relevant, exclude, k=K)
 
