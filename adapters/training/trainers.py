@@ -127,6 +127,7 @@ class BaseTrainer:
         self.bundle.data = self.bundle.data.to("cpu")
         self._save("model.pt", epochs_run)
         export_serving(self.model, self.out_dir / "serving.npz")
+        self.files["serving"] = str(self.out_dir / "serving.npz")
         wall = time.perf_counter() - started
         result = TrainingResult(
             model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),
@@ -143,6 +144,10 @@ class BaseTrainer:
         generator = torch.Generator().manual_seed(self.spec.seed + epoch)
         order = torch.randperm(len(self.train_pairs.users), generator=generator).numpy()
         total, batches = 0.0, 0
+
+        def to(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array).to(self.device)
+
         for start in range(0, len(order), self.spec.batch_size):
             batch = order[start:start + self.spec.batch_size]
             users = self.train_pairs.users[batch]
@@ -151,7 +156,6 @@ class BaseTrainer:
             users = np.repeat(users, self.spec.negatives)
             positives = np.repeat(self.train_pairs.songs[batch], self.spec.negatives)
             negatives = self.sampler.sample(users)
-            to = lambda a: torch.from_numpy(np.asarray(a)).to(self.device)  # noqa: E731
             self.optimizer.zero_grad()
             loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2)
             loss.backward()
@@ -178,10 +182,7 @@ class BaseTrainer:
         return path
 
     def _write_reports(self, result: TrainingResult) -> None:
-        metrics = self.out_dir / "metrics.json"
-        with atomic_file(metrics) as tmp:
-            tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-        result.files["metrics"] = str(metrics)
+        """curves.png, split.parquet, then metrics.json, which lists every file of the run."""
         if self.history:
             curves = self.out_dir / "curves.png"
             plot_history(self.history, curves, title=f"{self.spec.model} ({self.name} trainer)")
@@ -190,6 +191,10 @@ class BaseTrainer:
         with atomic_file(assignment) as tmp:
             pq.write_table(self.split.assignment(), tmp)
         result.files["split"] = str(assignment)
+        metrics = self.out_dir / "metrics.json"
+        result.files["metrics"] = str(metrics)
+        with atomic_file(metrics) as tmp:
+            tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
 
 
 class SimpleTrainer(BaseTrainer):
@@ -267,9 +272,10 @@ class AdvancedTrainer(BaseTrainer):
         # Held-out test songs are ranked against everything but the songs already known
         # (training and validation); message passing still sees training edges only.
         ranked = self.rank(self.test, self.known_before_test)
-        validation = self.rank(self.validation, self.known_train)
+        validation = (self.best_score if self.best_state is not None
+                      else self.rank(self.validation, self.known_train)["recall@10"])
         return {"recall@10": ranked["recall@10"], "ndcg@10": ranked["ndcg@10"],
-                "users": len(ranked["users"]), "val_recall@10": validation["recall@10"]}
+                "users": len(ranked["users"]), "val_recall@10": validation}
 
 
 TRAINERS: dict[str, type[BaseTrainer]] = {"simple": SimpleTrainer, "advanced": AdvancedTrainer}
