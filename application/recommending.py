@@ -40,8 +40,8 @@ class Recommend:
         _check_k(query.k)
         _check_model(query.model)
         recommender = self._loader.load(query.model)
-        unknown = [g for g in query.genres if g.casefold() not in
-                   {n.casefold() for n in recommender.genre_names()}]
+        known = {name.casefold() for name in recommender.genre_names()}
+        unknown = [g for g in query.genres if g.casefold() not in known]
         if unknown:
             raise InvalidSetting(f"unknown genre(s) {', '.join(unknown)}; known: "
                                  f"{', '.join(recommender.genre_names())}")
@@ -51,14 +51,14 @@ class Recommend:
             within = f" in {', '.join(query.genres)}" if query.genres else ""
             notices.append(f"user {query.user_id!r} is new to the model: most popular songs{within} "
                            "(cold start)")
-            recommendations = recommender.popular(query.k, query.genres, explain=query.explain)
+            recommendations = recommender.popular(query.k, query.genres)
         else:
             notices.extend(recommender.notices_for(query.user_id))
             recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
                                                     query.explain)
         if not recommendations:
             notices.append("no recommendation left for this user; falling back to the most popular songs")
-            recommendations = recommender.popular(query.k, explain=query.explain)
+            recommendations = recommender.popular(query.k)
         return RecommendationList(query.user_id, recommender.kind, tuple(recommendations),
                                   tuple(notices), cold_start)
 

@@ -210,9 +210,8 @@ class Recommender(ABC):
                   explain: bool = False) -> list[Recommendation]: ...
 
     @abstractmethod
-    def popular(self, k: int, genres: Sequence[str] = (), exclude_heard_by: str | None = None,
-                explain: bool = False) -> list[Recommendation]:
-        """The most listened songs (in training), optionally within some genres."""
+    def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
+        """The most listened songs (in training), optionally within some genres; unexplained."""
 
     @abstractmethod
     def notices_for(self, user_id: str) -> list[str]:

@@ -157,12 +157,13 @@ class LoadedModel:
         return song_names, artist_names
 
     # -- scoring ---------------------------------------------------------------------------
-    def score_parts(self, users: np.ndarray) -> ScoreParts:
-        genre = self._user_genre_unit[users] @ self._song_genre_unit.T
+    def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None)) -> ScoreParts:
+        """(users x songs) collaborative, genre and final scores; all songs by default."""
+        genre = self._user_genre_unit[users] @ self._song_genre_unit[songs].T
         if not self.is_gat:
-            final = np.broadcast_to(np.log1p(self.popularity), (len(users), len(self.song_ids)))
+            final = np.broadcast_to(np.log1p(self.popularity[songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = self.user_emb[users] @ self.song_emb.T
+        collaborative = self.user_emb[users] @ self.song_emb[songs].T
         final = self.alpha * collaborative + (1 - self.alpha) * genre
         return ScoreParts(collaborative, genre, final)
 

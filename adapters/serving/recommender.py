@@ -46,8 +46,7 @@ class CheckpointRecommender(Recommender, Explainer):
         values, songs = self.loaded.top_k(np.array([user]), k, include_heard)
         return self._recommendations(user, values[0], songs[0], explain)
 
-    def popular(self, k: int, genres: Sequence[str] = (), exclude_heard_by: str | None = None,
-                explain: bool = False) -> list[Recommendation]:
+    def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
         loaded = self.loaded
         allowed = np.ones(len(loaded.song_index), dtype=bool)
         if genres:
@@ -56,11 +55,8 @@ class CheckpointRecommender(Recommender, Explainer):
             allowed = loaded.song_genre[:, wanted].sum(1) > 0
         scores = np.log1p(loaded.popularity).astype(np.float64)
         scores[~allowed] = -np.inf
-        user = loaded.user_index.get(exclude_heard_by) if exclude_heard_by else None
-        if user is not None:
-            scores[loaded.heard.dense(np.array([user]))[0]] = -np.inf
         order = np.argsort(-scores, kind="stable")[:k]
-        return self._recommendations(user, scores[order], order, explain and user is not None)
+        return self._recommendations(None, scores[order], order, explain=False)
 
     def _recommendations(self, user: int | None, values: np.ndarray, songs: np.ndarray,
                          explain: bool) -> list[Recommendation]:
@@ -123,10 +119,10 @@ class CheckpointRecommender(Recommender, Explainer):
 
     def _explanation(self, user: int, song: int) -> Explanation:
         loaded = self.loaded
-        parts = loaded.score_parts(np.array([user]))
-        collaborative = float(parts.collaborative[0, song])
-        genre = float(parts.genre[0, song])
-        final = float(parts.final[0, song])
+        parts = loaded.score_parts(np.array([user]), np.array([song]))
+        collaborative = float(parts.collaborative[0, 0])
+        genre = float(parts.genre[0, 0])
+        final = float(parts.final[0, 0])
         collaborative_term = loaded.alpha * collaborative if loaded.is_gat else final
         genre_term = (1 - loaded.alpha) * genre if loaded.is_gat else 0.0
         total = abs(collaborative_term) + abs(genre_term)

@@ -31,7 +31,7 @@ class InMemoryRecommender(Recommender):
     def recommend(self, user_id, k, include_heard=False, explain=False):
         return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
 
-    def popular(self, k, genres=(), exclude_heard_by=None, explain=False):
+    def popular(self, k, genres=()):
         return [Recommendation(i + 1, s, 0.5) for i, s in enumerate(self.popular_songs[:k])]
 
     def notices_for(self, user_id):
