@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.errors import EmptyRepository, InvalidSetting
 from domain.ports import GraphBuilder, InteractionRepository, ModelTrainer, Progress, SilentProgress
-from domain.training import MODEL_KINDS, TRAINER_KINDS, TrainingResult, TrainingSpec
+from domain.training import TRAINER_KINDS, TrainingResult, TrainingSpec, check_model_kind
 
 
 class BuildGraph:
@@ -20,8 +20,7 @@ class BuildGraph:
 
 
 def check_spec(spec: TrainingSpec) -> None:
-    if spec.model not in MODEL_KINDS:
-        raise InvalidSetting(f"unknown model {spec.model!r}; choose one of {', '.join(MODEL_KINDS)}")
+    check_model_kind(spec.model)
     if spec.trainer not in TRAINER_KINDS:
         raise InvalidSetting(f"unknown trainer {spec.trainer!r}; choose one of {', '.join(TRAINER_KINDS)}")
     for name in ("epochs", "batch_size", "patience"):

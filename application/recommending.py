@@ -9,7 +9,7 @@ from typing import Any
 from domain.errors import EngineError, InvalidSetting, UnknownEntity
 from domain.model import Recommendation, RecommendationList
 from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
-from domain.training import MODEL_KINDS
+from domain.training import check_model_kind
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,6 @@ class RecommendQuery:
     include_heard: bool = False
     explain: bool = False
     genres: tuple[str, ...] = ()
-
-
-def _check_model(model: str) -> None:
-    if model not in MODEL_KINDS:
-        raise InvalidSetting(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
 
 
 def _check_k(k: int) -> None:
@@ -38,7 +33,7 @@ class Recommend:
 
     def execute(self, query: RecommendQuery) -> RecommendationList:
         _check_k(query.k)
-        _check_model(query.model)
+        check_model_kind(query.model)
         recommender = self._loader.load(query.model)
         known = {name.casefold() for name in recommender.genre_names()}
         unknown = [g for g in query.genres if g.casefold() not in known]
@@ -69,7 +64,7 @@ class Explain:
 
     def execute(self, user_id: str, song_id: str, model: str, plot: Path | None = None
                 ) -> Recommendation:
-        _check_model(model)
+        check_model_kind(model)
         explainer = self._loader.load(model)
         if not explainer.knows_user(user_id):
             raise UnknownEntity(f"user {user_id!r} is not in the {model} model; "
@@ -89,7 +84,7 @@ class RecommendAll:
     def execute(self, k: int, model: str, out_path: Path, include_heard: bool = False,
                 progress: Progress | None = None) -> int:
         _check_k(k)
-        _check_model(model)
+        check_model_kind(model)
         if out_path.suffix.lower() not in (".csv", ".parquet"):
             raise InvalidSetting(f"{out_path}: --output must end in .csv or .parquet")
         return self._loader.load(model).recommend_all(k, include_heard, out_path,
@@ -103,7 +98,7 @@ class Evaluate:
     def execute(self, models: tuple[str, ...] = (), progress: Progress | None = None
                 ) -> list[dict[str, Any]]:
         for model in models:
-            _check_model(model)
+            check_model_kind(model)
         trained = self._evaluator.trained_kinds()
         chosen = list(models) or trained
         missing = [m for m in chosen if m not in trained]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from domain.errors import InvalidSetting
+
 MODEL_KINDS = ("popularity", "gat-basic", "gat-enhanced")
 TRAINER_KINDS = ("simple", "advanced")
+
+
+def check_model_kind(kind: str) -> None:
+    if kind not in MODEL_KINDS:
+        raise InvalidSetting(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
 
 
 @dataclass(frozen=True)

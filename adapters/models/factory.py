@@ -14,20 +14,21 @@ from adapters.graph.pyg_builder import GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import BasicGATRecommender, EnhancedGATRecommender
 from adapters.models.popularity import PopularityRecommender
-from domain.errors import CheckpointError, InvalidSetting
+from domain.errors import CheckpointError
+from domain.training import MODEL_KINDS, check_model_kind
 
-MODEL_KINDS: dict[str, type[GraphRecommender]] = {
+MODEL_CLASSES: dict[str, type[GraphRecommender]] = {
     "popularity": PopularityRecommender,
     "gat-basic": BasicGATRecommender,
     "gat-enhanced": EnhancedGATRecommender,
 }
+assert tuple(MODEL_CLASSES) == MODEL_KINDS
 CHECKPOINT_FORMAT = 1
 
 
 def create_model(kind: str, bundle: GraphBundle, **hyper_parameters: Any) -> GraphRecommender:
-    if kind not in MODEL_KINDS:
-        raise InvalidSetting(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
-    return MODEL_KINDS[kind](bundle, **hyper_parameters)
+    check_model_kind(kind)
+    return MODEL_CLASSES[kind](bundle, **hyper_parameters)
 
 
 def save_checkpoint(model: GraphRecommender, path: Path, extra: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, serving_f
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
 from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
-from domain.training import MODEL_KINDS
+from domain.training import check_model_kind
 
 HISTORY_SHOWN = 3
 ALL_USERS_CHUNK = 256
@@ -202,8 +202,7 @@ class CheckpointModelLoader(ModelLoader):
         self._loaded: dict[str, CheckpointRecommender] = {}
 
     def load(self, kind: str) -> CheckpointRecommender:
-        if kind not in MODEL_KINDS:
-            raise CheckpointError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+        check_model_kind(kind)
         if kind not in self._loaded:
             serving = self._serving_file(kind)
             dataset = self.repository.load()
