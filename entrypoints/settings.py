@@ -14,6 +14,7 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting
+from domain.training import TrainingSpec
 
 DEFAULT_CONFIG_FILE = Path("engine.toml")
 
@@ -25,25 +26,29 @@ class StorageSettings(BaseModel):
         description="SQLAlchemy URL for sqlite/postgresql; default sqlite:///DATA_DIR/engine.db")
 
 
+# Defaults live once, in domain.training.TrainingSpec; settings add validation and layering.
+_SPEC = TrainingSpec()
+
+
 class ModelSettings(BaseModel):
-    kind: Literal["popularity", "gat-basic", "gat-enhanced"] = "gat-enhanced"
-    alpha: float = Field(default=0.8, ge=0.0, le=1.0,
+    kind: Literal["popularity", "gat-basic", "gat-enhanced"] = _SPEC.model
+    alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
                          description="weight of the collaborative score in gat-enhanced")
 
 
 class TrainingSettings(BaseModel):
-    trainer: Literal["simple", "advanced"] = "advanced"
-    epochs: int = Field(default=20, ge=0)
-    lr: float = Field(default=0.01, gt=0)
-    batch_size: int = Field(default=4096, ge=1)
-    l2: float = Field(default=1e-3, ge=0)
-    negatives: int = Field(default=8, ge=1, description="negative songs per positive in BPR")
-    patience: int = Field(default=5, ge=1)
-    seed: int = 42
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    checkpoint_every: int = Field(default=5, ge=0)
-    validation_share: float = Field(default=0.15, gt=0, lt=0.5)
-    test_share: float = Field(default=0.15, gt=0, lt=0.5)
+    trainer: Literal["simple", "advanced"] = _SPEC.trainer
+    epochs: int = Field(default=_SPEC.epochs, ge=0)
+    lr: float = Field(default=_SPEC.lr, gt=0)
+    batch_size: int = Field(default=_SPEC.batch_size, ge=1)
+    l2: float = Field(default=_SPEC.l2, ge=0)
+    negatives: int = Field(default=_SPEC.negatives, ge=1, description="negative songs per positive in BPR")
+    patience: int = Field(default=_SPEC.patience, ge=1)
+    seed: int = _SPEC.seed
+    device: Literal["auto", "cpu", "cuda"] = _SPEC.device
+    checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)
+    validation_share: float = Field(default=_SPEC.validation_share, gt=0, lt=0.5)
+    test_share: float = Field(default=_SPEC.test_share, gt=0, lt=0.5)
 
 
 class Settings(BaseSettings):
