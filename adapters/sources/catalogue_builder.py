@@ -16,8 +16,14 @@ class CatalogueCollector:
         self._songs: list[pa.Table] = []
         self._artists: list[pa.Table] = []
 
-    def add(self, song_id: pa.Array, song_name: pa.Array, artist_id: pa.Array,
-            artist_name: pa.Array) -> None:
+    def add(self, keep: pa.Array, song_id: pa.Array, song_name: pa.Array | None = None,
+            artist_id: pa.Array | None = None, artist_name: pa.Array | None = None) -> None:
+        """Songs (and artists) of the rows ``keep`` marks; absent names stay unknown."""
+        nothing = pa.nulls(len(song_id), pa.string())
+        columns = {"song_id": song_id, "song_name": song_name, "artist_id": artist_id,
+                   "artist_name": artist_name}
+        rows = pa.table({k: nothing if v is None else v for k, v in columns.items()}).filter(keep)
+        song_id, song_name, artist_id, artist_name = rows.columns
         songs = pa.table({"song_id": song_id, "song_name": song_name, "artist_id": artist_id})
         self._songs.append(songs.group_by("song_id", use_threads=False).aggregate(
             [("song_name", "first"), ("artist_id", "first")]))

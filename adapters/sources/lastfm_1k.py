@@ -58,10 +58,8 @@ class Lastfm1kFeed(StreamingFeed):
                 track_name = pc.fill_null(raw.column("track_name"), "")
                 artist_id = ids_or_names(raw.column("artist_mbid"), artist_ids_from_names(artist_name))
                 song_id = ids_or_names(raw.column("track_mbid"), song_ids_from_names(artist_name, track_name))
-                kept = pa.table({"song_id": song_id, "song_name": raw.column("track_name"),
-                                 "artist_id": artist_id, "artist_name": raw.column("artist_name")})
-                kept = kept.filter(good)
-                self.collector.add(*kept.columns)
+                self.collector.add(good, song_id, raw.column("track_name"), artist_id,
+                                   raw.column("artist_name"))
                 clean = play_rows(raw.column("user_id"), song_id, played_at=played_at, keep=good)
                 progress.advance(record_batch.nbytes)
                 yield raw, reason, clean

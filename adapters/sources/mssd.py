@@ -69,9 +69,7 @@ class MssdFeed(StreamingFeed):
             played_at = pc.add(day, pc.multiply(pc.cast(hour, pa.int64(), safe=False), 3600))
             good = pc.is_null(reason)
             song = raw.column("track_id_clean")
-            nothing = pa.nulls(raw.num_rows, pa.string())
-            self.collector.add(*pa.table({"s": song, "n": nothing, "a": nothing, "an": nothing})
-                               .filter(good).columns)
+            self.collector.add(good, song)
             clean = play_rows(raw.column(self.user_column), song, completion, played_at, keep=good)
             progress.advance(record_batch.nbytes)
             yield raw, reason, clean

@@ -117,9 +117,8 @@ class SpotifyHistoryFeed(StreamingFeed):
             raw.column("track_name"), "")))
         completion = self._completion(song_id, raw.column("ms_played"), good)
         clean = play_rows(raw.column("user_id"), song_id, completion, played_at)
-        self.collector.add(*pa.table({"s": song_id, "n": raw.column("track_name"),
-                                      "a": artist_ids_from_names(artist),
-                                      "an": raw.column("artist_name")}).filter(good).columns)
+        self.collector.add(good, song_id, raw.column("track_name"), artist_ids_from_names(artist),
+                           raw.column("artist_name"))
         for start in range(0, raw.num_rows, BATCH_ROWS):
             part = slice(start, start + BATCH_ROWS)
             chunk_good = good[part]
