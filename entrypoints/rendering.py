@@ -63,7 +63,7 @@ def evaluation_table(results: list[dict[str, Any]]) -> str:
     table.add_column("model")
     for _, header in EVALUATION_COLUMNS:
         table.add_column(header, justify="right")
-    table.add_column("score drop: top-attended / explained / random edge", justify="right")
+    table.add_column("score drop: most attended / random edge (top wins)", justify="right")
     for result in results:
         deletion = result.get("deletion_test")
         table.add_row(result["model"], *(f"{result[key]:.4f}" for key, _ in EVALUATION_COLUMNS),
@@ -89,5 +89,6 @@ def evaluation_table(results: list[dict[str, Any]]) -> str:
 
 
 def _deletion_cell(deletion: dict[str, float]) -> str:
-    return " / ".join(f"{deletion[f'mean_drop_{name}']:.3f}"
-                      for name in ("top_attention", "explanation_first", "random_edge"))
+    wins = deletion.get("share_top_attention_beats_random")
+    share = f" ({wins:.0%})" if wins is not None else ""
+    return f"{deletion['mean_drop_top_attention']:.3f} / {deletion['mean_drop_random_edge']:.3f}{share}"

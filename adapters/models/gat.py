@@ -1,7 +1,18 @@
 """Graph Attention Network recommenders on the heterogeneous listening graph.
 
-Both models keep the attention of the forward pass that produced their
-embeddings (``last_attention``), so explanations read the model's own weights.
+Both models score a (user, song) pair in two parts, from one forward pass:
+
+- graph part: the user's and the song's GAT embeddings, ``z_u . z_s``;
+- history part: target-aware attention over the user's history (NAIS / DIN style, read
+  over the same listening edges): ``sum_h a_ush (z_h . z_s)`` with
+  ``a_us = softmax_h(sharpness * z_h . z_s)`` over the history songs other than s itself
+  (as in NAIS: otherwise training learns that a song resembles itself).
+
+The history part is what explanations show: the songs the model attended to when it
+scored this song, with the weights it used. Because attention rises with the
+similarity it averages, taking the most attended song away lowers that average, so
+the explanation names what actually carried the score (``engine evaluate`` checks it by
+deleting edges).
 """
 
 from __future__ import annotations
@@ -20,6 +31,11 @@ Relation = tuple[str, str, str]
 WEIGHTED = {LISTENS, HISTORY, PREFERS, ("genre", "rev_prefers", "user")}
 # Only messages into users and songs reach the scores of a one-layer model.
 COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
+# How many of a user's songs (most played first) the target-aware attention reads: bounds
+# the cost of a training step for heavy listeners.
+ATTENDED_HISTORY = 50
+# Elements of one (users x history x songs) block when scoring the whole catalogue.
+FULL_SORT_BLOCK = 8_000_000
 
 
 class HeteroGATLayer(nn.Module):
@@ -56,6 +72,34 @@ class HeteroGATLayer(nn.Module):
         return out, attention
 
 
+def attended_history(data: Any, n_users: int, limit: int = ATTENDED_HISTORY
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each user's ``limit`` heaviest history songs (edge weight, then song index), padded:
+    (users x width song indices, users x width mask), width = min(limit, longest history)."""
+    store = data[HISTORY]
+    songs, users = store.edge_index
+    weight = store.edge_attr.view(-1)
+    order = torch.argsort(songs, stable=True)
+    order = order[torch.argsort(-weight[order], stable=True)]
+    order = order[torch.argsort(users[order], stable=True)]
+    users, songs = users[order], songs[order]
+    counts = torch.bincount(users, minlength=n_users)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(len(users), device=users.device) - starts[users]
+    keep = rank < limit
+    width = int(min(limit, int(counts.max()) if len(counts) else 0))
+    attended = torch.zeros((n_users, max(width, 1)), dtype=torch.long, device=users.device)
+    mask = torch.zeros_like(attended, dtype=torch.bool)
+    attended[users[keep], rank[keep]] = songs[keep]
+    mask[users[keep], rank[keep]] = True
+    return attended, mask
+
+
+def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax over the masked-in entries; all zeros where nothing is masked in."""
+    return torch.softmax(logits.masked_fill(~mask, -1e9), dim=dim) * mask
+
+
 class _GATRecommender(GraphRecommender):
     node_types: tuple[str, ...] = ()
 
@@ -65,6 +109,8 @@ class _GATRecommender(GraphRecommender):
         self.embeddings = nn.ModuleDict({
             t: nn.Embedding(bundle.data[t].num_nodes, dim) for t in self.node_types})
         self.project = nn.Linear(dim, dim)
+        # log of the target-aware attention's sharpness; learned
+        self.log_sharpness = nn.Parameter(torch.zeros(()))
         self.last_attention: dict[Relation, torch.Tensor] = {}
 
     def reset_parameters(self) -> None:
@@ -82,14 +128,36 @@ class _GATRecommender(GraphRecommender):
         raise NotImplementedError
 
     def forward(self) -> dict[str, torch.Tensor]:
-        """Final user and song embeddings: GAT output, projected, plus the input (skip)."""
+        """Final user and song embeddings (GAT output, projected, plus the input as a skip)
+        and each user's attended history (``attended``: users x ATTENDED_HISTORY song
+        indices, ``attended_mask`` marking the real ones), read off the current graph."""
         x = self.inputs()
         h = self.propagate(x)
-        return {t: x[t] + F.relu(self.project(h[t])) for t in ("user", "song")}
+        z = {t: x[t] + F.relu(self.project(h[t])) for t in ("user", "song")}
+        z["attended"], z["attended_mask"] = attended_history(self.bundle.data, len(z["user"]))
+        return z
+
+    @property
+    def sharpness(self) -> torch.Tensor:
+        return self.log_sharpness.exp()
+
+    def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
+                              songs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(attention, similarity), each pairs x ATTENDED_HISTORY, over the attended history
+        of each user when scoring the paired song; attention sums to 1 over a user's songs."""
+        history = z["attended"][users]
+        mask = z["attended_mask"][users] & (history != songs.unsqueeze(1))
+        # Similarities of the distinct songs involved, then looked up: far cheaper than
+        # gathering a history of embeddings per pair, forward and backward.
+        rows, row_of = torch.unique(history, return_inverse=True)
+        columns, column_of = torch.unique(songs, return_inverse=True)
+        similarity = (z["song"][rows] @ z["song"][columns].T)[row_of, column_of.unsqueeze(1)]
+        return _masked_softmax(self.sharpness * similarity, mask), similarity
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                       songs: torch.Tensor) -> torch.Tensor:
-        return (z["user"][users] * z["song"][songs]).sum(-1)
+        attention, similarity = self.history_attention_for(z, users, songs)
+        return (z["user"][users] * z["song"][songs]).sum(-1) + (attention * similarity).sum(-1)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
                 ) -> torch.Tensor:
@@ -104,11 +172,29 @@ class _GATRecommender(GraphRecommender):
     def full_sort_predict(self, users: torch.Tensor, z: dict[str, torch.Tensor] | None = None
                           ) -> torch.Tensor:
         z = self() if z is None else z
-        return z["user"][users] @ z["song"].T
+        songs = z["song"]
+        graph_part = z["user"][users] @ songs.T
+        width = z["attended"].shape[1]
+        step = max(1, FULL_SORT_BLOCK // max(1, width * len(songs)))
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
+            history = z["attended"][batch]
+            similarity = songs @ songs[history].transpose(1, 2)  # users x songs x history
+            padding = torch.zeros(history.shape, device=songs.device).masked_fill_(
+                ~z["attended_mask"][batch], -torch.inf)
+            logits = torch.addcmul(padding.unsqueeze(1), similarity, self.sharpness)
+            logits.scatter_(1, history.unsqueeze(1), -torch.inf)  # a song does not attend to itself
+            attention = torch.softmax(logits, dim=-1).nan_to_num_(0.0)  # no history: no history part
+            graph_part[start:start + step] += attention.mul_(similarity).sum(-1)
+        return graph_part
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0) -> torch.Tensor:
         z = self()
-        loss = self.bpr(self.combine(z, users, positives), self.combine(z, users, negatives))
+        # trainers repeat each positive once per negative: score each distinct pair once
+        n_songs = len(z["song"])
+        pairs, inverse = torch.unique(users * n_songs + positives, return_inverse=True)
+        positive_scores = self.combine(z, pairs // n_songs, pairs % n_songs)[inverse]
+        loss = self.bpr(positive_scores, self.combine(z, users, negatives))
         if l2:
             x = self.inputs()
             loss = loss + l2 * (x["user"][users].pow(2).sum() + x["song"][positives].pow(2).sum()
@@ -122,27 +208,6 @@ class _GATRecommender(GraphRecommender):
 
     def last_layer(self) -> HeteroGATLayer:
         raise NotImplementedError
-
-    @torch.no_grad()
-    def history_contributions(self) -> dict[str, torch.Tensor]:
-        """What each history edge (song j -> user u) adds to u's final layer output, from the
-        last forward pass: alpha_uj (W x_j - sum_k alpha_uk W x_k) per head, concatenated;
-        the gate of the output projection for each user; and the projection weight.
-
-        Taking edge j out renormalises the softmax, moving u's output by this amount over
-        (1 - alpha_uj); through the projection and the dot product with a song it gives the
-        first-order change of that song's collaborative score, which explanations rank by."""
-        conv = self.last_layer().convs["__".join(HISTORY)]
-        edge_index = self.bundle.data[HISTORY].edge_index
-        songs, users = edge_index
-        alpha = self.last_attention[HISTORY]
-        messages = conv.lin_src(self._last_inputs["song"]).view(-1, conv.heads, conv.out_channels)[songs]
-        weighted = alpha.unsqueeze(-1) * messages
-        mean = torch.zeros((self.bundle.data["user"].num_nodes, *weighted.shape[1:]),
-                           device=weighted.device).index_add_(0, users, weighted)
-        contribution = (alpha.unsqueeze(-1) * (messages - mean[users])).reshape(len(songs), -1)
-        gate = (self.project(self._last_outputs["user"]) > 0).float()
-        return {"contribution": contribution, "user_gate": gate, "projection": self.project.weight}
 
 
 class BasicGATRecommender(_GATRecommender):

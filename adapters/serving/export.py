@@ -2,7 +2,7 @@
 
 Written beside the checkpoint (``serving.npz``) so that `engine recommend` and
 `engine explain` load numpy arrays only, not torch and PyG: the embeddings,
-the last layer's attention over each user's history, popularity and genre
+each user's attended history and the attention's sharpness, popularity and genre
 matrices, and the id maps.
 """
 
@@ -39,16 +39,11 @@ def export_serving(model: GraphRecommender, path: Path) -> None:
     if isinstance(model, _GATRecommender):
         with torch.no_grad():
             z = model()
-            edges, attention = model.history_attention()
-            influence = model.history_contributions()
         arrays.update({
-            "history_contribution": influence["contribution"].cpu().numpy(),
-            "user_gate": influence["user_gate"].cpu().numpy().astype(bool),
-            "projection": influence["projection"].detach().cpu().numpy(),
             "user_emb": z["user"].cpu().numpy(), "song_emb": z["song"].cpu().numpy(),
             "artist_input": model.embeddings["artist"].weight.detach().cpu().numpy(),
-            "history_songs": edges[0].cpu().numpy(), "history_users": edges[1].cpu().numpy(),
-            "history_attention": attention.cpu().numpy(),
+            "attended": z["attended"].cpu().numpy(), "attended_mask": z["attended_mask"].cpu().numpy(),
+            "sharpness": np.array(float(model.sharpness.detach()), dtype=np.float32),
         })
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
     meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha}

@@ -9,6 +9,9 @@ the song. Cold-start rules (seed, "Error Handling"):
   small noise, so it can be recommended;
 - a user with fewer than ``SPARSE_USER_PLAYS`` songs has their embedding blended
   with the mean of their most similar users' embeddings.
+
+Scores are the model's: graph part ``z_u . z_s`` plus the target-aware attention over the
+user's attended history (``adapters.models.gat``), computed here with numpy.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.serving.influence import history_pull
 from adapters.tables import positions
 from adapters.user_songs import UserSongs
 from domain.ports import Dataset
 
-SERVING_FORMAT = 2  # bump when serving.npz changes; older files are re-exported
+SERVING_FORMAT = 3  # bump when serving.npz changes; older files are re-exported
 SPARSE_USER_PLAYS = 3
 SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
+# Elements of one (users x history x songs) block when scoring the whole catalogue.
+SCORING_BLOCK = 4_000_000
 
 
 def serving_format(path: Path) -> int | None:
@@ -44,6 +48,15 @@ def serving_format(path: Path) -> int | None:
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
+
+
+def _softmax_last(logits: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis, in place; -inf entries get nothing, all -inf rows zeros."""
+    peak = logits.max(axis=-1, keepdims=True)
+    logits -= np.where(np.isfinite(peak), peak, 0.0)
+    np.exp(logits, out=logits)
+    logits /= np.maximum(logits.sum(axis=-1, keepdims=True), 1e-30)
+    return logits
 
 
 @dataclass(frozen=True)
@@ -74,33 +87,49 @@ class LoadedModel:
         self.sparse_users: set[int] = set()
         if self.is_gat:
             self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
-            self._history(data["history_users"], data["history_songs"], data["history_attention"],
-                          data["history_contribution"])
-            self.user_gate, self.projection = data["user_gate"], data["projection"]
+            self.attended, self.attended_mask = data["attended"], data["attended_mask"]
+            self.sharpness = float(data["sharpness"])
             self._fill_cold_songs(data["artist_input"])
             self._supplement_sparse_users()
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
 
     # -- construction helpers ----------------------------------------------------------
-    def _history(self, users: np.ndarray, songs: np.ndarray, attention: np.ndarray,
-                 contribution: np.ndarray) -> None:
-        order = np.lexsort((-attention, users))
-        self.history = UserSongs.from_pairs(users[order], songs[order], len(self.user_ids),
-                                            len(self.song_ids))
-        self.history_attention = attention[order]  # already sorted by user, as indices are
-        self.history_contribution = contribution[order]
+    def history_counts(self) -> np.ndarray:
+        """How many training songs each user's attention reads."""
+        return self.attended_mask.sum(1)
 
-    def user_history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
-        """(song indices, attention) of a user's training history, most attended first."""
-        start, end = self.history.indptr[user], self.history.indptr[user + 1]
-        return self.history.indices[start:end], self.history_attention[start:end]
+    def history_attention(self, user: int, song: int) -> tuple[np.ndarray, np.ndarray]:
+        """(song indices, attention) of the user's attended history when the model scores
+        ``song`` (which does not attend to itself), most attended first; attention sums to 1."""
+        songs = self.attended[user][self.attended_mask[user]]
+        songs = songs[songs != song]
+        similarity = (self.song_emb[songs] @ self.song_emb[song]).astype(np.float64)
+        attention = _softmax_last(self.sharpness * similarity)
+        order = np.argsort(-attention, kind="stable")
+        return songs[order], attention[order]
 
-    def history_pull(self, user: int, song: int) -> np.ndarray:
-        """For each song of ``user_history(user)``: how much it holds up ``song``'s score."""
-        start, end = self.history.indptr[user], self.history.indptr[user + 1]
-        return history_pull(self.history_contribution[start:end], self.history_attention[start:end],
-                            self.user_gate[user], self.projection, self.song_emb[song])
+    def _history_part(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
+        """(users x songs) attention-weighted similarity of each song to the user's history,
+        as ``adapters.models.gat`` computes it."""
+        targets = np.arange(len(self.song_ids))[songs]
+        target_position = np.full(len(self.song_ids), -1)
+        target_position[targets] = np.arange(len(targets))
+        target_emb = self.song_emb[targets]
+        padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
+        out = np.empty((len(users), len(targets)), dtype=np.float32)
+        step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * len(targets)))
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
+            history = self.attended[batch]
+            similarity = target_emb @ self.song_emb[history].transpose(0, 2, 1)  # users x songs x history
+            logits = self.sharpness * similarity
+            logits += padding[batch][:, None, :]
+            position = target_position[history]
+            rows, slots = np.nonzero(position >= 0)
+            logits[rows, position[rows, slots], slots] = -np.inf  # a song does not attend to itself
+            out[start:start + step] = np.einsum("ush,ush->us", _softmax_last(logits), similarity)
+        return out
 
     def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
         cold = np.flatnonzero(self.popularity == 0)
@@ -118,7 +147,7 @@ class LoadedModel:
         self.notes["cold_songs_from_artist"] = len(cold)
 
     def _supplement_sparse_users(self) -> None:
-        sparse = np.flatnonzero(self.history.counts() < SPARSE_USER_PLAYS)
+        sparse = np.flatnonzero(self.history_counts() < SPARSE_USER_PLAYS)
         if len(sparse) == 0 or len(self.user_ids) <= SIMILAR_USERS:
             return
         unit = _unit_rows(self.user_emb)
@@ -163,7 +192,7 @@ class LoadedModel:
         if not self.is_gat:
             final = np.broadcast_to(np.log1p(self.popularity[songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = self.user_emb[users] @ self.song_emb[songs].T
+        collaborative = self.user_emb[users] @ self.song_emb[songs].T + self._history_part(users, songs)
         final = self.alpha * collaborative + (1 - self.alpha) * genre
         return ScoreParts(collaborative, genre, final)
 

@@ -20,11 +20,11 @@ def plot_explanation(explained: Recommendation, loaded, user_id: str, out_path: 
     user = loaded.user_index[user_id]
     fig, (history_ax, genre_ax) = plt.subplots(1, 2, figsize=(12, 5))
     if loaded.is_gat:
-        songs, attention = loaded.user_history(user)
+        songs, attention = loaded.history_attention(user, loaded.song_index[explained.song_id])
         songs, attention = songs[:HISTORY_PLOTTED][::-1], attention[:HISTORY_PLOTTED][::-1]
         labels = [str(loaded.song_names[s] or loaded.song_ids[s])[:28] for s in songs]
         history_ax.barh(labels, attention, color="tab:blue")
-        history_ax.set(title=f"attention over {user_id}'s history", xlabel="attention weight")
+        history_ax.set(title=f"attention over {user_id}'s history for this song", xlabel="attention weight")
     else:
         history_ax.text(0.5, 0.5, "popularity model: no attention", ha="center", va="center")
         history_ax.set_axis_off()

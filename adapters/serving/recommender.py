@@ -132,11 +132,9 @@ class CheckpointRecommender(Recommender, Explainer):
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
         if loaded.is_gat:
-            # the history songs whose removal would lower this song's score the most
-            songs, attention = loaded.user_history(user)
-            pull = loaded.history_pull(user, song)
-            strongest = np.argsort(-pull, kind="stable")[:HISTORY_SHOWN]
-            history = tuple((loaded.song_ids[songs[i]], float(attention[i])) for i in strongest)
+            songs, attention = loaded.history_attention(user, song)
+            history = tuple((loaded.song_ids[s], float(a))
+                            for s, a in zip(songs[:HISTORY_SHOWN], attention[:HISTORY_SHOWN], strict=True))
         popularity = self._popularity_context(song, matched)
         text = self._text(song, collaborative_term, genre_term, genre_influence, history,
                           [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)

@@ -91,6 +91,26 @@ def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
         assert torch.allclose(model.full_sort_predict(users, z)[users, songs], expected, atol=1e-5)
 
 
+def test_history_part_attends_to_the_users_other_songs_by_similarity(small_dataset):
+    torch.manual_seed(0)
+    model = create_model("gat-basic", PygGraphBuilder().build_bundle(small_dataset)).eval()
+    with torch.no_grad():
+        z = model()
+        history_songs, history_users = model.bundle.data[HISTORY].edge_index
+        user = int(history_users[0])
+        heard = history_songs[history_users == user]
+        songs = torch.cat([heard, torch.arange(SMALL.songs)[:20]])
+        users = torch.full_like(songs, user)
+        scores = model.pair_scores(users, songs)
+        assert torch.allclose(model.full_sort_predict(torch.tensor([user]), z)[0, songs], scores, atol=1e-5)
+        for song, score in zip(songs.tolist(), scores, strict=True):
+            others = heard[heard != song]  # a song never attends to itself
+            similarity = z["song"][others] @ z["song"][song]
+            attention = torch.softmax(model.sharpness * similarity, 0)
+            expected = z["user"][user] @ z["song"][song] + attention @ similarity
+            assert torch.allclose(score, expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["popularity", "gat-basic", "gat-enhanced"])
 def test_checkpoint_round_trip_gives_identical_scores(small_dataset, tmp_path, kind):
     torch.manual_seed(1)
