@@ -36,9 +36,9 @@ COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
 ATTENDED_HISTORY = 20
 # Similarity tables up to this many times the pairs x history looked up beat gathering
 # embeddings per pair (measured on 2 CPU cores).
-GRAM_ADVANTAGE = 32
+GRAM_ADVANTAGE = 64
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
-FULL_SORT_BLOCK = 8_000_000
+FULL_SORT_BLOCK = 2_000_000
 
 
 class HeteroGATLayer(nn.Module):
