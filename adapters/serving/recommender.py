@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, serving_format
+from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, ScoreParts, serving_format
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
 from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
@@ -61,10 +61,15 @@ class CheckpointRecommender(Recommender, Explainer):
     def _recommendations(self, user: int | None, values: np.ndarray, songs: np.ndarray,
                          explain: bool) -> list[Recommendation]:
         finite = np.isfinite(values)
+        songs = songs[finite]
+        parts = None
+        if explain and user is not None:  # every explained song's score parts in one pass
+            parts = self.loaded.score_parts(np.array([user]), songs)
         result = []
-        for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs[finite].tolist(),
-                                                 strict=True), start=1):
-            explanation = self._explanation(user, song) if explain and user is not None else None
+        for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True),
+                                             start=1):
+            explanation = (self._explanation(user, song, parts, rank - 1)
+                           if parts is not None and user is not None else None)
             result.append(Recommendation(
                 rank=rank, song_id=self.loaded.song_ids[song], score=float(value),
                 song_name=self.loaded.song_names[song], artist_name=self.loaded.artist_names[song],
@@ -117,12 +122,15 @@ class CheckpointRecommender(Recommender, Explainer):
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
                               explanation=self._explanation(user, song))
 
-    def _explanation(self, user: int, song: int) -> Explanation:
+    def _explanation(self, user: int, song: int, parts: ScoreParts | None = None, column: int = 0
+                     ) -> Explanation:
+        """``parts``, when given, holds the song's scores in ``column``."""
         loaded = self.loaded
-        parts = loaded.score_parts(np.array([user]), np.array([song]))
-        collaborative = float(parts.collaborative[0, 0])
-        genre = float(parts.genre[0, 0])
-        final = float(parts.final[0, 0])
+        if parts is None:
+            parts = loaded.score_parts(np.array([user]), np.array([song]))
+        collaborative = float(parts.collaborative[0, column])
+        genre = float(parts.genre[0, column])
+        final = float(parts.final[0, column])
         collaborative_term = loaded.alpha * collaborative if loaded.is_gat else final
         genre_term = (1 - loaded.alpha) * genre if loaded.is_gat else 0.0
         total = abs(collaborative_term) + abs(genre_term)
