@@ -220,9 +220,6 @@ class _GATRecommender(GraphRecommender):
         alpha = self.last_attention[HISTORY]
         return self.bundle.data[HISTORY].edge_index, alpha.mean(dim=-1)
 
-    def last_layer(self) -> HeteroGATLayer:
-        raise NotImplementedError
-
 
 class BasicGATRecommender(_GATRecommender):
     """Collaborative only: users, songs, artists; one GAT layer; score = u . s."""
@@ -239,14 +236,10 @@ class BasicGATRecommender(_GATRecommender):
     def hyper_parameters(self) -> dict[str, Any]:
         return {"dim": self.dim, "heads": self.heads, "dropout": self.dropout}
 
-    def last_layer(self) -> HeteroGATLayer:
-        return self.gat
-
     def propagate(self, x):
         x = {t: F.dropout(v, self.dropout, self.training) for t, v in x.items()}
         h, attention = self.gat(x, self.bundle.data)
         self.last_attention = {rel: a.detach() for rel, a in attention.items()}
-        self._last_inputs, self._last_outputs = x, h
         return h
 
 
@@ -283,16 +276,11 @@ class EnhancedGATRecommender(_GATRecommender):
         return {"dim": self.dim, "hidden": self.hidden, "heads": list(self.heads),
                 "dropout": self.dropout, "alpha": self.alpha}
 
-    def last_layer(self) -> HeteroGATLayer:
-        return self.layer2
-
     def propagate(self, x):
-        h1, first = self.layer1(x, self.bundle.data)
+        h1, _ = self.layer1(x, self.bundle.data)
         h1 = {t: F.dropout(F.elu(self.norms[t](v)), self.dropout, self.training) for t, v in h1.items()}
         h2, second = self.layer2(h1, self.bundle.data)
         self.last_attention = {rel: a.detach() for rel, a in second.items()}
-        self.first_layer_attention = {rel: a.detach() for rel, a in first.items()}
-        self._last_inputs, self._last_outputs = h1, h2
         return h2
 
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
