@@ -89,6 +89,7 @@ class LoadedModel:
             self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
             self.sharpness = float(data["sharpness"])
+            self._history_padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
             self._fill_cold_songs(data["artist_input"])
             self._supplement_sparse_users()
         self.heard = self._heard(dataset)
@@ -116,7 +117,6 @@ class LoadedModel:
         target_position = np.full(len(self.song_ids), -1)
         target_position[targets] = np.arange(len(targets))
         target_emb = self.song_emb[targets]
-        padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
         out = np.empty((len(users), len(targets)), dtype=np.float32)
         step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * len(targets)))
         for start in range(0, len(users), step):
@@ -124,7 +124,7 @@ class LoadedModel:
             history = self.attended[batch]
             similarity = target_emb @ self.song_emb[history].transpose(0, 2, 1)  # users x songs x history
             logits = self.sharpness * similarity
-            logits += padding[batch][:, None, :]
+            logits += self._history_padding[batch][:, None, :]
             position = target_position[history]
             rows, slots = np.nonzero(position >= 0)
             logits[rows, position[rows, slots], slots] = -np.inf  # a song does not attend to itself

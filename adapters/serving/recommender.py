@@ -116,18 +116,16 @@ class CheckpointRecommender(Recommender, Explainer):
     def explain(self, user_id: str, song_id: str) -> Recommendation:
         loaded = self.loaded
         user, song = loaded.user_index[user_id], loaded.song_index[song_id]
-        scores = loaded.scores(np.array([user]))[0]
+        parts = loaded.score_parts(np.array([user]))
+        scores = parts.final[0]
         rank = int((scores > scores[song]).sum()) + 1
         return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
-                              explanation=self._explanation(user, song))
+                              explanation=self._explanation(user, song, parts, column=song))
 
-    def _explanation(self, user: int, song: int, parts: ScoreParts | None = None, column: int = 0
-                     ) -> Explanation:
-        """``parts``, when given, holds the song's scores in ``column``."""
+    def _explanation(self, user: int, song: int, parts: ScoreParts, column: int) -> Explanation:
+        """``parts`` holds the user's scores, the song's in ``column``."""
         loaded = self.loaded
-        if parts is None:
-            parts = loaded.score_parts(np.array([user]), np.array([song]))
         collaborative = float(parts.collaborative[0, column])
         genre = float(parts.genre[0, column])
         final = float(parts.final[0, column])
