@@ -49,7 +49,9 @@ class GraphRecommender(nn.Module):
 
     def calculate_loss(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
                        l2: float = 0.0) -> torch.Tensor:
-        """BPR: -log sigmoid(score(u, pos) - score(u, neg)), plus L2 on the input embeddings."""
+        """BPR: -log sigmoid(score(u, pos) - score(u, neg)) averaged over every negative of
+        every positive, plus L2 on the input embeddings. ``negatives`` is (len(users),) or
+        (len(users), n): n sampled songs per positive."""
         raise NotImplementedError
 
     @staticmethod

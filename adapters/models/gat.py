@@ -204,15 +204,15 @@ class _GATRecommender(GraphRecommender):
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0) -> torch.Tensor:
         z = self()
-        # trainers repeat each positive once per negative: score each distinct pair once
-        n_songs = len(z["song"])
-        pairs, inverse = torch.unique(users * n_songs + positives, return_inverse=True)
-        positive_scores = self.combine(z, pairs // n_songs, pairs % n_songs)[inverse]
-        loss = self.bpr(positive_scores, self.combine(z, users, negatives))
+        negatives = negatives.view(len(users), -1)
+        positive_scores = self.combine(z, users, positives)
+        negative_scores = self.combine(z, users.repeat_interleave(negatives.shape[1]),
+                                       negatives.reshape(-1)).view_as(negatives)
+        loss = self.bpr(positive_scores.unsqueeze(1), negative_scores)
         if l2:
             x = self.inputs()
-            loss = loss + l2 * (x["user"][users].pow(2).sum() + x["song"][positives].pow(2).sum()
-                                + x["song"][negatives].pow(2).sum()) / len(users)
+            loss = loss + l2 * (x["user"][users].pow(2).sum(-1) + x["song"][positives].pow(2).sum(-1)
+                                + x["song"][negatives].pow(2).sum(-1).mean(-1)).mean()
         return loss
 
     def history_attention(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -150,12 +150,11 @@ class BaseTrainer:
 
         for start in range(0, len(order), self.spec.batch_size):
             batch = order[start:start + self.spec.batch_size]
-            users = self.train_pairs.users[batch]
-            # Several negatives per positive: the graph forward dominates a step, extra
-            # negatives cost almost nothing and give BPR more pairs to learn from.
-            users = np.repeat(users, self.spec.negatives)
-            positives = np.repeat(self.train_pairs.songs[batch], self.spec.negatives)
-            negatives = self.sampler.sample(users)
+            users, positives = self.train_pairs.users[batch], self.train_pairs.songs[batch]
+            # Several negatives per positive: one graph forward pass serves them all and BPR
+            # gets more pairs to learn from.
+            negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
+                len(batch), self.spec.negatives)
             self.optimizer.zero_grad()
             loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2)
             loss.backward()
