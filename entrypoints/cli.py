@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from domain.errors import EngineError
+from domain.training import MODEL_KINDS, TRAINER_KINDS
 from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
 
 EXIT_USER_ERROR = 2
@@ -218,9 +219,9 @@ def build_graph(app: App, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--model", type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+@click.option("--model", type=click.Choice(MODEL_KINDS),
               help="Model kind [setting model.kind; default gat-enhanced].")
-@click.option("--trainer", type=click.Choice(["simple", "advanced"]),
+@click.option("--trainer", type=click.Choice(TRAINER_KINDS),
               help="simple: all data, fixed LR; advanced: 70/15/15 split, early stopping, LR "
                    "schedule [default advanced].")
 @click.option("--epochs", type=int, help="Maximum epochs [default 20].")
@@ -265,7 +266,7 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, **tra
 
 
 model_option = click.option(
-    "--model", type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+    "--model", type=click.Choice(MODEL_KINDS),
     help="Which trained model answers [setting model.kind; default gat-enhanced].")
 
 
@@ -343,7 +344,7 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
 
 @cli.command()
 @click.option("--model", "models", multiple=True,
-              type=click.Choice(["popularity", "gat-basic", "gat-enhanced"]),
+              type=click.Choice(MODEL_KINDS),
               help="Evaluate only these (repeatable) [default: popularity and every trained model].")
 @json_option
 @click.pass_obj

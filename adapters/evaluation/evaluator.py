@@ -29,6 +29,7 @@ from adapters.training.split import from_assignment
 from adapters.training.trainers import Pairs
 from domain.errors import CheckpointError, EmptyRepository
 from domain.ports import InteractionRepository, ModelEvaluator, Progress
+from domain.training import MODEL_KINDS
 
 K = 10
 DELETION_USERS = 40
@@ -133,7 +134,7 @@ class CheckpointEvaluator(ModelEvaluator):
         return run if (run / "model.pt").exists() and (run / "split.parquet").exists() else None
 
     def trained_kinds(self) -> list[str]:
-        kinds = [k for k in ("popularity", "gat-basic", "gat-enhanced") if self._run_dir(k)]
+        kinds = [k for k in MODEL_KINDS if self._run_dir(k)]
         if kinds and "popularity" not in kinds:
             kinds.insert(0, "popularity")  # the baseline, on the split of a trained model
         return kinds
