@@ -73,7 +73,7 @@ class Explain:
             raise UnknownEntity(f"song {song_id!r} is not in the catalogue the model was trained on")
         explained = explainer.explain(user_id, song_id)
         if plot is not None:
-            explainer.plot(user_id, song_id, plot)
+            explainer.plot(user_id, explained, plot)
         return explained
 
 

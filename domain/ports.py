@@ -227,8 +227,8 @@ class Explainer(ABC):
     def explain(self, user_id: str, song_id: str) -> Recommendation: ...
 
     @abstractmethod
-    def plot(self, user_id: str, song_id: str, out_path: Path) -> None:
-        """Draw the attention picture behind the explanation of one pair."""
+    def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
+        """Draw the attention picture behind an explanation ``explain`` gave for this user."""
 
 
 class ModelLoader(ABC):

@@ -187,10 +187,10 @@ class CheckpointRecommender(Recommender, Explainer):
         lines.append(f"3. Popularity context: {popularity}")
         return "\n".join(lines)
 
-    def plot(self, user_id: str, song_id: str, out_path: Path) -> None:
+    def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
         from adapters.serving.plots import plot_explanation
 
-        plot_explanation(self.explain(user_id, song_id), self.loaded, user_id, out_path)
+        plot_explanation(explained, self.loaded, user_id, out_path)
 
 
 class CheckpointModelLoader(ModelLoader):
