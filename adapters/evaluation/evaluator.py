@@ -28,7 +28,7 @@ from adapters.training.ranking import rank_metrics
 from adapters.training.split import from_assignment
 from adapters.training.trainers import Pairs
 from domain.errors import CheckpointError, EmptyRepository
-from domain.ports import InteractionRepository, ModelEvaluator, Progress
+from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progress
 from domain.training import MODEL_KINDS
 
 K = 10
@@ -128,6 +128,15 @@ class CheckpointEvaluator(ModelEvaluator):
     def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
         self.models_dir = Path(models_dir)
         self.repository = repository
+        self._loaded: Dataset | None = None
+
+    def _dataset(self) -> Dataset:
+        """The repository's dataset, read once for every model evaluated."""
+        if self._loaded is None:
+            self._loaded = self.repository.load()
+            if self._loaded is None:
+                raise EmptyRepository("the repository is empty; run `engine ingest` first")
+        return self._loaded
 
     def _run_dir(self, kind: str) -> Path | None:
         run = self.models_dir / kind
@@ -149,9 +158,7 @@ class CheckpointEvaluator(ModelEvaluator):
         model, state = load_checkpoint(run / "model.pt")
         if kind == "popularity" and model.kind != "popularity":
             model = PopularityRecommender(model.bundle)
-        dataset = self.repository.load()
-        if dataset is None:
-            raise EmptyRepository("the repository is empty; run `engine ingest` first")
+        dataset = self._dataset()
         split = from_assignment(dataset.interactions, pq.read_table(run / "split.parquet"))
         progress.start(f"evaluating {kind}", total=3)
         bundle = model.bundle
