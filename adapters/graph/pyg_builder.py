@@ -90,6 +90,13 @@ def _edges(src: np.ndarray, dst: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     return torch.from_numpy(np.stack([src[keep], dst[keep]])), keep
 
 
+def _known_pairs(table: pa.Table, left: tuple[str, list[str]], right: tuple[str, list[str]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index positions of two (column, ids) of a table, and the rows where both are known."""
+    rows, cols = positions(table.column(left[0]), left[1]), positions(table.column(right[0]), right[1])
+    return rows, cols, (rows >= 0) & (cols >= 0)
+
+
 class PygGraphBuilder(GraphBuilder):
     def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
         bundle = self.build_bundle(dataset)
@@ -120,9 +127,8 @@ class PygGraphBuilder(GraphBuilder):
         data[LISTENS].edge_index, keep = _edges(user, song)
         attrs = {name: torch.tensor(listens.column(name).to_numpy()[keep], dtype=torch.float32)
                  for name in ("play_count", "completion_ratio", "edge_weight")}
-        data[LISTENS].play_count = attrs["play_count"]
-        data[LISTENS].completion_ratio = attrs["completion_ratio"]
-        data[LISTENS].edge_weight = attrs["edge_weight"]
+        for name, values in attrs.items():
+            data[LISTENS][name] = values
         data[LISTENS].edge_attr = attrs["edge_weight"].unsqueeze(1)
 
         song_artist = positions(songs_t.column("artist_id"),
@@ -155,16 +161,14 @@ class PygGraphBuilder(GraphBuilder):
     @staticmethod
     def _song_genres(cat, ids, song_of_row, song_artist, n) -> np.ndarray:
         matrix = np.zeros((n["song"], n["genre"]), dtype=np.float32)
-        rows = positions(cat["song_genres"].column("song_id"), ids["song"])
-        cols = positions(cat["song_genres"].column("genre_id"), ids["genre"])
-        ok = (rows >= 0) & (cols >= 0)
+        rows, cols, ok = _known_pairs(cat["song_genres"], ("song_id", ids["song"]),
+                                      ("genre_id", ids["genre"]))
         matrix[rows[ok], cols[ok]] = 1.0
         # Songs listed without genres inherit their artist's genres.
         artist_genre = np.zeros((n["artist"], n["genre"]), dtype=np.float32)
-        a_rows = positions(cat["artist_genres"].column("artist_id"), ids["artist"])
-        a_cols = positions(cat["artist_genres"].column("genre_id"), ids["genre"])
-        a_ok = (a_rows >= 0) & (a_cols >= 0)
-        artist_genre[a_rows[a_ok], a_cols[a_ok]] = 1.0
+        rows, cols, ok = _known_pairs(cat["artist_genres"], ("artist_id", ids["artist"]),
+                                      ("genre_id", ids["genre"]))
+        artist_genre[rows[ok], cols[ok]] = 1.0
         missing = matrix.sum(axis=1) == 0
         has_artist = (song_of_row >= 0) & (song_artist >= 0)
         fill = has_artist & missing[np.where(song_of_row >= 0, song_of_row, 0)]
@@ -192,9 +196,7 @@ class PygGraphBuilder(GraphBuilder):
         history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)
         declared = np.zeros_like(history)
         prefs = cat["user_preferences"]
-        rows = positions(prefs.column("user_id"), ids["user"])
-        cols = positions(prefs.column("genre_id"), ids["genre"])
-        ok = (rows >= 0) & (cols >= 0)
+        rows, cols, ok = _known_pairs(prefs, ("user_id", ids["user"]), ("genre_id", ids["genre"]))
         declared[rows[ok], cols[ok]] = np.clip(
             pc.fill_null(prefs.column("affinity_score"), 0.0).to_numpy()[ok], 0.0, 1.0)
         has_declared = declared.sum(axis=1) > 0
