@@ -86,8 +86,6 @@ def evaluation_table(results: list[dict[str, Any]]) -> str:
     return console.export_text().rstrip()
 
 
-
-
 def _deletion_cell(deletion: dict[str, float]) -> str:
     wins = deletion.get("share_top_attention_beats_random")
     share = f" ({wins:.0%})" if wins is not None else ""
