@@ -160,18 +160,23 @@ class _GATRecommender(GraphRecommender):
         mask = z["attended_mask"][users] & (history != songs.unsqueeze(1))
         rows, row_of = torch.unique(history, return_inverse=True)
         columns, column_of = torch.unique(songs, return_inverse=True)
+        song = z["song"]
         if len(rows) * len(columns) <= GRAM_ADVANTAGE * history.numel():
             # a table of the distinct songs' similarities, looked up: on small catalogues far
             # cheaper than gathering a history of embeddings per pair, forward and backward
-            similarity = (z["song"][rows] @ z["song"][columns].T)[row_of, column_of.unsqueeze(1)]
+            table = song.index_select(0, rows) @ song.index_select(0, columns).T
+            similarity = table.take(row_of * len(columns) + column_of.unsqueeze(1))
         else:
-            similarity = (z["song"][history] * z["song"][songs].unsqueeze(1)).sum(-1)
+            # index_select: its backward is far cheaper on the CPU than advanced indexing's
+            history_songs = song.index_select(0, history.reshape(-1)).view(*history.shape, -1)
+            similarity = (history_songs * song.index_select(0, songs).unsqueeze(1)).sum(-1)
         return _masked_softmax(self.sharpness * similarity, mask), similarity
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                       songs: torch.Tensor) -> torch.Tensor:
         attention, similarity = self.history_attention_for(z, users, songs)
-        return (z["user"][users] * z["song"][songs]).sum(-1) + (attention * similarity).sum(-1)
+        graph_part = (z["user"].index_select(0, users) * z["song"].index_select(0, songs)).sum(-1)
+        return graph_part + (attention * similarity).sum(-1)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
                 ) -> torch.Tensor:
