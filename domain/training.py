@@ -25,6 +25,7 @@ class TrainingSpec:
     batch_size: int = 4096
     l2: float = 1e-3
     negatives: int = 8
+    hard_negatives: bool = False
     patience: int = 5
     seed: int = 42
     device: str = "auto"

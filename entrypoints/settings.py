@@ -43,6 +43,8 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(default=_SPEC.batch_size, ge=1)
     l2: float = Field(default=_SPEC.l2, ge=0)
     negatives: int = Field(default=_SPEC.negatives, ge=1, description="negative songs per positive in BPR")
+    hard_negatives: bool = Field(default=_SPEC.hard_negatives,
+                                 description="BPR on the highest-scored of the sampled negatives only")
     patience: int = Field(default=_SPEC.patience, ge=1)
     seed: int = _SPEC.seed
     device: Literal["auto", "cpu", "cuda"] = _SPEC.device

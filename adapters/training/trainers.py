@@ -1,7 +1,8 @@
 """Trainers: BaseTrainer runs the loop; SimpleTrainer and AdvancedTrainer decide
 what data it sees, how it is judged and when it stops.
 
-BPR loss, negatives drawn from songs the user has not heard in training, Adam.
+BPR loss, negatives drawn from songs the user has not heard in training (optionally only the
+highest-scored of each positive's negatives counts: dynamic negative sampling), Adam.
 Everything is seeded; the same spec on the same data gives the same model.
 """
 
@@ -156,7 +157,8 @@ class BaseTrainer:
             negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
                 len(batch), self.spec.negatives)
             self.optimizer.zero_grad()
-            loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2)
+            loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2,
+                                             hardest=self.spec.hard_negatives)
             loss.backward()
             self.optimizer.step()
             total += loss.item()

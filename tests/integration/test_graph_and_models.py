@@ -80,6 +80,22 @@ def test_forward_backward_and_attention(small_dataset, kind):
     assert counts["total"] == counts["embedding"] + counts["other"] > 0
 
 
+def test_hard_negatives_train_against_the_highest_scored_candidate(small_dataset):
+    torch.manual_seed(0)
+    model = create_model("gat-basic", PygGraphBuilder().build_bundle(small_dataset)).eval()
+    users, positives = torch.arange(8), torch.arange(8)
+    candidates = torch.randint(0, SMALL.songs, (8, 5))
+    with torch.no_grad():
+        z = model()
+        scores = model.pair_scores(users.repeat_interleave(5), candidates.view(-1)).view(8, 5)
+        chosen = candidates[torch.arange(8), scores.argmax(1)]
+        assert torch.equal(model._hardest(z, users, candidates).view(-1), chosen)
+        hard = model.calculate_loss(users, positives, candidates, hardest=True)
+        assert torch.allclose(hard, model.calculate_loss(users, positives, chosen))
+        # the hardest candidate costs more than the average one
+        assert hard > model.calculate_loss(users, positives, candidates)
+
+
 def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
     torch.manual_seed(0)
     model = create_model("gat-enhanced", PygGraphBuilder().build_bundle(small_dataset), alpha=0.7).eval()
