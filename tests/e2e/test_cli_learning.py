@@ -3,12 +3,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from adapters.models.factory import load_checkpoint
+
 
 def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_dir):
     engine.json("ingest", small_raw_dir)
     graph = engine.json("build-graph")
     assert graph["nodes"]["user"] == 60 and Path(graph["graph"]).exists()
-    result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512")
+    result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512",
+                         "--hard-negatives")
     assert {"model", "parameters", "best_epoch", "wall_s", "test"} <= result.keys()
     assert result["model"] == "gat-basic" and result["parameters"]["total"] > 0
     assert {"recall@10", "ndcg@10"} <= result["test"].keys()
@@ -16,6 +19,8 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
         assert Path(result["files"][name]).exists()
     metrics = json.loads(Path(result["files"]["metrics"]).read_text())
     assert len(metrics["history"]) == 2
+    _, checkpoint = load_checkpoint(Path(result["files"]["model"]))
+    assert checkpoint["spec"]["hard_negatives"] is True
 
 
 def test_train_builds_the_graph_when_missing_and_prints_a_summary(engine, small_raw_dir):
