@@ -29,11 +29,12 @@ from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
 from adapters.training.ranking import rank_metrics  # noqa: E402
 from adapters.user_songs import UserSongs  # noqa: E402
+from domain.training import MODEL_KINDS  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
 PUBLISHED = (("LightGCN (RecBole-GNN)", 0.2064, 0.1972), ("NGCF (RecBole-GNN)", 0.1960, 0.1898),
              ("BPR-MF (RecBole-GNN)", 0.1761, 0.1674))
-MODELS = ("popularity", "gat-basic", "gat-enhanced")
+MODELS = MODEL_KINDS
 SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"]
 # Chosen on the validation part (never the test part), gat-basic, validation Recall@10 after
 # about 25 epochs: L2 0.01 / 0.03 / 0.06 / 0.1 / 0.3 gave 0.175 / 0.185 / 0.185 / 0.187 / 0.182;

@@ -23,13 +23,14 @@ from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
 from adapters.sources.synthetic_validation import recall_by_true_preference  # noqa: E402
 from domain.ports import GenerationSpec  # noqa: E402
+from domain.training import DEVICES, MODEL_KINDS  # noqa: E402
 
-MODELS = ("popularity", "gat-basic", "gat-enhanced")
+MODELS = MODEL_KINDS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "train")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ from domain.errors import InvalidSetting
 
 MODEL_KINDS = ("popularity", "gat-basic", "gat-enhanced")
 TRAINER_KINDS = ("simple", "advanced")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def check_model_kind(kind: str) -> None:

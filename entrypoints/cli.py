@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from domain.errors import EngineError
-from domain.training import MODEL_KINDS, TRAINER_KINDS
+from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
 from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
 
 EXIT_USER_ERROR = 2
@@ -234,7 +234,7 @@ def build_graph(app: App, as_json: bool) -> None:
                    "averaged over all of them [default all].")
 @click.option("--alpha", type=float, help="gat-enhanced: weight of the collaborative score [0.8].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [auto].")
+@click.option("--device", type=click.Choice(DEVICES), help="Where to train [auto].")
 @click.option("--validation-share", type=float, help="advanced: share of each user's songs held out "
               "for validation [0.15].")
 @click.option("--test-share", type=float, help="advanced: share held out for the test [0.15].")

@@ -14,7 +14,7 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting
-from domain.training import TrainingSpec
+from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS, TrainingSpec
 
 DEFAULT_CONFIG_FILE = Path("engine.toml")
 
@@ -31,13 +31,13 @@ _SPEC = TrainingSpec()
 
 
 class ModelSettings(BaseModel):
-    kind: Literal["popularity", "gat-basic", "gat-enhanced"] = _SPEC.model
+    kind: Literal[MODEL_KINDS] = _SPEC.model
     alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
                          description="weight of the collaborative score in gat-enhanced")
 
 
 class TrainingSettings(BaseModel):
-    trainer: Literal["simple", "advanced"] = _SPEC.trainer
+    trainer: Literal[TRAINER_KINDS] = _SPEC.trainer
     epochs: int = Field(default=_SPEC.epochs, ge=0)
     lr: float = Field(default=_SPEC.lr, gt=0)
     batch_size: int = Field(default=_SPEC.batch_size, ge=1)
@@ -47,7 +47,7 @@ class TrainingSettings(BaseModel):
                                  description="BPR on the highest-scored of the sampled negatives only")
     patience: int = Field(default=_SPEC.patience, ge=1)
     seed: int = _SPEC.seed
-    device: Literal["auto", "cpu", "cuda"] = _SPEC.device
+    device: Literal[DEVICES] = _SPEC.device
     checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)
     validation_share: float = Field(default=_SPEC.validation_share, gt=0, lt=0.5)
     test_share: float = Field(default=_SPEC.test_share, gt=0, lt=0.5)

@@ -31,7 +31,7 @@ from adapters.training.split import Split, split_interactions
 from adapters.user_songs import UserSongs
 from domain.errors import InvalidSetting
 from domain.ports import Dataset, Progress
-from domain.training import TrainingResult, TrainingSpec
+from domain.training import DEVICES, TrainingResult, TrainingSpec
 
 log = logging.getLogger(__name__)
 K = 10
@@ -42,8 +42,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise InvalidSetting("--device cuda asked for, but no CUDA device is available; use cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise InvalidSetting(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name not in DEVICES:
+        raise InvalidSetting(f"unknown device {name!r}; use {', '.join(DEVICES)}")
     return torch.device(name)
 
 
@@ -127,8 +127,9 @@ class BaseTrainer:
         self.model.to("cpu")
         self.bundle.data = self.bundle.data.to("cpu")
         self._save("model.pt", epochs_run)
-        export_serving(self.model, self.out_dir / "serving.npz")
-        self.files["serving"] = str(self.out_dir / "serving.npz")
+        serving = self.out_dir / "serving.npz"
+        export_serving(self.model, serving)
+        self.files["serving"] = str(serving)
         wall = time.perf_counter() - started
         result = TrainingResult(
             model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),
