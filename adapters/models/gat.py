@@ -34,9 +34,6 @@ COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
 # How many of a user's songs (most played first) the target-aware attention reads: bounds
 # the cost of a training step for heavy listeners.
 ATTENDED_HISTORY = 20
-# Similarity tables up to this many times the pairs x history looked up beat gathering
-# embeddings per pair (measured on 2 CPU cores).
-GRAM_ADVANTAGE = 64
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
 FULL_SORT_BLOCK = 2_000_000
 
@@ -156,32 +153,35 @@ class _GATRecommender(GraphRecommender):
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                               songs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(attention, similarity), each pairs x ATTENDED_HISTORY, over the attended history
-        of each user when scoring the paired song; attention sums to 1 over a user's songs."""
-        history = z["attended"][users]
-        mask = z["attended_mask"][users] & (history != songs.unsqueeze(1))
-        rows, row_of = torch.unique(history, return_inverse=True)
-        columns, column_of = torch.unique(songs, return_inverse=True)
+        """(attention, similarity), each songs.shape x ATTENDED_HISTORY, over the attended
+        history of each user when scoring each of its songs; ``songs`` is (users,) or
+        (users, m): m songs per user. Attention sums to 1 over a user's history songs."""
+        candidates = songs.view(len(users), -1)
+        history = z["attended"].index_select(0, users)
+        mask = (z["attended_mask"].index_select(0, users).unsqueeze(1)
+                & (history.unsqueeze(1) != candidates.unsqueeze(2)))
+        # The history is gathered once per user and multiplied with all of its candidates in
+        # one batched product; index_select because its backward is far cheaper on the CPU
+        # than advanced indexing's.
         song = z["song"]
-        if len(rows) * len(columns) <= GRAM_ADVANTAGE * history.numel():
-            # a table of the distinct songs' similarities, looked up: on small catalogues far
-            # cheaper than gathering a history of embeddings per pair, forward and backward
-            table = song.index_select(0, rows) @ song.index_select(0, columns).T
-            similarity = table.take(row_of * len(columns) + column_of.unsqueeze(1))
-        else:
-            # index_select: its backward is far cheaper on the CPU than advanced indexing's
-            history_songs = song.index_select(0, history.reshape(-1)).view(*history.shape, -1)
-            similarity = (history_songs * song.index_select(0, songs).unsqueeze(1)).sum(-1)
-        return _masked_softmax(self.sharpness * similarity, mask), similarity
+        history_songs = song.index_select(0, history.view(-1)).view(*history.shape, -1)
+        candidate_songs = song.index_select(0, candidates.view(-1)).view(*candidates.shape, -1)
+        similarity = torch.bmm(candidate_songs, history_songs.transpose(1, 2))
+        attention = _masked_softmax(self.sharpness * similarity, mask)
+        shape = (*songs.shape, history.shape[1])
+        return attention.view(shape), similarity.view(shape)
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                       songs: torch.Tensor) -> torch.Tensor:
+        """Graph part plus history part of each user's songs; ``songs`` is (users,) or (users, m)."""
         attention, similarity = self.history_attention_for(z, users, songs)
-        graph_part = (z["user"].index_select(0, users) * z["song"].index_select(0, songs)).sum(-1)
+        user = z["user"].index_select(0, users).view(len(users), *([1] * (songs.dim() - 1)), -1)
+        graph_part = (user * z["song"].index_select(0, songs.view(-1)).view(*songs.shape, -1)).sum(-1)
         return graph_part + (attention * similarity).sum(-1)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
                 ) -> torch.Tensor:
+        """Scores of each user's songs, shaped like ``songs``: (users,) or (users, m)."""
         return self.collaborative(z, users, songs)
 
     def pair_scores(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
@@ -215,10 +215,8 @@ class _GATRecommender(GraphRecommender):
         negatives = negatives.view(len(users), -1)
         if hardest:
             negatives = self._hardest(z, users, negatives)
-        positive_scores = self.combine(z, users, positives)
-        negative_scores = self.combine(z, users.repeat_interleave(negatives.shape[1]),
-                                       negatives.reshape(-1)).view_as(negatives)
-        loss = self.bpr(positive_scores.unsqueeze(1), negative_scores)
+        scores = self.combine(z, users, torch.cat([positives.unsqueeze(1), negatives], 1))
+        loss = self.bpr(scores[:, :1], scores[:, 1:])
         if l2:
             x = self.inputs()
             user, song = (x[t].pow(2).sum(-1) for t in ("user", "song"))
@@ -232,8 +230,7 @@ class _GATRecommender(GraphRecommender):
                  ) -> torch.Tensor:
         """Each row's highest-scored candidate, (rows, 1). Scored without gradients, so only
         the chosen one pays for the backward pass."""
-        scores = self.combine(z, users.repeat_interleave(candidates.shape[1]), candidates.reshape(-1))
-        return candidates.gather(1, scores.view_as(candidates).argmax(1, keepdim=True))
+        return candidates.gather(1, self.combine(z, users, candidates).argmax(1, keepdim=True))
 
     def history_attention(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(edge_index song->user, attention averaged over heads) of the last forward pass."""
@@ -316,7 +313,10 @@ class EnhancedGATRecommender(_GATRecommender):
         return h2
 
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
-        return (self.user_genre[users] * self.song_genre[songs]).sum(-1)
+        """Cosine of each user's genre affinities with each of its songs' genres, shaped like
+        ``songs``: (users,) or (users, m)."""
+        user = self.user_genre[users].view(len(users), *([1] * (songs.dim() - 1)), -1)
+        return (user * self.song_genre[songs]).sum(-1)
 
     def combine(self, z, users, songs):
         return (self.alpha * self.collaborative(z, users, songs)

@@ -107,10 +107,7 @@ def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
         assert torch.allclose(model.full_sort_predict(users, z)[users, songs], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("gram_advantage", [0, 10**9], ids=["gathered", "similarity-table"])
-def test_history_part_attends_to_the_users_other_songs_by_similarity(small_dataset, monkeypatch,
-                                                                     gram_advantage):
-    monkeypatch.setattr("adapters.models.gat.GRAM_ADVANTAGE", gram_advantage)
+def test_history_part_attends_to_the_users_other_songs_by_similarity(small_dataset):
     torch.manual_seed(0)
     model = create_model("gat-basic", PygGraphBuilder().build_bundle(small_dataset)).eval()
     with torch.no_grad():
