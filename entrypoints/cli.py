@@ -228,6 +228,9 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--lr", type=float, help="Adam learning rate [default 0.01].")
 @click.option("--batch-size", type=int, help="BPR triples per step.")
 @click.option("--patience", type=int, help="Epochs without validation gain before stopping [5].")
+@click.option("--negatives", type=click.IntRange(min=1),
+              help="Negative songs sampled per positive [setting training.negatives; default 8]; "
+                   "with --hard-negatives, the candidates the hardest is picked from.")
 @click.option("--hard-negatives/--all-negatives", default=None,
               help="BPR on the highest-scored of each positive's sampled negatives (dynamic negative "
                    "sampling: helps gat-basic on HetRec, harms gat-enhanced on the synthetic set), or "
