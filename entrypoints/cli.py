@@ -228,6 +228,9 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--lr", type=float, help="Adam learning rate [default 0.01].")
 @click.option("--batch-size", type=int, help="BPR triples per step.")
 @click.option("--patience", type=int, help="Epochs without validation gain before stopping [5].")
+@click.option("--l2", type=click.FloatRange(min=0.0),
+              help="L2 penalty on the embeddings of each batch's users and songs [setting training.l2; "
+                   "default 0.001].")
 @click.option("--negatives", type=click.IntRange(min=1),
               help="Negative songs sampled per positive [setting training.negatives; default 8]; "
                    "with --hard-negatives, the candidates the hardest is picked from.")

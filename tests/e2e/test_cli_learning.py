@@ -11,7 +11,7 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     graph = engine.json("build-graph")
     assert graph["nodes"]["user"] == 60 and Path(graph["graph"]).exists()
     result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512",
-                         "--hard-negatives", "--negatives", "4")
+                         "--hard-negatives", "--negatives", "4", "--l2", "0.3")
     assert {"model", "parameters", "best_epoch", "wall_s", "test"} <= result.keys()
     assert result["model"] == "gat-basic" and result["parameters"]["total"] > 0
     assert {"recall@10", "ndcg@10"} <= result["test"].keys()
@@ -21,6 +21,7 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     assert len(metrics["history"]) == 2
     _, checkpoint = load_checkpoint(Path(result["files"]["model"]))
     assert checkpoint["spec"]["hard_negatives"] is True and checkpoint["spec"]["negatives"] == 4
+    assert checkpoint["spec"]["l2"] == 0.3
 
 
 def test_train_builds_the_graph_when_missing_and_prints_a_summary(engine, small_raw_dir):
