@@ -95,6 +95,11 @@ def attended_history(data: Any, n_users: int, limit: int = ATTENDED_HISTORY
     return attended, mask
 
 
+def _beside(rows: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
+    """Each user's row shaped to broadcast against the rows of its songs: (users,) or (users, m)."""
+    return rows.view(len(rows), *([1] * (songs.dim() - 1)), -1)
+
+
 def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax over the masked-in entries; all zeros where nothing is masked in."""
     return torch.softmax(logits.masked_fill(~mask, -1e9), dim=dim) * mask
@@ -175,7 +180,7 @@ class _GATRecommender(GraphRecommender):
                       songs: torch.Tensor) -> torch.Tensor:
         """Graph part plus history part of each user's songs; ``songs`` is (users,) or (users, m)."""
         attention, similarity = self.history_attention_for(z, users, songs)
-        user = z["user"].index_select(0, users).view(len(users), *([1] * (songs.dim() - 1)), -1)
+        user = _beside(z["user"].index_select(0, users), songs)
         graph_part = (user * z["song"].index_select(0, songs.view(-1)).view(*songs.shape, -1)).sum(-1)
         return graph_part + (attention * similarity).sum(-1)
 
@@ -315,8 +320,7 @@ class EnhancedGATRecommender(_GATRecommender):
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         """Cosine of each user's genre affinities with each of its songs' genres, shaped like
         ``songs``: (users,) or (users, m)."""
-        user = self.user_genre[users].view(len(users), *([1] * (songs.dim() - 1)), -1)
-        return (user * self.song_genre[songs]).sum(-1)
+        return (_beside(self.user_genre[users], songs) * self.song_genre[songs]).sum(-1)
 
     def combine(self, z, users, songs):
         return (self.alpha * self.collaborative(z, users, songs)

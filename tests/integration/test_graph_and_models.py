@@ -105,6 +105,10 @@ def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
         expected = 0.7 * model.collaborative(z, users, songs) + 0.3 * model.genre_similarity(users, songs)
         assert torch.allclose(model.pair_scores(users, songs), expected)
         assert torch.allclose(model.full_sort_predict(users, z)[users, songs], expected, atol=1e-5)
+        # several songs per user score as the same pairs one by one
+        candidates = torch.randint(0, SMALL.songs, (5, 3))
+        one_by_one = model.combine(z, users.repeat_interleave(3), candidates.view(-1)).view(5, 3)
+        assert torch.allclose(model.combine(z, users, candidates), one_by_one, atol=1e-6)
 
 
 def test_history_part_attends_to_the_users_other_songs_by_similarity(small_dataset):
