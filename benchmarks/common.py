@@ -21,11 +21,11 @@ class Measured:
     stdout: str
 
 
-def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
+def measure(args: list[str]) -> Measured:
     """Run ``args`` to completion; wall time and that child's own peak resident memory."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(args, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        child = subprocess.Popen(args, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)

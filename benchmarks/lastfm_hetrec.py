@@ -42,10 +42,11 @@ SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"
 #   0.192 / 0.197 / 0.196 / 0.195 within 42 epochs;
 # - the hardest of 8 negatives beat the mean over them (0.178 against 0.169 at 22 epochs), the
 #   hardest of 32 beat the hardest of 8 (0.172 against 0.143 at 7 epochs), 64 did no better;
-# - 64-d embeddings, batches of 1024 or 2048, a 10-, 30- or 40-song attended history, input dropout 0.3 or 0,
-#   one attention head, patience 6, a learned item bias, a LightGCN-style propagation before
-#   the GAT layer, no free user embedding, no artist relation, separate key embeddings for the
-#   history songs, learning rate 0.003: none did better.
+# - 64-d embeddings, batches of 1024 or 2048, a 10-, 30- or 40-song attended history, input
+#   dropout 0.3 or 0, one attention head, patience 6, a learned item bias, positives weighted
+#   by plays, a LightGCN-style propagation before the GAT layer, no free user embedding, no
+#   artist relation, separate key embeddings for the history songs, a contrastive term,
+#   learning rate 0.003: none did better.
 # gat-enhanced was not tuned separately (its epochs cost twice as much); hard negatives ruin
 # it on the synthetic set, so it keeps the mean. Epochs are capped so that each run stays
 # within the 5-minute budget on 2 cores; patience 10 because validation Recall@10 is noisy
