@@ -95,11 +95,6 @@ def attended_history(data: Any, n_users: int, limit: int = ATTENDED_HISTORY
     return attended, mask
 
 
-def _beside(rows: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
-    """Each user's row shaped to broadcast against the rows of its songs: (users,) or (users, m)."""
-    return rows.view(len(rows), *([1] * (songs.dim() - 1)), -1)
-
-
 def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax over the masked-in entries; all zeros where nothing is masked in."""
     return torch.softmax(logits.masked_fill(~mask, -1e9), dim=dim) * mask
@@ -156,12 +151,10 @@ class _GATRecommender(GraphRecommender):
     def sharpness(self) -> torch.Tensor:
         return self.log_sharpness.exp()
 
-    def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
-                              songs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(attention, similarity), each songs.shape x ATTENDED_HISTORY, over the attended
-        history of each user when scoring each of its songs; ``songs`` is (users,) or
-        (users, m): m songs per user. Attention sums to 1 over a user's history songs."""
-        candidates = songs.view(len(users), -1)
+    def _history_terms(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(attention, similarity), each users x m x ATTENDED_HISTORY, and the candidates'
+        embeddings (users x m x dim), for m candidate songs per user."""
         history = z["attended"].index_select(0, users)
         mask = (z["attended_mask"].index_select(0, users).unsqueeze(1)
                 & (history.unsqueeze(1) != candidates.unsqueeze(2)))
@@ -170,19 +163,25 @@ class _GATRecommender(GraphRecommender):
         # than advanced indexing's.
         song = z["song"]
         history_songs = song.index_select(0, history.view(-1)).view(*history.shape, -1)
-        candidate_songs = song.index_select(0, candidates.view(-1)).view(*candidates.shape, -1)
+        candidate_songs = song.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
         similarity = torch.bmm(candidate_songs, history_songs.transpose(1, 2))
-        attention = _masked_softmax(self.sharpness * similarity, mask)
-        shape = (*songs.shape, history.shape[1])
+        return _masked_softmax(self.sharpness * similarity, mask), similarity, candidate_songs
+
+    def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
+                              songs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(attention, similarity), each songs.shape x ATTENDED_HISTORY, over the attended
+        history of each user when scoring each of its songs; ``songs`` is (users,) or
+        (users, m): m songs per user. Attention sums to 1 over a user's history songs."""
+        attention, similarity, _ = self._history_terms(z, users, songs.view(len(users), -1))
+        shape = (*songs.shape, attention.shape[-1])
         return attention.view(shape), similarity.view(shape)
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                       songs: torch.Tensor) -> torch.Tensor:
         """Graph part plus history part of each user's songs; ``songs`` is (users,) or (users, m)."""
-        attention, similarity = self.history_attention_for(z, users, songs)
-        user = _beside(z["user"].index_select(0, users), songs)
-        graph_part = (user * z["song"].index_select(0, songs.view(-1)).view(*songs.shape, -1)).sum(-1)
-        return graph_part + (attention * similarity).sum(-1)
+        attention, similarity, candidate_songs = self._history_terms(z, users, songs.view(len(users), -1))
+        graph_part = torch.bmm(candidate_songs, z["user"].index_select(0, users).unsqueeze(2)).squeeze(2)
+        return (graph_part + (attention * similarity).sum(-1)).view(songs.shape)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
                 ) -> torch.Tensor:
@@ -320,7 +319,8 @@ class EnhancedGATRecommender(_GATRecommender):
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         """Cosine of each user's genre affinities with each of its songs' genres, shaped like
         ``songs``: (users,) or (users, m)."""
-        return (_beside(self.user_genre[users], songs) * self.song_genre[songs]).sum(-1)
+        candidates = self.song_genre[songs.view(len(users), -1)]
+        return (self.user_genre[users].unsqueeze(1) * candidates).sum(-1).view(songs.shape)
 
     def combine(self, z, users, songs):
         return (self.alpha * self.collaborative(z, users, songs)
