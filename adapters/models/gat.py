@@ -180,7 +180,7 @@ class _GATRecommender(GraphRecommender):
                       songs: torch.Tensor) -> torch.Tensor:
         """Graph part plus history part of each user's songs; ``songs`` is (users,) or (users, m)."""
         attention, similarity, candidate_songs = self._history_terms(z, users, songs.view(len(users), -1))
-        graph_part = torch.bmm(candidate_songs, z["user"].index_select(0, users).unsqueeze(2)).squeeze(2)
+        graph_part = (candidate_songs * z["user"].index_select(0, users).unsqueeze(1)).sum(-1)
         return (graph_part + (attention * similarity).sum(-1)).view(songs.shape)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
