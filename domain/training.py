@@ -27,6 +27,7 @@ class TrainingSpec:
     l2: float = 1e-3
     negatives: int = 8
     hard_negatives: bool = False
+    ema_decay: float = 0.0
     patience: int = 5
     seed: int = 42
     device: str = "auto"

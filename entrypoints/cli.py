@@ -238,6 +238,10 @@ def build_graph(app: App, as_json: bool) -> None:
               help="BPR on the highest-scored of each positive's sampled negatives (dynamic negative "
                    "sampling: helps gat-basic on HetRec, harms gat-enhanced on the synthetic set), or "
                    "averaged over all of them [default all].")
+@click.option("--ema-decay", type=click.FloatRange(min=0.0, max=1.0, max_open=True),
+              help="Validate, checkpoint and save an exponential moving average of the weights, "
+                   "updated after every step with this decay (0.98: about the last 50 steps); 0 "
+                   "turns it off [setting training.ema_decay; default 0].")
 @click.option("--alpha", type=float, help="gat-enhanced: weight of the collaborative score [0.8].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
 @click.option("--device", type=click.Choice(DEVICES), help="Where to train [auto].")

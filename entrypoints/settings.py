@@ -45,6 +45,8 @@ class TrainingSettings(BaseModel):
     negatives: int = Field(default=_SPEC.negatives, ge=1, description="negative songs per positive in BPR")
     hard_negatives: bool = Field(default=_SPEC.hard_negatives,
                                  description="BPR on the highest-scored of the sampled negatives only")
+    ema_decay: float = Field(default=_SPEC.ema_decay, ge=0, lt=1,
+                             description="decay of the weights' moving average; 0 turns it off")
     patience: int = Field(default=_SPEC.patience, ge=1)
     seed: int = _SPEC.seed
     device: Literal[DEVICES] = _SPEC.device

@@ -2,7 +2,8 @@
 what data it sees, how it is judged and when it stops.
 
 BPR loss, negatives drawn from songs the user has not heard in training (optionally only the
-highest-scored of each positive's negatives counts: dynamic negative sampling), Adam.
+highest-scored of each positive's negatives counts: dynamic negative sampling), Adam, and
+optionally an exponential moving average of the weights for everything but the steps.
 Everything is seeded; the same spec on the same data gives the same model.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.serving.export import export_serving
 from adapters.tables import positions
+from adapters.training.averaging import WeightAverage
 from adapters.training.plots import plot_history
 from adapters.training.ranking import rank_metrics
 from adapters.training.sampling import NegativeSampler
@@ -102,8 +105,11 @@ class BaseTrainer:
         self.train_pairs = Pairs(self.split.train, self.bundle)
         self.best_epoch = 0
         epochs = self.spec.epochs if self.model.trainable else 0
+        self.average: WeightAverage | None = None
         if self.model.trainable:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr)
+            if self.spec.ema_decay:
+                self.average = WeightAverage(self.model, self.optimizer, self.spec.ema_decay)
             self.sampler = NegativeSampler(self.train_pairs.users, self.train_pairs.songs,
                                            self.train_pairs.shape[1], self.spec.seed)
         self.on_start()
@@ -112,17 +118,22 @@ class BaseTrainer:
         for epoch in range(1, epochs + 1):
             epoch_started = time.perf_counter()
             loss = self.train_epoch(epoch)
-            metrics = {"epoch": epoch, "loss": loss, **self.epoch_metrics(),
-                       "lr": self.optimizer.param_groups[0]["lr"],
-                       "wall_s": time.perf_counter() - epoch_started}
-            self.history.append(metrics)
-            epochs_run = epoch
-            log.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
-            self.progress.update(**{k: v for k, v in metrics.items() if k not in ("epoch", "wall_s")})
-            self.progress.advance()
-            if self.after_epoch(epoch, metrics):
+            # Judged, and checkpointed, on the averaged weights; trained on the live ones.
+            with self.average.applied() if self.average else nullcontext():
+                metrics = {"epoch": epoch, "loss": loss, **self.epoch_metrics(),
+                           "lr": self.optimizer.param_groups[0]["lr"],
+                           "wall_s": time.perf_counter() - epoch_started}
+                self.history.append(metrics)
+                epochs_run = epoch
+                log.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+                self.progress.update(**{k: v for k, v in metrics.items() if k not in ("epoch", "wall_s")})
+                self.progress.advance()
+                stop = self.after_epoch(epoch, metrics)
+            if stop:
                 break
         self.progress.finish()
+        if self.average:
+            self.average.keep()
         test = self.final_metrics()
         self.model.to("cpu")
         self.bundle.data = self.bundle.data.to("cpu")

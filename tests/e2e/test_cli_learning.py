@@ -11,7 +11,7 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     graph = engine.json("build-graph")
     assert graph["nodes"]["user"] == 60 and Path(graph["graph"]).exists()
     result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512",
-                         "--hard-negatives", "--negatives", "4", "--l2", "0.3")
+                         "--hard-negatives", "--negatives", "4", "--l2", "0.3", "--ema-decay", "0.9")
     assert {"model", "parameters", "best_epoch", "wall_s", "test"} <= result.keys()
     assert result["model"] == "gat-basic" and result["parameters"]["total"] > 0
     assert {"recall@10", "ndcg@10"} <= result["test"].keys()
@@ -21,7 +21,7 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     assert len(metrics["history"]) == 2
     _, checkpoint = load_checkpoint(Path(result["files"]["model"]))
     assert checkpoint["spec"]["hard_negatives"] is True and checkpoint["spec"]["negatives"] == 4
-    assert checkpoint["spec"]["l2"] == 0.3
+    assert checkpoint["spec"]["l2"] == 0.3 and checkpoint["spec"]["ema_decay"] == 0.9
 
 
 def test_train_builds_the_graph_when_missing_and_prints_a_summary(engine, small_raw_dir):
@@ -44,5 +44,7 @@ def test_train_rejects_bad_settings_with_exit_2(engine, small_raw_dir):
     assert bad_alpha.exit_code == 2 and "alpha" in bad_alpha.stderr
     no_negatives = engine("train", "--model", "gat-basic", "--negatives", "0")
     assert no_negatives.exit_code == 2 and "--negatives" in no_negatives.stderr
+    no_average = engine("train", "--model", "gat-basic", "--ema-decay", "1")
+    assert no_average.exit_code == 2 and "--ema-decay" in no_average.stderr
     env = engine("train", env={"ENGINE_TRAINING__EPOCHS": "-1"})
     assert env.exit_code == 2 and "training.epochs" in env.stderr
