@@ -204,13 +204,16 @@ class _GATRecommender(GraphRecommender):
         for start in range(0, len(users), step):
             batch = users[start:start + step]
             history = z["attended"][batch]
-            similarity = songs @ songs[history].transpose(1, 2)  # users x songs x history
-            padding = torch.zeros(history.shape, device=songs.device).masked_fill_(
-                ~z["attended_mask"][batch], -torch.inf)
-            logits = torch.addcmul(padding.unsqueeze(1), similarity, self.sharpness)
-            logits.scatter_(1, history.unsqueeze(1), -torch.inf)  # a song does not attend to itself
-            attention = torch.softmax(logits, dim=-1).nan_to_num_(0.0)  # no history: no history part
-            graph_part[start:start + step] += attention.mul_(similarity).sum(-1)
+            # users x history x songs: the softmax over history then runs along an outer
+            # dimension, which the CPU kernels vectorise over songs (twice as fast as over a
+            # last dimension of 20), and padded history rows are whole rows to blank out.
+            similarity = songs[history] @ songs.T
+            logits = similarity * self.sharpness
+            logits[(~z["attended_mask"][batch]).nonzero(as_tuple=True)] = -torch.inf
+            logits.scatter_(2, history.unsqueeze(2), -torch.inf)  # a song does not attend to itself
+            attention = torch.softmax(logits, dim=1)
+            # NaN where every history song is blanked out: no history, no history part
+            graph_part[start:start + step] += attention.mul_(similarity).sum(1).nan_to_num_(0.0)
         return graph_part
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False

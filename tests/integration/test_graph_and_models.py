@@ -166,3 +166,18 @@ def test_history_affinity_uses_only_the_interactions_given(small_dataset):
     assert float(full.user_genre[row].sum()) > 0
     assert float(partial.user_genre[row].sum()) == 0
     assert np.array_equal(partial.ids["song"], full.ids["song"])
+
+
+def test_users_without_history_are_scored_by_the_graph_part_alone(small_dataset):
+    interactions = small_dataset.interactions
+    listener = interactions.column("user_id")[0]
+    others = interactions.filter(pc.not_equal(interactions.column("user_id"), listener))
+    torch.manual_seed(0)
+    bundle = PygGraphBuilder().build_bundle(small_dataset, others)
+    model = create_model("gat-basic", bundle).eval()
+    user = bundle.ids["user"].index(listener.as_py())
+    with torch.no_grad():
+        z = model()
+        scores = model.full_sort_predict(torch.tensor([user, (user + 1) % SMALL.users]), z)
+        assert torch.isfinite(scores).all()
+        assert torch.allclose(scores[0], z["user"][user] @ z["song"].T)
