@@ -44,7 +44,7 @@ SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"
 # synthetic set, so it keeps the mean. Epochs are capped so that each run stays within the
 # 5-minute budget on 2 cores; patience 10 because validation Recall@10 is noisy from epoch
 # to epoch.
-GAT_FLAGS = {"gat-basic": ["--epochs", "40", "--patience", "10", "--l2", "0.6", "--ema-decay", "0.99",
+GAT_FLAGS = {"gat-basic": ["--epochs", "36", "--patience", "10", "--l2", "0.6", "--ema-decay", "0.99",
                            "--hard-negatives", "--negatives", "32"],
              "gat-enhanced": ["--epochs", "20", "--patience", "10", "--l2", "0.1"]}
 # Validation Recall@10 kept rising with regularization up to 30 (0.01 to 1 all gave under
