@@ -123,12 +123,12 @@ class BaseTrainer:
                 metrics = {"epoch": epoch, "loss": loss, **self.epoch_metrics(),
                            "lr": self.optimizer.param_groups[0]["lr"],
                            "wall_s": time.perf_counter() - epoch_started}
-                self.history.append(metrics)
-                epochs_run = epoch
-                log.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
-                self.progress.update(**{k: v for k, v in metrics.items() if k not in ("epoch", "wall_s")})
-                self.progress.advance()
                 stop = self.after_epoch(epoch, metrics)
+            self.history.append(metrics)
+            epochs_run = epoch
+            log.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+            self.progress.update(**{k: v for k, v in metrics.items() if k not in ("epoch", "wall_s")})
+            self.progress.advance()
             if stop:
                 break
         self.progress.finish()
