@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pyarrow.compute as pc
@@ -95,3 +96,21 @@ def test_popularity_ranks_by_training_listeners(small_dataset, tmp_path):
     top_song = int(torch.argmax(trainer.bundle.song_popularity))
     counts = pc.value_counts(trainer.split.train.column("song_id")).to_pylist()
     assert max(c["counts"] for c in counts) == int(trainer.bundle.song_popularity[top_song])
+
+
+def test_with_a_weight_average_the_saved_model_is_the_one_validation_chose(small_dataset, tmp_path):
+    spec = TrainingSpec(model="gat-basic", epochs=3, batch_size=256, seed=4, ema_decay=0.5)
+    trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
+    result = trainer.train(small_dataset)
+    model, _ = load_checkpoint(tmp_path / "model.pt")
+    model.eval()
+    with torch.no_grad():
+        z = model.embed()
+        ranked = rank_metrics(lambda users: model.full_sort_predict(users, z), trainer.validation,
+                              trainer.known_train)
+    assert ranked["recall@10"] == pytest.approx(result.test["val_recall@10"])
+    assert result.history[result.best_epoch - 1]["val_recall@10"] == pytest.approx(ranked["recall@10"])
+    plain = AdvancedTrainer(replace(spec, ema_decay=0.0), tmp_path / "plain", SilentProgress())
+    plain = plain.train(small_dataset)
+    assert [h["loss"] for h in plain.history] == [h["loss"] for h in result.history]  # same steps
+    assert [h["val_recall@10"] for h in plain.history] != [h["val_recall@10"] for h in result.history]
