@@ -122,6 +122,10 @@ class SessionSource(ABC):
         """Open and check the input; raise InvalidInputFile for whole-file problems."""
 
 
+# The layouts `engine ingest --format` reads; adapters/sources/formats.py maps each to its source.
+SOURCE_FORMATS = ("seed", "spotify-history", "lastfm-1k", "lastfm-hetrec", "mssd")
+
+
 @dataclass(frozen=True)
 class SourceRequest:
     path: Path | None = None

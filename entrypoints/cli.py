@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from domain.errors import EngineError
+from domain.ports import SOURCE_FORMATS
 from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
 from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
 
@@ -149,7 +150,7 @@ def validate(app: App, data_dir: Path, as_json: bool) -> None:
               help="user_genre_preferences.csv.")
 @click.option("--users", type=click.Path(path_type=Path), help="users.csv (user types).")
 @click.option("--format", "source_format", default="seed", show_default=True,
-              type=click.Choice(["seed", "spotify-history", "lastfm-1k", "lastfm-hetrec", "mssd"]),
+              type=click.Choice(SOURCE_FORMATS),
               help="Layout of PATH: the generator's CSVs, Spotify JSON exports, the Last.fm-1K log, "
                    "the HetRec Last.fm directory (items are artists) or MSSD session logs.")
 @click.option("--user", "listener", help="spotify-history: the listener of a single file or directory.")

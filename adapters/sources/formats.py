@@ -11,7 +11,7 @@ from adapters.sources.mssd import MssdSource
 from adapters.sources.seed_csv import SeedCsvSource
 from adapters.sources.spotify_history import SpotifyHistorySource
 from domain.errors import InvalidSetting
-from domain.ports import SessionFeed, SessionSource, SourceRequest
+from domain.ports import SOURCE_FORMATS, SessionFeed, SessionSource, SourceRequest
 
 FORMATS: dict[str, type[SessionSource]] = {
     "seed": SeedCsvSource,
@@ -20,6 +20,7 @@ FORMATS: dict[str, type[SessionSource]] = {
     "lastfm-hetrec": LastfmHetrecSource,
     "mssd": MssdSource,
 }
+assert tuple(FORMATS) == SOURCE_FORMATS
 
 
 class MultiFormatSource(SessionSource):
