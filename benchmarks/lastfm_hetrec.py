@@ -136,7 +136,8 @@ def main() -> None:
 
     split_file = args.work / "split-8-1-1.parquet"
     shutil.copyfile(results["gat-enhanced"]["files"]["split"], split_file)
-    assignment = pq.read_table(split_file).to_pandas()
+    split_table = pq.read_table(split_file)
+    assignment = split_table.to_pandas()
     interactions = pq.read_table(next((data_dir / "store").glob("v-*/interactions.parquet"))).to_pandas()
     users = {u: i for i, u in enumerate(sorted(interactions["user_id"].unique()))}
     items = {s: i for i, s in enumerate(sorted(pq.read_table(
@@ -172,7 +173,7 @@ def main() -> None:
     if als_users is not None:
         # How much of a gap the test split's sampling alone could make: the same users ranked
         # by both models, resampled.
-        ours = engine_per_user(Path(results[best]["files"]["model"]), pq.read_table(split_file))
+        ours = engine_per_user(Path(results[best]["files"]["model"]), split_table)
         for metric, column in (("recall@10", 0), ("ndcg@10", 1)):
             low, high = paired_interval(ours, als_users, column)
             print(f"{best} - implicit ALS, {metric}: 95% interval over test users (paired bootstrap) "

@@ -110,7 +110,7 @@ def test_with_a_weight_average_the_saved_model_is_the_one_validation_chose(small
                               trainer.known_train)
     assert ranked["recall@10"] == pytest.approx(result.test["val_recall@10"])
     assert result.history[result.best_epoch - 1]["val_recall@10"] == pytest.approx(ranked["recall@10"])
-    plain = AdvancedTrainer(replace(spec, ema_decay=0.0), tmp_path / "plain", SilentProgress())
-    plain = plain.train(small_dataset)
+    plain = AdvancedTrainer(replace(spec, ema_decay=0.0), tmp_path / "plain", SilentProgress()).train(
+        small_dataset)
     assert [h["loss"] for h in plain.history] == [h["loss"] for h in result.history]  # same steps
     assert [h["val_recall@10"] for h in plain.history] != [h["val_recall@10"] for h in result.history]
