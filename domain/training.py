@@ -29,9 +29,11 @@ class TrainingSpec:
     hard_negatives: bool = False
     ema_decay: float = 0.0
     patience: int = 5
+    validate_every: int = 1
     seed: int = 42
     device: str = "auto"
     alpha: float = 0.8
+    members: int = 1
     checkpoint_every: int = 5
     validation_share: float = 0.15
     test_share: float = 0.15

@@ -34,6 +34,8 @@ class ModelSettings(BaseModel):
     kind: Literal[MODEL_KINDS] = _SPEC.model
     alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
                          description="weight of the collaborative score in gat-enhanced")
+    members: int = Field(default=_SPEC.members, ge=1,
+                         description="independently trained copies of a GAT model whose scores are averaged")
 
 
 class TrainingSettings(BaseModel):
@@ -48,6 +50,8 @@ class TrainingSettings(BaseModel):
     ema_decay: float = Field(default=_SPEC.ema_decay, ge=0, lt=1,
                              description="decay of the weights' moving average; 0 turns it off")
     patience: int = Field(default=_SPEC.patience, ge=1)
+    validate_every: int = Field(default=_SPEC.validate_every, ge=1,
+                                description="epochs between rankings of the validation part")
     seed: int = _SPEC.seed
     device: Literal[DEVICES] = _SPEC.device
     checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)

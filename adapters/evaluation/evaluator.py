@@ -80,7 +80,7 @@ def deletion_test(model: _GATRecommender, users: np.ndarray, targets: np.ndarray
     history_songs, history_users = data[HISTORY].edge_index.numpy()
     with torch.no_grad():
         z = model()
-        attention, _ = model.history_attention_for(z, torch.from_numpy(users), torch.from_numpy(targets))
+        attention = model.history_attention_for(z, torch.from_numpy(users), torch.from_numpy(targets))
     drops: dict[str, list[float]] = {"top_attention": [], "random_edge": []}
     for row, (user, target) in enumerate(zip(users, targets, strict=True)):
         mine = np.flatnonzero(history_users == user)

@@ -2,7 +2,7 @@
 
 Written beside the checkpoint (``serving.npz``) so that `engine recommend` and
 `engine explain` load numpy arrays only, not torch and PyG: the embeddings,
-each user's attended history and the attention's sharpness, popularity and genre
+each user's attended history and each member's attention sharpness, popularity and genre
 matrices, and the id maps.
 """
 
@@ -43,10 +43,11 @@ def export_serving(model: GraphRecommender, path: Path) -> None:
             "user_emb": z["user"].cpu().numpy(), "song_emb": z["song"].cpu().numpy(),
             "artist_input": model.embeddings["artist"].weight.detach().cpu().numpy(),
             "attended": z["attended"].cpu().numpy(), "attended_mask": z["attended_mask"].cpu().numpy(),
-            "sharpness": np.array(float(model.sharpness.detach()), dtype=np.float32),
+            "sharpness": model.sharpness.detach().cpu().numpy().astype(np.float32),
         })
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
-    meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha}
+    members = model.members if isinstance(model, _GATRecommender) else 1
+    meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha, "members": members}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_file(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)

@@ -11,7 +11,8 @@ the song. Cold-start rules (seed, "Error Handling"):
   with the mean of their most similar users' embeddings.
 
 Scores are the model's: graph part ``z_u . z_s`` plus the target-aware attention over the
-user's attended history (``adapters.models.gat``), computed here with numpy.
+user's attended history (``adapters.models.gat``), averaged over the model's members,
+computed here with numpy.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from adapters.tables import positions
 from adapters.user_songs import UserSongs
 from domain.ports import Dataset
 
-SERVING_FORMAT = 3  # bump when serving.npz changes; older files are re-exported
+SERVING_FORMAT = 4  # bump when serving.npz changes; older files are re-exported
 SPARSE_USER_PLAYS = 3
 SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
@@ -71,7 +72,7 @@ class LoadedModel:
         with np.load(serving, allow_pickle=False) as arrays:
             data = {name: arrays[name] for name in arrays.files}
         meta = json.loads(str(data["meta"]))
-        self.kind, self.alpha = meta["kind"], float(meta["alpha"])
+        self.kind, self.alpha, self.members = meta["kind"], float(meta["alpha"]), int(meta["members"])
         self.user_ids = data["user_ids"].astype(object)
         self.song_ids = data["song_ids"].astype(object)
         self.genre_names = [str(g) for g in data["genre_names"]]
@@ -88,7 +89,8 @@ class LoadedModel:
         if self.is_gat:
             self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
-            self.sharpness = float(data["sharpness"])
+            self.sharpness = data["sharpness"].reshape(self.members)
+            self.dim = self.song_emb.shape[1] // self.members
             self._history_padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
             self._fill_cold_songs(data["artist_input"])
             self._supplement_sparse_users()
@@ -100,35 +102,45 @@ class LoadedModel:
         """How many training songs each user's attention reads."""
         return self.attended_mask.sum(1)
 
+    def _member(self, rows: np.ndarray, member: int) -> np.ndarray:
+        return rows[..., member * self.dim:(member + 1) * self.dim]
+
     def history_attention(self, user: int, song: int) -> tuple[np.ndarray, np.ndarray]:
         """(song indices, attention) of the user's attended history when the model scores
-        ``song`` (which does not attend to itself), most attended first; attention sums to 1."""
+        ``song`` (which does not attend to itself), most attended first; attention, averaged
+        over the members, sums to 1."""
         songs = self.attended[user][self.attended_mask[user]]
         songs = songs[songs != song]
-        similarity = (self.song_emb[songs] @ self.song_emb[song]).astype(np.float64)
-        attention = _softmax_last(self.sharpness * similarity)
+        attention = np.zeros(len(songs))
+        for k in range(self.members):
+            member_songs = self._member(self.song_emb, k)
+            similarity = (member_songs[songs] @ member_songs[song]).astype(np.float64)
+            attention += _softmax_last(self.sharpness[k] * similarity) / self.members
         order = np.argsort(-attention, kind="stable")
         return songs[order], attention[order]
 
     def _history_part(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
         """(users x songs) attention-weighted similarity of each song to the user's history,
-        as ``adapters.models.gat`` computes it."""
+        averaged over the members, as ``adapters.models.gat`` computes it."""
         targets = np.arange(len(self.song_ids))[songs]
         target_position = np.full(len(self.song_ids), -1)
         target_position[targets] = np.arange(len(targets))
-        target_emb = self.song_emb[targets]
-        out = np.empty((len(users), len(targets)), dtype=np.float32)
+        out = np.zeros((len(users), len(targets)), dtype=np.float32)
         step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * len(targets)))
-        for start in range(0, len(users), step):
-            batch = users[start:start + step]
-            history = self.attended[batch]
-            similarity = target_emb @ self.song_emb[history].transpose(0, 2, 1)  # users x songs x history
-            logits = self.sharpness * similarity
-            logits += self._history_padding[batch][:, None, :]
-            position = target_position[history]
-            rows, slots = np.nonzero(position >= 0)
-            logits[rows, position[rows, slots], slots] = -np.inf  # a song does not attend to itself
-            out[start:start + step] = np.einsum("ush,ush->us", _softmax_last(logits), similarity)
+        for k in range(self.members):
+            member_songs = np.ascontiguousarray(self._member(self.song_emb, k))
+            target_emb = member_songs[targets]
+            for start in range(0, len(users), step):
+                batch = users[start:start + step]
+                history = self.attended[batch]
+                similarity = target_emb @ member_songs[history].transpose(0, 2, 1)  # users x songs x history
+                logits = self.sharpness[k] * similarity
+                logits += self._history_padding[batch][:, None, :]
+                position = target_position[history]
+                rows, slots = np.nonzero(position >= 0)
+                logits[rows, position[rows, slots], slots] = -np.inf  # a song does not attend to itself
+                out[start:start + step] += np.einsum("ush,ush->us", _softmax_last(logits),
+                                                     similarity) / self.members
         return out
 
     def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
@@ -192,7 +204,8 @@ class LoadedModel:
         if not self.is_gat:
             final = np.broadcast_to(np.log1p(self.popularity[songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = self.user_emb[users] @ self.song_emb[songs].T + self._history_part(users, songs)
+        graph_part = self.user_emb[users] @ self.song_emb[songs].T / self.members
+        collaborative = graph_part + self._history_part(users, songs)
         final = self.alpha * collaborative + (1 - self.alpha) * genre
         return ScoreParts(collaborative, genre, final)
 

@@ -51,7 +51,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
-    return {"alpha": spec.alpha} if spec.model == "gat-enhanced" else {}
+    if spec.model == "popularity":
+        return {}
+    return {"members": spec.members, **({"alpha": spec.alpha} if spec.model == "gat-enhanced" else {})}
 
 
 class Pairs:
@@ -120,7 +122,8 @@ class BaseTrainer:
             loss = self.train_epoch(epoch)
             # Judged, and checkpointed, on the averaged weights; trained on the live ones.
             with self.average.applied() if self.average else nullcontext():
-                metrics = {"epoch": epoch, "loss": loss, **self.epoch_metrics(),
+                judged = epoch % self.spec.validate_every == 0 or epoch == epochs
+                metrics = {"epoch": epoch, "loss": loss, **(self.epoch_metrics() if judged else {}),
                            "lr": self.optimizer.param_groups[0]["lr"],
                            "wall_s": time.perf_counter() - epoch_started}
                 stop = self.after_epoch(epoch, metrics)
@@ -255,20 +258,22 @@ class AdvancedTrainer(BaseTrainer):
         self.stale = 0
         if self.model.trainable:
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="max", factor=0.5, patience=max(1, self.spec.patience // 2))
+                self.optimizer, mode="max", factor=0.5,
+                patience=max(1, self.spec.patience // (2 * self.spec.validate_every)))
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.validation, self.known_train)
         return {"val_recall@10": ranked["recall@10"], "val_ndcg@10": ranked["ndcg@10"]}
 
     def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
-        score = metrics["val_recall@10"]
-        self.scheduler.step(score)
-        if score > self.best_score:
-            self.best_score, self.best_epoch, self.stale = score, epoch, 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        else:
-            self.stale += 1
+        score = metrics.get("val_recall@10")
+        if score is not None:
+            self.scheduler.step(score)
+            if score > self.best_score:
+                self.best_score, self.best_epoch, self.stale = score, epoch, 0
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.stale += self.spec.validate_every
         if self.spec.checkpoint_every and epoch % self.spec.checkpoint_every == 0:
             # keep only the latest periodic checkpoint: it is what an interrupted run resumes from
             for older in self.out_dir.glob("checkpoint-epoch-*.pt"):

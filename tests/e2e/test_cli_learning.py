@@ -11,7 +11,8 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     graph = engine.json("build-graph")
     assert graph["nodes"]["user"] == 60 and Path(graph["graph"]).exists()
     result = engine.json("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "512",
-                         "--hard-negatives", "--negatives", "4", "--l2", "0.3", "--ema-decay", "0.9")
+                         "--hard-negatives", "--negatives", "4", "--l2", "0.3", "--ema-decay", "0.9",
+                         "--members", "2")
     assert {"model", "parameters", "best_epoch", "wall_s", "test"} <= result.keys()
     assert result["model"] == "gat-basic" and result["parameters"]["total"] > 0
     assert {"recall@10", "ndcg@10"} <= result["test"].keys()
@@ -22,6 +23,7 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     _, checkpoint = load_checkpoint(Path(result["files"]["model"]))
     assert checkpoint["spec"]["hard_negatives"] is True and checkpoint["spec"]["negatives"] == 4
     assert checkpoint["spec"]["l2"] == 0.3 and checkpoint["spec"]["ema_decay"] == 0.9
+    assert checkpoint["hyper_parameters"]["members"] == 2
 
 
 def test_train_builds_the_graph_when_missing_and_prints_a_summary(engine, small_raw_dir):
@@ -46,5 +48,11 @@ def test_train_rejects_bad_settings_with_exit_2(engine, small_raw_dir):
     assert no_negatives.exit_code == 2 and "--negatives" in no_negatives.stderr
     no_average = engine("train", "--model", "gat-basic", "--ema-decay", "1")
     assert no_average.exit_code == 2 and "--ema-decay" in no_average.stderr
+    never_judged = engine("train", "--model", "gat-basic", "--validate-every", "0")
+    assert never_judged.exit_code == 2 and "--validate-every" in never_judged.stderr
+    no_members = engine("train", "--model", "gat-basic", "--members", "0")
+    assert no_members.exit_code == 2 and "--members" in no_members.stderr
+    popular_pair = engine("train", "--model", "popularity", "--members", "2")
+    assert popular_pair.exit_code == 2 and "members" in popular_pair.stderr
     env = engine("train", env={"ENGINE_TRAINING__EPOCHS": "-1"})
     assert env.exit_code == 2 and "training.epochs" in env.stderr

@@ -7,10 +7,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 import torch
+import torch.nn.functional as F
 
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PREFERS, GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, load_checkpoint, save_checkpoint
 from adapters.tables import CATALOGUE_SCHEMAS
+from adapters.training.sampling import NegativeSampler
 from domain.errors import EmptyRepository
 from domain.ports import Catalogue, Dataset
 from tests.conftest import SMALL
@@ -80,20 +82,55 @@ def test_forward_backward_and_attention(small_dataset, kind):
     assert counts["total"] == counts["embedding"] + counts["other"] > 0
 
 
-def test_hard_negatives_train_against_the_highest_scored_candidate(small_dataset):
+@pytest.mark.parametrize("members", [1, 2])
+def test_hard_negatives_train_each_member_against_its_highest_scored_candidate(small_dataset, members):
     torch.manual_seed(0)
-    model = create_model("gat-basic", PygGraphBuilder().build_bundle(small_dataset)).eval()
+    bundle = PygGraphBuilder().build_bundle(small_dataset)
+    model = create_model("gat-basic", bundle, members=members).eval()
+    heard_songs, heard_users = bundle.data[HISTORY].edge_index.numpy()
+    sampler = NegativeSampler(heard_users, heard_songs, SMALL.songs, seed=0)
     users, positives = torch.arange(8), torch.arange(8)
-    candidates = torch.randint(0, SMALL.songs, (8, 5))
+    candidates = torch.from_numpy(sampler.sample(np.repeat(np.arange(8), 5))).view(8, 5)
     with torch.no_grad():
         z = model()
-        scores = model.pair_scores(users.repeat_interleave(5), candidates.view(-1)).view(8, 5)
-        chosen = candidates[torch.arange(8), scores.argmax(1)]
-        assert torch.equal(model._hardest(z, users, candidates).view(-1), chosen)
+        scores = torch.stack([model.member_scores(z, users.repeat_interleave(5), candidates.view(-1))
+                              .view(8, 5, members)[:, :, k] for k in range(members)], -1)
+        chosen = candidates.gather(1, scores.argmax(1))
+        assert torch.equal(model._hardest(z, users, candidates), chosen)
+        positive = model.member_scores(z, users, positives)
+        expected = F.softplus(scores.max(1).values - positive).mean(0).sum()
         hard = model.calculate_loss(users, positives, candidates, hardest=True)
-        assert torch.allclose(hard, model.calculate_loss(users, positives, chosen))
+        assert torch.allclose(hard, expected)
         # the hardest candidate costs more than the average one
         assert hard > model.calculate_loss(users, positives, candidates)
+
+
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_members_are_independent_models_whose_scores_are_averaged(small_dataset, kind):
+    torch.manual_seed(0)
+    bundle = PygGraphBuilder().build_bundle(small_dataset)
+    pair = create_model(kind, bundle, members=2).eval()
+    state = pair.state_dict()
+    singles = []
+    for k in range(2):
+        single = create_model(kind, bundle).eval()
+        single.load_state_dict({
+            name: (state[name][:, k * 32:(k + 1) * 32] if name.startswith("embeddings.")
+                   else state[name][k:k + 1] if name == "log_sharpness"
+                   else state[name.replace("branches.0.", f"branches.{k}.")])
+            for name in single.state_dict()})
+        singles.append(single)
+    users, songs = torch.arange(6), torch.arange(6)
+    negatives = torch.randint(0, SMALL.songs, (6, 4))
+    with torch.no_grad():
+        mean = sum(single.pair_scores(users, songs) for single in singles) / 2
+        assert torch.allclose(pair.pair_scores(users, songs), mean, atol=1e-5)
+        full = sum(single.full_sort_predict(users) for single in singles) / 2
+        assert torch.allclose(pair.full_sort_predict(users), full, atol=1e-5)
+        # trained on the sum of the members' own losses, L2 included
+        own = sum(single.calculate_loss(users, songs, negatives, l2=0.1) for single in singles)
+        assert torch.allclose(pair.calculate_loss(users, songs, negatives, l2=0.1), own, atol=1e-5)
+    assert not torch.allclose(singles[0].pair_scores(users, songs), singles[1].pair_scores(users, songs))
 
 
 def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):

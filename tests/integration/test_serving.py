@@ -29,8 +29,8 @@ def served(small_dataset, tmp_path_factory):
     repository = InMemoryInteractionRepository()
     repository.save(Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources))
     models = tmp_path_factory.mktemp("models")
-    for kind in ("gat-basic", "gat-enhanced"):
-        spec = TrainingSpec(model=kind, epochs=2, batch_size=512, seed=4)
+    for kind, members in (("gat-basic", 1), ("gat-enhanced", 2)):
+        spec = TrainingSpec(model=kind, epochs=2, batch_size=512, seed=4, members=members)
         AdvancedTrainer(spec, models / kind, SilentProgress()).train(repository.load())
     return CheckpointModelLoader(models, repository), repository, models
 
@@ -54,8 +54,12 @@ def test_explanation_fields_are_consistent(served):
         assert set(e.matched_genres) <= genres
 
 
-def test_explained_attention_is_the_attention_that_scored_the_song(served):
-    loaded = served[0].load("gat-basic").loaded
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_explained_attention_is_the_attention_that_scored_the_song(served, kind):
+    """Each member attends over the history by its own similarity; the explanation shows the
+    members' mean attention and the score is the members' mean (gat-enhanced has two)."""
+    loaded = served[0].load(kind).loaded
+    assert loaded.members == (2 if kind == "gat-enhanced" else 1)
     rng = np.random.default_rng(0)
     for user in rng.choice(len(loaded.user_ids), 20, replace=False):
         song = int(rng.integers(len(loaded.song_ids)))
@@ -64,10 +68,18 @@ def test_explained_attention_is_the_attention_that_scored_the_song(served):
             continue
         assert attention.sum() == pytest.approx(1.0, abs=1e-6) and song not in songs
         assert np.all(np.diff(attention) <= 1e-12)  # most attended first
-        similarity = loaded.song_emb[songs] @ loaded.song_emb[song]
-        expected = loaded.user_emb[user] @ loaded.song_emb[song] + attention @ similarity
+        member_attention, member_scores = [], []
+        for k in range(loaded.members):
+            columns = slice(k * loaded.dim, (k + 1) * loaded.dim)
+            song_emb = loaded.song_emb[:, columns]
+            similarity = song_emb[songs] @ song_emb[song]
+            weights = np.exp(loaded.sharpness[k] * similarity)
+            weights /= weights.sum()
+            member_attention.append(weights)
+            member_scores.append(loaded.user_emb[user, columns] @ song_emb[song] + weights @ similarity)
+        np.testing.assert_allclose(attention, np.mean(member_attention, 0), atol=1e-5)
         collaborative = loaded.score_parts(np.array([user]), np.array([song])).collaborative[0, 0]
-        assert collaborative == pytest.approx(expected, rel=1e-4, abs=1e-4)
+        assert collaborative == pytest.approx(np.mean(member_scores), rel=1e-4, abs=1e-4)
 
 
 def test_heard_songs_are_excluded_unless_asked(served):

@@ -114,3 +114,14 @@ def test_with_a_weight_average_the_saved_model_is_the_one_validation_chose(small
         small_dataset)
     assert [h["loss"] for h in plain.history] == [h["loss"] for h in result.history]  # same steps
     assert [h["val_recall@10"] for h in plain.history] != [h["val_recall@10"] for h in result.history]
+
+
+def test_validating_every_other_epoch_judges_those_epochs_and_the_last(small_dataset, tmp_path):
+    spec = TrainingSpec(model="gat-basic", epochs=5, batch_size=512, seed=3, validate_every=2, patience=50)
+    result = AdvancedTrainer(spec, tmp_path, SilentProgress()).train(small_dataset)
+    judged = [h["epoch"] for h in result.history if "val_recall@10" in h]
+    assert judged == [2, 4, 5] and len(result.history) == 5
+    assert result.best_epoch in judged
+    best = max(h["val_recall@10"] for h in result.history if "val_recall@10" in h)
+    assert result.test["val_recall@10"] == pytest.approx(best)
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
