@@ -157,9 +157,9 @@ class _GATRecommender(GraphRecommender):
             attention.append(member_attention)
             for t, parts in outputs.items():
                 parts.append(branch.readout(member_x[t], h[t]))
-        self.last_attention = {rel: torch.stack([a[rel] for a in attention]).mean(0).detach()
-                               for rel in attention[0]}
-        z = {t: torch.cat(parts, 1) for t, parts in outputs.items()}
+        self.last_attention = {rel: (alpha if len(attention) == 1 else torch.stack(
+            [a[rel] for a in attention]).mean(0)).detach() for rel, alpha in attention[0].items()}
+        z = {t: parts[0] if len(parts) == 1 else torch.cat(parts, 1) for t, parts in outputs.items()}
         z["attended"], z["attended_mask"] = self._attended_history()
         return z
 
@@ -178,11 +178,11 @@ class _GATRecommender(GraphRecommender):
 
     def _history_terms(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
                        ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """For each member: (attention, similarity), each users x ATTENDED_HISTORY x m, and the
+        """For each member: (attention, similarity), each users x m x ATTENDED_HISTORY, and the
         candidates' embeddings (users x m x dim), for m candidate songs per user."""
         history = z["attended"].index_select(0, users)
-        mask = (z["attended_mask"].index_select(0, users).unsqueeze(2)
-                & (history.unsqueeze(2) != candidates.unsqueeze(1)))
+        mask = (z["attended_mask"].index_select(0, users).unsqueeze(1)
+                & (history.unsqueeze(1) != candidates.unsqueeze(2)))
         terms = []
         for k in range(self.members):
             # The history is gathered once per user and multiplied with all of its candidates
@@ -191,8 +191,8 @@ class _GATRecommender(GraphRecommender):
             songs = self.member_slice(z["song"], k)
             history_songs = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
             candidate_songs = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
-            similarity = torch.bmm(history_songs, candidate_songs.transpose(1, 2))
-            attention = _masked_softmax(self.sharpness[k] * similarity, mask, dim=1)
+            similarity = torch.bmm(candidate_songs, history_songs.transpose(1, 2))
+            attention = _masked_softmax(self.sharpness[k] * similarity, mask)
             terms.append((attention, similarity, candidate_songs))
         return terms
 
@@ -203,7 +203,7 @@ class _GATRecommender(GraphRecommender):
         or (users, m): m songs per user. It sums to 1 over a user's history songs."""
         terms = self._history_terms(z, users, songs.view(len(users), -1))
         attention = torch.stack([attention for attention, _, _ in terms]).mean(0)
-        return attention.transpose(1, 2).reshape(*songs.shape, attention.shape[1])
+        return attention.view(*songs.shape, attention.shape[-1])
 
     def member_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                              songs: torch.Tensor) -> torch.Tensor:
@@ -213,7 +213,7 @@ class _GATRecommender(GraphRecommender):
         for k, (attention, similarity, candidate_songs) in enumerate(
                 self._history_terms(z, users, songs.view(len(users), -1))):
             user = self.member_slice(z["user"], k).index_select(0, users)
-            scores.append((candidate_songs * user.unsqueeze(1)).sum(-1) + (attention * similarity).sum(1))
+            scores.append((candidate_songs * user.unsqueeze(1)).sum(-1) + (attention * similarity).sum(-1))
         return torch.stack(scores, -1).view(*songs.shape, self.members)
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
@@ -304,7 +304,8 @@ class _GATRecommender(GraphRecommender):
         slots. With ``history`` (users x history song indices) the songs are the whole
         catalogue, and a song does not attend to itself."""
         logits = similarity * self.sharpness[member]
-        logits.masked_fill_(padding.unsqueeze(2), -torch.inf)
+        # whole rows: cheaper than a masked fill over the block when few slots are padding
+        logits[padding.nonzero(as_tuple=True)] = -torch.inf
         if history is not None:
             logits.scatter_(2, history.unsqueeze(2), -torch.inf)
         # NaN where every history song is blanked out: no history, no history part
