@@ -23,7 +23,7 @@ MODEL_CLASSES: dict[str, type[GraphRecommender]] = {
     "gat-enhanced": EnhancedGATRecommender,
 }
 assert tuple(MODEL_CLASSES) == MODEL_KINDS
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: GAT layers per member (`members`)
 
 
 def create_model(kind: str, bundle: GraphBundle, **hyper_parameters: Any) -> GraphRecommender:

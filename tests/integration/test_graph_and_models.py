@@ -13,7 +13,7 @@ from adapters.graph.pyg_builder import HISTORY, LISTENS, PREFERS, GraphBundle, P
 from adapters.models.factory import create_model, load_checkpoint, save_checkpoint
 from adapters.tables import CATALOGUE_SCHEMAS
 from adapters.training.sampling import NegativeSampler
-from domain.errors import EmptyRepository
+from domain.errors import CheckpointError, EmptyRepository
 from domain.ports import Catalogue, Dataset
 from tests.conftest import SMALL
 
@@ -187,6 +187,17 @@ def test_checkpoint_round_trip_gives_identical_scores(small_dataset, tmp_path, k
         after = loaded.full_sort_predict(users)
     assert torch.equal(before, after)
     assert state["versions"]["torch"] and loaded.bundle.ids == model.bundle.ids
+
+
+def test_a_checkpoint_of_an_older_format_asks_for_retraining(small_dataset, tmp_path):
+    model = create_model("gat-basic", PygGraphBuilder().build_bundle(small_dataset), members=2)
+    save_checkpoint(model, tmp_path / "model.pt", {})
+    loaded, _ = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.members == 2
+    state = torch.load(tmp_path / "model.pt", weights_only=False)
+    torch.save({**state, "format": 1}, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match="old.pt: incompatible checkpoint format; retrain"):
+        load_checkpoint(tmp_path / "old.pt")
 
 
 def test_history_affinity_uses_only_the_interactions_given(small_dataset):
