@@ -42,17 +42,13 @@ def test_train_on_an_empty_repository_exits_2(engine):
 def test_train_rejects_bad_settings_with_exit_2(engine, small_raw_dir):
     engine.json("ingest", small_raw_dir)
     assert engine("train", "--model", "gat-huge").exit_code == 2
-    bad_alpha = engine("train", "--model", "gat-enhanced", "--alpha", "1.5")
-    assert bad_alpha.exit_code == 2 and "alpha" in bad_alpha.stderr
-    no_negatives = engine("train", "--model", "gat-basic", "--negatives", "0")
-    assert no_negatives.exit_code == 2 and "--negatives" in no_negatives.stderr
-    no_average = engine("train", "--model", "gat-basic", "--ema-decay", "1")
-    assert no_average.exit_code == 2 and "--ema-decay" in no_average.stderr
-    never_judged = engine("train", "--model", "gat-basic", "--validate-every", "0")
-    assert never_judged.exit_code == 2 and "--validate-every" in never_judged.stderr
-    no_members = engine("train", "--model", "gat-basic", "--members", "0")
-    assert no_members.exit_code == 2 and "--members" in no_members.stderr
-    popular_pair = engine("train", "--model", "popularity", "--members", "2")
-    assert popular_pair.exit_code == 2 and "members" in popular_pair.stderr
+    for model, option, value, named in (("gat-enhanced", "--alpha", "1.5", "alpha"),
+                                        ("gat-basic", "--negatives", "0", "--negatives"),
+                                        ("gat-basic", "--ema-decay", "1", "--ema-decay"),
+                                        ("gat-basic", "--validate-every", "0", "--validate-every"),
+                                        ("gat-basic", "--members", "0", "--members"),
+                                        ("popularity", "--members", "2", "members")):
+        result = engine("train", "--model", model, option, value)
+        assert result.exit_code == 2 and named in result.stderr, (option, value, result.stderr)
     env = engine("train", env={"ENGINE_TRAINING__EPOCHS": "-1"})
     assert env.exit_code == 2 and "training.epochs" in env.stderr
