@@ -120,9 +120,9 @@ class BaseTrainer:
         for epoch in range(1, epochs + 1):
             epoch_started = time.perf_counter()
             loss = self.train_epoch(epoch)
+            judged = epoch % self.spec.validate_every == 0 or epoch == epochs
             # Judged, and checkpointed, on the averaged weights; trained on the live ones.
             with self.average.applied() if self.average else nullcontext():
-                judged = epoch % self.spec.validate_every == 0 or epoch == epochs
                 metrics = {"epoch": epoch, "loss": loss, **(self.epoch_metrics() if judged else {}),
                            "lr": self.optimizer.param_groups[0]["lr"],
                            "wall_s": time.perf_counter() - epoch_started}
