@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from domain.training import check_model_kind
 HISTORY_SHOWN = 3
 ALL_USERS_CHUNK = 256
 
+
+def _whole_percent(share: float) -> str:
+    """A share as a whole percentage, rounded down: 'more than 99.7%' must not read 100%."""
+    return f"{math.floor(share * 100)}%"
 
 class CheckpointRecommender(Recommender, Explainer):
     def __init__(self, loaded: LoadedModel) -> None:
@@ -154,13 +159,14 @@ class CheckpointRecommender(Recommender, Explainer):
         popularity = self.loaded.popularity
         listeners = int(popularity[song])
         overall = float((popularity < popularity[song]).mean())
-        context = f"heard by {listeners} listener(s) in training, more than {overall:.0%} of songs"
+        context = (f"heard by {listeners} listener(s) in training, "
+                   f"more than {_whole_percent(overall)} of songs")
         if matched:
             same_genre = self.loaded.song_genre[:, matched].sum(1) > 0
             within = float((popularity[same_genre] < popularity[song]).mean())
             level = ("very popular" if within > 0.9 else
                      "moderately popular" if within > 0.5 else "a deeper cut")
-            context += f"; {level} in your preferred genres (above {within:.0%} of them)"
+            context += f"; {level} in your preferred genres (above {_whole_percent(within)} of them)"
         return context
 
     def _text(self, song: int, collaborative_term: float, genre_term: float, genre_influence: float,

@@ -196,3 +196,14 @@ def test_serving_scores_match_the_trained_model(served, kind):
     served_scores = loaded.score_parts(users).final
     assert not played.all()  # the never-played song is there, and left out of the comparison
     np.testing.assert_allclose(served_scores[:, played], expected[:, played], rtol=1e-4, atol=1e-4)
+
+
+def test_popularity_context_never_overstates_a_share(served):
+    """The most played song is ahead of almost every song, never of all of them."""
+    recommender = served[0].load("gat-basic")
+    popularity = recommender.loaded.popularity
+    top = int(np.argmax(popularity))
+    share = float((popularity < popularity[top]).mean())
+    assert 0.99 < share < 1.0  # a share the usual rounding would print as 100%
+    context = recommender._popularity_context(top, [])
+    assert f"more than {int(share * 100)}% of songs" in context and "100%" not in context
