@@ -23,7 +23,7 @@ def check_spec(spec: TrainingSpec) -> None:
     check_model_kind(spec.model)
     if spec.trainer not in TRAINER_KINDS:
         raise InvalidSetting(f"unknown trainer {spec.trainer!r}; choose one of {', '.join(TRAINER_KINDS)}")
-    for name in ("epochs", "batch_size", "patience", "validate_every"):
+    for name in ("epochs", "batch_size", "patience", "validate_every", "members"):
         minimum = 0 if name == "epochs" else 1
         if getattr(spec, name) < minimum:
             raise InvalidSetting(f"{name} must be at least {minimum}, got {getattr(spec, name)}")
@@ -31,8 +31,6 @@ def check_spec(spec: TrainingSpec) -> None:
         raise InvalidSetting(f"alpha must lie in [0, 1], got {spec.alpha}")
     if spec.lr <= 0:
         raise InvalidSetting(f"learning rate must be positive, got {spec.lr}")
-    if spec.members < 1:
-        raise InvalidSetting(f"members must be at least 1, got {spec.members}")
     if spec.members > 1 and spec.model == "popularity":
         raise InvalidSetting(f"members {spec.members}: only the GAT models train several members; "
                              "popularity has nothing to average")

@@ -115,14 +115,14 @@ class _GATRecommender(GraphRecommender):
 
     def __init__(self, bundle: GraphBundle, dim: int, members: int) -> None:
         super().__init__(bundle)
-        if members < 1:
-            raise ValueError(f"members must be at least 1, got {members}")
         self.dim, self.members = dim, members
         self.embeddings = nn.ModuleDict({
             t: nn.Embedding(bundle.data[t].num_nodes, members * dim) for t in self.node_types})
         # log of each member's target-aware attention sharpness; learned
         self.log_sharpness = nn.Parameter(torch.zeros(members))
-        self.last_attention: dict[Relation, torch.Tensor] = {}
+        # each member's GAT attention of the last forward pass, kept as is: only
+        # ``history_attention`` reads it, so averaging it is left to that reader
+        self.last_attention: list[dict[Relation, torch.Tensor]] = []
 
     def reset_parameters(self) -> None:
         for embedding in self.embeddings.values():
@@ -150,15 +150,13 @@ class _GATRecommender(GraphRecommender):
         current graph."""
         x = self.inputs()
         outputs: dict[str, list[torch.Tensor]] = {"user": [], "song": []}
-        attention: list[dict[Relation, torch.Tensor]] = []
+        self.last_attention = []
         for k, branch in enumerate(self.branches):
             member_x = {t: self.member_slice(v, k).contiguous() for t, v in x.items()}
-            h, member_attention = branch(member_x, self.bundle.data)
-            attention.append(member_attention)
+            h, attention = branch(member_x, self.bundle.data)
+            self.last_attention.append({rel: alpha.detach() for rel, alpha in attention.items()})
             for t, parts in outputs.items():
                 parts.append(branch.readout(member_x[t], h[t]))
-        self.last_attention = {rel: (alpha if len(attention) == 1 else torch.stack(
-            [a[rel] for a in attention]).mean(0)).detach() for rel, alpha in attention[0].items()}
         z = {t: parts[0] if len(parts) == 1 else torch.cat(parts, 1) for t, parts in outputs.items()}
         z["attended"], z["attended_mask"] = self._attended_history()
         return z
@@ -314,8 +312,8 @@ class _GATRecommender(GraphRecommender):
     def history_attention(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(edge_index song->user, attention averaged over heads and members) of the last
         forward pass."""
-        alpha = self.last_attention[HISTORY]
-        return self.bundle.data[HISTORY].edge_index, alpha.mean(dim=-1)
+        alpha = torch.stack([attention[HISTORY] for attention in self.last_attention])
+        return self.bundle.data[HISTORY].edge_index, alpha.mean(dim=(0, -1))
 
 
 class _BasicBranch(nn.Module):

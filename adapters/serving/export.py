@@ -46,8 +46,7 @@ def export_serving(model: GraphRecommender, path: Path) -> None:
             "sharpness": model.sharpness.detach().cpu().numpy().astype(np.float32),
         })
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
-    members = model.members if isinstance(model, _GATRecommender) else 1
-    meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha, "members": members}
+    meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_file(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)

@@ -72,7 +72,7 @@ class LoadedModel:
         with np.load(serving, allow_pickle=False) as arrays:
             data = {name: arrays[name] for name in arrays.files}
         meta = json.loads(str(data["meta"]))
-        self.kind, self.alpha, self.members = meta["kind"], float(meta["alpha"]), int(meta["members"])
+        self.kind, self.alpha = meta["kind"], float(meta["alpha"])
         self.user_ids = data["user_ids"].astype(object)
         self.song_ids = data["song_ids"].astype(object)
         self.genre_names = [str(g) for g in data["genre_names"]]
@@ -84,12 +84,14 @@ class LoadedModel:
         self._song_genre_unit = _unit_rows(self.song_genre)
         self.song_artist = data["song_artist"]
         self.is_gat = "user_emb" in data
+        self.members = 1  # GAT models: one per attention sharpness (below)
         self.notes: dict[str, int] = {}
         self.sparse_users: set[int] = set()
         if self.is_gat:
             self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
-            self.sharpness = data["sharpness"].reshape(self.members)
+            self.sharpness = data["sharpness"]
+            self.members = len(self.sharpness)
             self.dim = self.song_emb.shape[1] // self.members
             self._history_padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
             self._fill_cold_songs(data["artist_input"])

@@ -23,6 +23,7 @@ def _whole_percent(share: float) -> str:
     """A share as a whole percentage, rounded down: 'more than 99.7%' must not read 100%."""
     return f"{math.floor(share * 100)}%"
 
+
 class CheckpointRecommender(Recommender, Explainer):
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded

@@ -93,8 +93,7 @@ def test_hard_negatives_train_each_member_against_its_highest_scored_candidate(s
     candidates = torch.from_numpy(sampler.sample(np.repeat(np.arange(8), 5))).view(8, 5)
     with torch.no_grad():
         z = model()
-        scores = torch.stack([model.member_scores(z, users.repeat_interleave(5), candidates.view(-1))
-                              .view(8, 5, members)[:, :, k] for k in range(members)], -1)
+        scores = model.member_scores(z, users.repeat_interleave(5), candidates.view(-1)).view(8, 5, members)
         chosen = candidates.gather(1, scores.argmax(1))
         assert torch.equal(model._hardest(z, users, candidates), chosen)
         positive = model.member_scores(z, users, positives)
