@@ -51,4 +51,4 @@ class TrainModel:
             raise EmptyRepository("the repository holds no interactions; run `engine ingest` first")
         if not graph_path.exists():
             self._builder.build(dataset, graph_path)
-        return self._trainer.train(dataset, spec, models_dir / spec.model, progress or SilentProgress())
+        return self._trainer.train(dataset, spec, models_dir, progress or SilentProgress())

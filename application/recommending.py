@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domain.errors import EngineError, InvalidSetting, UnknownEntity
-from domain.model import Recommendation, RecommendationList
+from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
+from domain.model import ExplainedSong, RecommendationList
 from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
 from domain.training import check_model_kind
 
@@ -16,7 +16,7 @@ from domain.training import check_model_kind
 class RecommendQuery:
     user_id: str
     k: int = 10
-    model: str = "gat-enhanced"
+    model: str | None = None  # None: the most recently trained
     include_heard: bool = False
     explain: bool = False
     genres: tuple[str, ...] = ()
@@ -27,14 +27,23 @@ def _check_k(k: int) -> None:
         raise InvalidSetting(f"k must be a positive number of songs, got {k}")
 
 
+def chosen_kind(loader: ModelLoader, model: str | None) -> str:
+    """The kind asked for, or else the most recently trained one."""
+    if model is None:
+        model = loader.latest_kind()
+        if model is None:
+            raise CheckpointError("no trained model yet; run `engine train` first")
+    check_model_kind(model)
+    return model
+
+
 class Recommend:
     def __init__(self, loader: ModelLoader) -> None:
         self._loader = loader
 
     def execute(self, query: RecommendQuery) -> RecommendationList:
         _check_k(query.k)
-        check_model_kind(query.model)
-        recommender = self._loader.load(query.model)
+        recommender = self._loader.load(chosen_kind(self._loader, query.model))
         known = {name.casefold() for name in recommender.genre_names()}
         unknown = [g for g in query.genres if g.casefold() not in known]
         if unknown:
@@ -51,6 +60,12 @@ class Recommend:
             notices.extend(recommender.notices_for(query.user_id))
             recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
                                                     query.explain)
+        if not recommendations and not cold_start:
+            # One listener's own export: the catalogue is exactly the songs they played.
+            notices.append("every song in the catalogue is one this user has played (the catalogue holds "
+                           "only the ingested listeners' songs): these are their own songs ranked by the "
+                           "model; ingest more listeners to find new ones")
+            recommendations = recommender.recommend(query.user_id, query.k, True, query.explain)
         if not recommendations:
             notices.append("no recommendation left for this user; falling back to the most popular songs")
             recommendations = recommender.popular(query.k)
@@ -62,9 +77,9 @@ class Explain:
     def __init__(self, loader: ModelLoader) -> None:
         self._loader = loader
 
-    def execute(self, user_id: str, song_id: str, model: str, plot: Path | None = None
-                ) -> Recommendation:
-        check_model_kind(model)
+    def execute(self, user_id: str, song_id: str, model: str | None, plot: Path | None = None
+                ) -> ExplainedSong:
+        model = chosen_kind(self._loader, model)
         explainer = self._loader.load(model)
         if not explainer.knows_user(user_id):
             raise UnknownEntity(f"user {user_id!r} is not in the {model} model; "
@@ -74,21 +89,27 @@ class Explain:
         explained = explainer.explain(user_id, song_id)
         if plot is not None:
             explainer.plot(user_id, explained, plot)
-        return explained
+        return ExplainedSong(model, explained)
+
+
+@dataclass(frozen=True)
+class RecommendAllResult:
+    model: str
+    rows: int
 
 
 class RecommendAll:
     def __init__(self, loader: ModelLoader) -> None:
         self._loader = loader
 
-    def execute(self, k: int, model: str, out_path: Path, include_heard: bool = False,
-                progress: Progress | None = None) -> int:
+    def execute(self, k: int, model: str | None, out_path: Path, include_heard: bool = False,
+                progress: Progress | None = None) -> RecommendAllResult:
         _check_k(k)
-        check_model_kind(model)
         if out_path.suffix.lower() not in (".csv", ".parquet"):
             raise InvalidSetting(f"{out_path}: --output must end in .csv or .parquet")
-        return self._loader.load(model).recommend_all(k, include_heard, out_path,
-                                                      progress or SilentProgress())
+        recommender = self._loader.load(chosen_kind(self._loader, model))
+        rows = recommender.recommend_all(k, include_heard, out_path, progress or SilentProgress())
+        return RecommendAllResult(recommender.kind, rows)
 
 
 class Evaluate:

@@ -33,3 +33,11 @@ class CheckpointError(EngineError):
 
 class UnknownEntity(EngineError):
     """A user or song id the model does not know."""
+
+
+class StoreBusy(EngineError):
+    """Another engine command holds the writer lock of the store for too long."""
+
+
+class CorruptStore(EngineError):
+    """Something the engine stored is damaged, foreign or points outside the store."""

@@ -87,6 +87,14 @@ class RecommendationList:
 
 
 @dataclass(frozen=True)
+class ExplainedSong:
+    """One user-song score explained by the model of this kind."""
+
+    model: str
+    recommendation: Recommendation
+
+
+@dataclass(frozen=True)
 class RepositoryStats:
     users: int
     songs: int

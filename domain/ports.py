@@ -190,9 +190,10 @@ class GraphBuilder(ABC):
 
 class ModelTrainer(ABC):
     @abstractmethod
-    def train(self, dataset: Dataset, spec: TrainingSpec, out_dir: Path,
+    def train(self, dataset: Dataset, spec: TrainingSpec, models_dir: Path,
               progress: Progress) -> TrainingResult:
-        """Train one model kind; write checkpoint, metrics.json and curves into out_dir."""
+        """Train one model kind and publish it, whole, as that kind's run under models_dir
+        (checkpoint, serving file, split, metrics.json, curves); files by role in the result."""
 
 
 class Recommender(ABC):
@@ -239,6 +240,10 @@ class ModelLoader(ABC):
     @abstractmethod
     def load(self, kind: str) -> Recommender:
         """The trained model of this kind; it also implements Explainer."""
+
+    @abstractmethod
+    def latest_kind(self) -> str | None:
+        """The kind of the most recently trained model, None when none is trained."""
 
 
 class ModelEvaluator(ABC):

@@ -55,6 +55,7 @@ class TrainingResult:
     files: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     split: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know about this run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -288,12 +288,13 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
          f"trained {result.model} ({result.trainer}, {result.device}): "
          f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
          f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
-         f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}")
+         f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"
+         + "".join(f"\nnote: {note}" for note in result.notes))
 
 
 model_option = click.option(
     "--model", type=click.Choice(MODEL_KINDS),
-    help="Which trained model answers [setting model.kind; default gat-enhanced].")
+    help="Which trained model answers [setting model.kind; default: the most recently trained].")
 
 
 @cli.command()
@@ -318,14 +319,14 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
     from application.recommending import RecommendQuery
     from entrypoints.progress import progress_for
 
-    model = model or app.settings.model.kind
+    model = model or app.settings.chosen_model_kind
     if all_users:
         if output is None:
             raise click.UsageError("--all-users needs --output FILE (.csv or .parquet)")
-        rows = app.container.recommend_all().execute(k, model, output, include_heard,
-                                                     progress_for(as_json))
-        emit(as_json, {"model": model, "output": str(output), "rows": rows, "k": k},
-             f"wrote {rows:,} recommendations ({model}, top {k} per user) to {output}")
+        written = app.container.recommend_all().execute(k, model, output, include_heard,
+                                                        progress_for(as_json))
+        emit(as_json, {"model": written.model, "output": str(output), "rows": written.rows, "k": k},
+             f"wrote {written.rows:,} recommendations ({written.model}, top {k} per user) to {output}")
         return
     if not user_id:
         raise click.UsageError("give --user USER_ID or --all-users")
@@ -358,9 +359,10 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
     Collaborative and genre parts, the history songs that carry it (with their
     attention) and popularity context; --plot draws the attention picture.
     """
-    model = model or app.settings.model.kind
-    rec = app.container.explain().execute(user_id, song_id, model, plot)
-    payload = {"user_id": user_id, "model": model, **recommendation_dict(rec)}
+    model = model or app.settings.chosen_model_kind
+    explained = app.container.explain().execute(user_id, song_id, model, plot)
+    rec = explained.recommendation
+    payload = {"user_id": user_id, "model": explained.model, **recommendation_dict(rec)}
     if plot is not None:
         payload["plot"] = str(plot)
     human = (f"{describe(rec)} (rank {rec.rank} for {user_id})\n{rec.explanation.text}"

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
+    def chosen_model_kind(self) -> str | None:
+        """model.kind when a file or the environment sets it; None lets the most recent model answer."""
+        return self.model.kind if "kind" in self.model.model_fields_set else None
+
+    @property
     def database_url(self) -> str:
         return self.storage.url or f"sqlite:///{self.data_dir / 'engine.db'}"
 

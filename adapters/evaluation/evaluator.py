@@ -24,6 +24,7 @@ from adapters.models.base import GraphRecommender
 from adapters.models.factory import load_checkpoint
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
 from adapters.models.popularity import PopularityRecommender
+from adapters.storage.runs import RunStore
 from adapters.training.ranking import rank_metrics
 from adapters.training.split import from_assignment
 from adapters.training.trainers import Pairs
@@ -139,8 +140,7 @@ class CheckpointEvaluator(ModelEvaluator):
         return self._loaded
 
     def _run_dir(self, kind: str) -> Path | None:
-        run = self.models_dir / kind
-        return run if (run / "model.pt").exists() and (run / "split.parquet").exists() else None
+        return RunStore(self.models_dir).current(kind)
 
     def trained_kinds(self) -> list[str]:
         kinds = [k for k in MODEL_KINDS if self._run_dir(k)]

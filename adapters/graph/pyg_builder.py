@@ -180,6 +180,8 @@ class PygGraphBuilder(GraphBuilder):
         """Share of each user's (training) edge weight per genre, scaled to max 1; where the
         user declared preferences, the mean of declared and listened affinity."""
         history = np.zeros((n["user"], n["genre"]), dtype=np.float64)
+        if n["genre"] == 0:  # a source without genres (Spotify, Last.fm-1K, MSSD as exported)
+            return history.astype(np.float32)
         # Spread each listening edge's weight over its song's genres, pair by pair: a dense
         # (edges x genres) product would not fit for thousands of tag genres.
         genre_song, genre_col = np.nonzero(song_genre)

@@ -356,8 +356,13 @@ class _EnhancedBranch(nn.Module):
     def forward(self, x: dict[str, torch.Tensor], graph: Any
                 ) -> tuple[dict[str, torch.Tensor], dict[Relation, torch.Tensor]]:
         h1, _ = self.layer1(x, graph)
-        h1 = {t: F.dropout(F.elu(self.norms[t](v)), self.dropout, self.training) for t, v in h1.items()}
+        h1 = {t: F.dropout(F.elu(self._normalise(t, v)), self.dropout, self.training)
+              for t, v in h1.items()}
         return self.layer2(h1, graph)
+
+    def _normalise(self, node_type: str, h: torch.Tensor) -> torch.Tensor:
+        # Batch statistics need two nodes: one listener's own export has a single user node.
+        return self.norms[node_type](h) if h.shape[0] > 1 else h
 
     def readout(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         # Two layers of genre-mixed messages need a learned projection before they join the

@@ -10,10 +10,11 @@ import numpy as np
 import pyarrow as pa
 
 from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, ScoreParts, serving_format
+from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
 from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
-from domain.training import check_model_kind
+from domain.training import MODEL_KINDS, check_model_kind
 
 HISTORY_SHOWN = 3
 ALL_USERS_CHUNK = 256
@@ -186,12 +187,14 @@ class CheckpointRecommender(Recommender, Explainer):
                 lines.append("   - drawn from listeners with tastes like yours")
         else:
             lines.append("1. Popularity (100% influence): among the most played songs")
-        lines.append(f"2. Genre match ({genre_influence:.0%} influence):")
-        for name, affinity in matched[:3]:
-            lines.append(f"   - matches your preference for {name} (affinity {affinity:.2f})")
-        if not matched:
-            lines.append("   - outside the genres you usually play")
-        lines.append(f"3. Popularity context: {popularity}")
+        if loaded.genre_names:
+            lines.append(f"2. Genre match ({genre_influence:.0%} influence):")
+            for name, affinity in matched[:3]:
+                lines.append(f"   - matches your preference for {name} (affinity {affinity:.2f})")
+            if not matched:
+                lines.append("   - outside the genres you usually play")
+        number = 3 if loaded.genre_names else 2
+        lines.append(f"{number}. Popularity context: {popularity}")
         return "\n".join(lines)
 
     def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
@@ -208,9 +211,12 @@ class CheckpointModelLoader(ModelLoader):
     """
 
     def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
-        self.models_dir = Path(models_dir)
+        self.runs = RunStore(models_dir)
         self.repository = repository
         self._loaded: dict[str, CheckpointRecommender] = {}
+
+    def latest_kind(self) -> str | None:
+        return self.runs.latest_kind(MODEL_KINDS)
 
     def load(self, kind: str) -> CheckpointRecommender:
         check_model_kind(kind)
@@ -228,11 +234,14 @@ class CheckpointModelLoader(ModelLoader):
         return self._loaded[kind]
 
     def _serving_file(self, kind: str) -> Path:
-        checkpoint = self.models_dir / kind / "model.pt"
+        run = self.runs.current(kind)
+        if run is None:
+            trained = ", ".join(k for k in MODEL_KINDS if self.runs.current(k) is not None)
+            raise CheckpointError(f"no trained {kind} model in {self.runs.models_dir}; run `engine train "
+                                  f"--model {kind}` first" + (f" or ask for one that is trained: {trained}"
+                                                               if trained else ""))
+        checkpoint = run / "model.pt"
         serving = checkpoint.with_name("serving.npz")
-        if not checkpoint.exists():
-            raise CheckpointError(f"{checkpoint}: no trained {kind} model; run "
-                                  f"`engine train --model {kind}` first")
         stale = not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime
         if stale or serving_format(serving) != SERVING_FORMAT:
             from adapters.models.factory import load_checkpoint

@@ -143,17 +143,29 @@ class BaseTrainer:
         self._save("model.pt", epochs_run)
         serving = self.out_dir / "serving.npz"
         export_serving(self.model, serving)
-        self.files["serving"] = str(serving)
+        self.files["serving"] = serving.name
         wall = time.perf_counter() - started
         result = TrainingResult(
             model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),
             best_epoch=self.best_epoch, epochs_run=epochs_run, wall_s=wall, test=test,
-            history=self.history, files=self.files, device=str(self.device), split=self.split.counts())
+            history=self.history, files=self.files, device=str(self.device), split=self.split.counts(),
+            notes=self._notes())
         self._write_reports(result)
         return result
 
     def on_start(self) -> None:
         pass
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if len(self.bundle.ids["user"]) == 1:
+            notes.append("one listener: the catalogue holds only the songs they played, so the model "
+                         "can rank their own songs (what to play again) but cannot find new ones, and "
+                         "held-out figures measure only that; ingest more listeners to learn from others")
+        if len(self.bundle.ids["genre"]) == 0:
+            notes.append("no genres in the data: genre terms and genre explanations are left out; add "
+                         "them with `engine ingest ... --artist-genres FILE`")
+        return notes
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
@@ -194,21 +206,22 @@ class BaseTrainer:
         path = self.out_dir / name
         save_checkpoint(self.model, path, {"trainer": self.name, "epoch": epoch,
                                            "spec": self.spec.as_dict()})
-        self.files[name.removesuffix(".pt")] = str(path)
+        self.files[name.removesuffix(".pt")] = name
         return path
 
     def _write_reports(self, result: TrainingResult) -> None:
-        """curves.png, split.parquet, then metrics.json, which lists every file of the run."""
+        """curves.png, split.parquet, then metrics.json, which lists every file of the run
+        (names within the run's directory)."""
         if self.history:
             curves = self.out_dir / "curves.png"
             plot_history(self.history, curves, title=f"{self.spec.model} ({self.name} trainer)")
-            result.files["curves"] = str(curves)
+            result.files["curves"] = curves.name
         assignment = self.out_dir / "split.parquet"
         with atomic_file(assignment) as tmp:
             pq.write_table(self.split.assignment(), tmp)
-        result.files["split"] = str(assignment)
+        result.files["split"] = assignment.name
         metrics = self.out_dir / "metrics.json"
-        result.files["metrics"] = str(metrics)
+        result.files["metrics"] = metrics.name
         with atomic_file(metrics) as tmp:
             tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
 
@@ -275,7 +288,7 @@ class AdvancedTrainer(BaseTrainer):
             else:
                 self.stale += self.spec.validate_every
         if self.spec.checkpoint_every and epoch % self.spec.checkpoint_every == 0:
-            # keep only the latest periodic checkpoint: it is what an interrupted run resumes from
+            # keep only the latest periodic checkpoint
             for older in self.out_dir.glob("checkpoint-epoch-*.pt"):
                 older.unlink()
             self._save(f"checkpoint-epoch-{epoch}.pt", epoch)
@@ -285,7 +298,7 @@ class AdvancedTrainer(BaseTrainer):
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
             # Kept in memory while training (a save per improvement costs seconds); the
-            # periodic checkpoints are what an interrupted run leaves behind.
+            # periodic checkpoints are what an interrupted run leaves in its staging directory.
             self._save("best.pt", self.best_epoch)
         # Held-out test songs are ranked against everything but the songs already known
         # (training and validation); message passing still sees training edges only.

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli import cli
+from tests.conftest import current_run
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_unknown_model_kind_exits_2(engine, data_dir):
 
 
 def test_corrupt_checkpoint_exits_2(engine, data_dir):
-    run = data_dir / "models" / "gat-basic"
+    run = current_run(data_dir, "gat-basic")
     (run / "serving.npz").unlink()
     (run / "model.pt").write_bytes(b"not a checkpoint")
     result = engine("--data-dir", data_dir, "recommend", "--user", "user_0001", "--model", "gat-basic")

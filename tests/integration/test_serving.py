@@ -12,8 +12,9 @@ from adapters.evaluation.evaluator import CheckpointEvaluator
 from adapters.models.factory import load_checkpoint
 from adapters.serving.recommender import CheckpointModelLoader
 from adapters.storage.memory import InMemoryInteractionRepository
+from adapters.storage.runs import RunStore
 from adapters.tables import CATALOGUE_SCHEMAS
-from adapters.training.trainers import AdvancedTrainer
+from adapters.training.service import TorchModelTrainer
 from domain.ports import Catalogue, Dataset, SilentProgress
 from domain.training import TrainingSpec
 
@@ -31,7 +32,7 @@ def served(small_dataset, tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
     for kind, members in (("gat-basic", 1), ("gat-enhanced", 2)):
         spec = TrainingSpec(model=kind, epochs=2, batch_size=512, seed=4, members=members)
-        AdvancedTrainer(spec, models / kind, SilentProgress()).train(repository.load())
+        TorchModelTrainer().train(repository.load(), spec, models, SilentProgress())
     return CheckpointModelLoader(models, repository), repository, models
 
 
@@ -165,7 +166,7 @@ def test_taking_out_the_most_attended_edge_lowers_the_score_most(served):
     from adapters.models.factory import load_checkpoint
 
     models = served[2]
-    model, _ = load_checkpoint(models / "gat-basic" / "model.pt")
+    model, _ = load_checkpoint(RunStore(models).current("gat-basic") / "model.pt")
     loaded = served[0].load("gat-basic").loaded
     counts = loaded.history_counts()
     user = int(np.argmax((counts >= 5) & (counts <= 15)))
@@ -187,7 +188,7 @@ def test_serving_scores_match_the_trained_model(served, kind):
     """The numpy serving path ranks with the checkpoint's own scores (cold-start adjustments aside)."""
     loader, _, models = served
     loaded = loader.load(kind).loaded
-    model, _ = load_checkpoint(models / kind / "model.pt")
+    model, _ = load_checkpoint(RunStore(models).current(kind) / "model.pt")
     model.eval()
     users = np.array(sorted(set(range(len(loaded.user_ids))) - loaded.sparse_users))
     played = loaded.popularity > 0

@@ -48,6 +48,9 @@ class Loader(ModelLoader):
     def load(self, kind):
         return self.recommender
 
+    def latest_kind(self):
+        return self.recommender.kind
+
 
 def _recommend(query, users=None):
     return Recommend(Loader(InMemoryRecommender(users or {"u1": ["s1", "s2"]}, ["p1", "p2", "p3"]))
