@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from domain.errors import RejectedRows
+from domain.errors import InvalidInputFile, RejectedRows
 from domain.model import IngestReport
 from domain.ports import (
+    Dataset,
     InteractionAggregator,
     InteractionRepository,
     Progress,
@@ -37,11 +38,12 @@ class IngestSessions:
         progress = progress or SilentProgress()
         feed = self._source.open(command.request)
         if self._repository.has_source(feed.content_hash):
-            return IngestReport(feed.name, 0, 0, 0, 0, skipped=True, rejects_file=None,
-                                content_hash=feed.content_hash,
-                                wall_s=time.perf_counter() - started)
+            return self._skipped(feed.name, feed.content_hash, started)
         plays = self._aggregator.aggregate(feed.batches(progress))
         rejects = feed.rejects
+        if feed.rows_read == 0:
+            raise InvalidInputFile(feed.name, "holds no plays (a header or an empty list only); "
+                                   "nothing was ingested")
         if command.strict and rejects.count:
             raise RejectedRows(
                 f"{feed.name}: {rejects.count} row(s) rejected in strict mode "
@@ -50,8 +52,16 @@ class IngestSessions:
             content_hash=feed.content_hash, name=feed.name, rows_read=feed.rows_read,
             rows_rejected=rejects.count,
             ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        dataset = self._aggregator.merge(self._repository.load(), feed.catalogue(), plays, record)
-        self._repository.save(dataset)
+        catalogue = feed.catalogue()
+
+        def merged(current: Dataset | None) -> Dataset | None:
+            # Checked again under the writer lock: another ingest of the same input may have won.
+            if current is not None and any(s.content_hash == feed.content_hash for s in current.sources):
+                return None
+            return self._aggregator.merge(current, catalogue, plays, record)
+
+        if not self._repository.update(merged):
+            return self._skipped(feed.name, feed.content_hash, started)
         stats = self._repository.stats()
         return IngestReport(
             source=feed.name, rows_read=feed.rows_read, rows_rejected=rejects.count,
@@ -59,3 +69,8 @@ class IngestSessions:
             rejects_file=str(rejects.path) if rejects.count and rejects.path else None,
             content_hash=feed.content_hash, wall_s=time.perf_counter() - started,
             reject_reasons=dict(rejects.reasons), notes=tuple(feed.notes))
+
+    @staticmethod
+    def _skipped(name: str, content_hash: str, started: float) -> IngestReport:
+        return IngestReport(name, 0, 0, 0, 0, skipped=True, rejects_file=None,
+                            content_hash=content_hash, wall_s=time.perf_counter() - started)

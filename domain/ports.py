@@ -8,7 +8,7 @@ otherwise passed through untouched.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,6 +153,12 @@ class InteractionRepository(ABC):
     @abstractmethod
     def save(self, dataset: Dataset) -> None:
         """Replace the stored dataset atomically: all of it or none of it."""
+
+    @abstractmethod
+    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+        """Read the stored dataset, change it and save the result as one step that no other
+        writer interleaves with (so concurrent writers lose nothing); ``change`` returns None
+        to leave the store as it is. True when something was saved."""
 
     @abstractmethod
     def stats(self) -> RepositoryStats: ...

@@ -74,7 +74,7 @@ class GraphBundle:
 
     @classmethod
     def load(cls, path: Path) -> GraphBundle:
-        return cls.from_state(torch.load(path, map_location="cpu", weights_only=False))
+        return cls.from_state(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def _ids(*columns: pa.ChunkedArray | pa.Array) -> list[str]:

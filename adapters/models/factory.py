@@ -38,7 +38,8 @@ def save_checkpoint(model: GraphRecommender, path: Path, extra: dict[str, Any]) 
         "hyper_parameters": model.hyper_parameters(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "graph": model.bundle.to_state(),
-        "versions": {"torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+        # plain strings: a checkpoint holds only what weights_only loading accepts
+        "versions": {"torch": str(torch.__version__), "torch_geometric": str(torch_geometric.__version__),
                      "python": platform.python_version()},
         **extra,
     }
@@ -51,18 +52,26 @@ def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
     if not path.exists():
         raise CheckpointError(f"{path}: no checkpoint; run `engine train` first")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or foreign file
-        raise CheckpointError(f"{path}: not a readable engine checkpoint ({error})") from None
+        # weights_only: tensors and plain containers only, so a crafted file cannot run code
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated, foreign or crafted file
+        raise CheckpointError(f"{path}: not a readable engine checkpoint ({_first_line(error)}); "
+                              "retrain with `engine train`") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: incompatible checkpoint format; retrain with `engine train`")
     try:
         bundle = GraphBundle.from_state(state["graph"])
         model = create_model(state["kind"], bundle, **state["hyper_parameters"])
         model.load_state_dict(state["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: checkpoint does not fit this version of engine ({first}); "
-                              "retrain with `engine train`") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: checkpoint does not fit this version of engine "
+                              f"({_first_line(error)}); retrain with `engine train`") from None
     model.eval()
     return model, state
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    # torch's refusal explains itself at length; its last line names the offending global
+    lines = [line for line in text.splitlines() if "Unsupported global" in line] or text.splitlines()
+    return lines[0].strip()[:200] if lines else type(error).__name__

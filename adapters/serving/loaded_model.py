@@ -18,6 +18,7 @@ computed here with numpy.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def serving_format(path: Path) -> int | None:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             return int(json.loads(str(arrays["meta"]))["format"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -227,7 +228,7 @@ class CheckpointModelLoader(ModelLoader):
                 raise CheckpointError("the catalogue is empty; run `engine ingest` first")
             try:
                 loaded = LoadedModel(serving, dataset)
-            except (OSError, ValueError, KeyError) as error:
+            except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as error:
                 raise CheckpointError(f"{serving}: unreadable serving file ({error}); "
                                       "retrain with `engine train`") from None
             self._loaded[kind] = CheckpointRecommender(loaded)

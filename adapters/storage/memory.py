@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from adapters.tables import dataset_stats
 from domain.model import RepositoryStats
 from domain.ports import Dataset, InteractionRepository
@@ -16,6 +18,12 @@ class InMemoryInteractionRepository(InteractionRepository):
 
     def save(self, dataset: Dataset) -> None:
         self._dataset = dataset
+
+    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+        changed = change(self._dataset)
+        if changed is not None:
+            self._dataset = changed
+        return changed is not None
 
     def stats(self) -> RepositoryStats:
         return dataset_stats(self._dataset)

@@ -1,11 +1,17 @@
-"""InteractionRepository on SQLAlchemy Core: SQLite today, PostgreSQL by URL.
+"""InteractionRepository on SQLAlchemy Core: SQLite by default, PostgreSQL by URL.
 
 Table definitions are derived from the Arrow schemas in ``adapters.tables`` so
-the two stores cannot drift. ``save`` replaces everything in one transaction.
+the two stores cannot drift. ``save`` replaces everything in one transaction;
+``update`` reads and writes in one transaction that holds the database's write
+lock from the start (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so
+concurrent writers, on one machine or several, queue instead of losing data.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -22,16 +28,21 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adapters.tables import CATALOGUE_KEYS, TABLE_SCHEMAS, dataset_stats
+from domain.errors import CorruptStore, InvalidSetting, StoreBusy
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
 _SQL_TYPES = {pa.string(): String, pa.int64(): Integer, pa.float64(): Float}
 _KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id")}
 INSERT_CHUNK = 20_000
+SQLITE_WAIT_S = 900  # how long a writer waits for another one's transaction
+WRITER_LOCK_KEY = zlib.crc32(b"engine interaction store")  # PostgreSQL advisory lock id
 
 
 def _metadata() -> tuple[MetaData, dict[str, Table]]:
@@ -60,51 +71,123 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            url = make_url(self.url)
-            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine = create_engine(url)
-            self._metadata.create_all(self._engine)
+            with self._errors():
+                self._engine = self._connect()
         return self._engine
 
+    def _connect(self) -> Engine:
+        try:
+            url = make_url(self.url)
+        except ArgumentError:
+            raise InvalidSetting(f"storage.url {self.url!r} is no database URL; give one like "
+                                 "sqlite:///path/engine.db or postgresql+psycopg://user@host/db") from None
+        backend = url.get_backend_name()
+        options = {}
+        if backend == "sqlite":
+            if url.database not in (None, "", ":memory:"):
+                database = Path(url.database)
+                if database.is_dir():
+                    raise InvalidSetting(f"storage.url {self.url!r}: {database} is a directory")
+                database.parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"timeout": SQLITE_WAIT_S}
+        try:
+            engine = create_engine(url, **options)
+        except NoSuchModuleError:
+            raise InvalidSetting(f"storage.url {self._shown()}: unknown database {backend!r}; "
+                                 "use sqlite or postgresql") from None
+        except ModuleNotFoundError as missing:
+            raise InvalidSetting(f"storage.url {self._shown()} needs the {missing.name} driver, which is "
+                                 "not installed: pip install 'engine[postgresql]'") from None
+        self._metadata.create_all(engine)
+        return engine
+
+    def _shown(self) -> str:
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return repr(self.url)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database trouble a user can cause or fix becomes one line, not a traceback."""
+        try:
+            yield
+        except OperationalError as error:
+            message = str(error.orig).splitlines()[0] if error.orig else str(error)
+            if "locked" in message:
+                raise StoreBusy(f"{self._shown()}: another engine command holds the database ({message}); "
+                                "wait for it, then try again") from None
+            raise CorruptStore(f"{self._shown()}: cannot use the database ({message})") from None
+        except SQLAlchemyError as error:
+            message = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise CorruptStore(f"{self._shown()}: cannot use the database ({message}); point "
+                               "storage.url at an engine database or a new file") from None
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        with self._errors(), self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the first write
+            else:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
     def load(self) -> Dataset | None:
-        with self.engine.connect() as conn:
-            source_rows = conn.execute(select(self._tables["sources"])).mappings().all()
-            if not source_rows:
-                return None
-            loaded = {}
-            for name, schema in TABLE_SCHEMAS.items():
-                table = self._tables[name]
-                order = [table.c[k] for k in _KEYS[name]]
-                rows = conn.execute(select(table).order_by(*order)).all()
-                columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
-                loaded[name] = pa.table(
-                    [pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
-                    schema=schema)
+        with self._errors(), self.engine.connect() as conn:
+            return self._load(conn)
+
+    def _load(self, conn: Connection) -> Dataset | None:
+        source_rows = conn.execute(select(self._tables["sources"])).mappings().all()
+        if not source_rows:
+            return None
+        loaded = {}
+        for name, schema in TABLE_SCHEMAS.items():
+            table = self._tables[name]
+            order = [table.c[k] for k in _KEYS[name]]
+            rows = conn.execute(select(table).order_by(*order)).all()
+            columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+            loaded[name] = pa.table(
+                [pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
+                schema=schema)
         interactions = loaded.pop("interactions")
         sources = tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)})
                         for r in source_rows)
         return Dataset(Catalogue(loaded), interactions, sources)
 
+    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+        with self._write_transaction() as conn:
+            dataset = change(self._load(conn))
+            if dataset is None:
+                return False
+            self._save(conn, dataset)
+            return True
+
     def save(self, dataset: Dataset) -> None:
+        self.update(lambda _current: dataset)
+
+    def _save(self, conn: Connection, dataset: Dataset) -> None:
         tables = {**dataset.catalogue.tables, "interactions": dataset.interactions}
-        with self.engine.begin() as conn:
-            for name, schema in TABLE_SCHEMAS.items():
-                conn.execute(delete(self._tables[name]))
-                rows = tables[name].cast(schema)
-                for offset in range(0, rows.num_rows, INSERT_CHUNK):
-                    chunk = rows.slice(offset, INSERT_CHUNK).to_pylist()
-                    conn.execute(insert(self._tables[name]), chunk)
-            conn.execute(delete(self._tables["sources"]))
-            if dataset.sources:
-                conn.execute(insert(self._tables["sources"]), [asdict(s) for s in dataset.sources])
+        for name, schema in TABLE_SCHEMAS.items():
+            conn.execute(delete(self._tables[name]))
+            rows = tables[name].cast(schema)
+            for offset in range(0, rows.num_rows, INSERT_CHUNK):
+                chunk = rows.slice(offset, INSERT_CHUNK).to_pylist()
+                conn.execute(insert(self._tables[name]), chunk)
+        conn.execute(delete(self._tables["sources"]))
+        if dataset.sources:
+            conn.execute(insert(self._tables["sources"]), [asdict(s) for s in dataset.sources])
 
     def stats(self) -> RepositoryStats:
         return dataset_stats(self.load())
 
     def has_source(self, content_hash: str) -> bool:
         sources = self._tables["sources"]
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             found = conn.execute(select(func.count()).select_from(sources)
                                  .where(sources.c.content_hash == content_hash)).scalar_one()
         return found > 0
