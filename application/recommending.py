@@ -27,6 +27,19 @@ def _check_k(k: int) -> None:
         raise InvalidSetting(f"k must be a positive number of songs, got {k}")
 
 
+def check_output_file(path: Path, suffixes: tuple[str, ...], option: str) -> None:
+    """Refuse, before any work, an output the command could not write."""
+    if path.suffix.lower() not in suffixes:
+        raise InvalidSetting(f"{path}: {option} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise InvalidSetting(f"{path}: {option} names a directory; give a file name")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise InvalidSetting(f"{path}: {option} lies under {folder}, which is a file")
+            break
+
+
 def chosen_kind(loader: ModelLoader, model: str | None) -> str:
     """The kind asked for, or else the most recently trained one."""
     if model is None:
@@ -79,6 +92,8 @@ class Explain:
 
     def execute(self, user_id: str, song_id: str, model: str | None, plot: Path | None = None
                 ) -> ExplainedSong:
+        if plot is not None:
+            check_output_file(plot, (".png",), "--plot")
         model = chosen_kind(self._loader, model)
         explainer = self._loader.load(model)
         if not explainer.knows_user(user_id):
@@ -105,8 +120,7 @@ class RecommendAll:
     def execute(self, k: int, model: str | None, out_path: Path, include_heard: bool = False,
                 progress: Progress | None = None) -> RecommendAllResult:
         _check_k(k)
-        if out_path.suffix.lower() not in (".csv", ".parquet"):
-            raise InvalidSetting(f"{out_path}: --output must end in .csv or .parquet")
+        check_output_file(out_path, (".csv", ".parquet"), "--output")
         recommender = self._loader.load(chosen_kind(self._loader, model))
         rows = recommender.recommend_all(k, include_heard, out_path, progress or SilentProgress())
         return RecommendAllResult(recommender.kind, rows)

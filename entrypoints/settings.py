@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from domain.errors import InvalidSetting
 from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS, TrainingSpec
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - pydantic-settings reads TOML with tomli before 3.11
+    import tomli as tomllib
+
 DEFAULT_CONFIG_FILE = Path("engine.toml")
 
 
-class StorageSettings(BaseModel):
+class _Section(BaseModel):
+    # nan and inf are never a setting; unknown keys are typos
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+
+class StorageSettings(_Section):
     backend: Literal["parquet", "sqlite", "postgresql"] = "parquet"
     url: str | None = Field(
         default=None,
         description="SQLAlchemy URL for sqlite/postgresql; default sqlite:///DATA_DIR/engine.db")
+
+    @model_validator(mode="after")
+    def _postgresql_needs_a_url(self) -> StorageSettings:
+        if self.backend == "postgresql" and not self.url:
+            raise ValueError("the postgresql backend needs storage.url (--db-url, ENGINE_STORAGE__URL), "
+                             "e.g. postgresql+psycopg://user:password@host/engine")
+        return self
 
 
 # Defaults live once, in domain.training.TrainingSpec; settings add validation and layering.
 _SPEC = TrainingSpec()
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(_Section):
     kind: Literal[MODEL_KINDS] = _SPEC.model
     alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
                          description="weight of the collaborative score in gat-enhanced")
@@ -38,13 +57,14 @@ class ModelSettings(BaseModel):
                          description="independently trained copies of a GAT model whose scores are averaged")
 
 
-class TrainingSettings(BaseModel):
+class TrainingSettings(_Section):
     trainer: Literal[TRAINER_KINDS] = _SPEC.trainer
     epochs: int = Field(default=_SPEC.epochs, ge=0)
     lr: float = Field(default=_SPEC.lr, gt=0)
     batch_size: int = Field(default=_SPEC.batch_size, ge=1)
     l2: float = Field(default=_SPEC.l2, ge=0)
-    negatives: int = Field(default=_SPEC.negatives, ge=1, description="negative songs per positive in BPR")
+    negatives: int = Field(default=_SPEC.negatives, ge=1, le=1024,
+                           description="negative songs per positive in BPR")
     hard_negatives: bool = Field(default=_SPEC.hard_negatives,
                                  description="BPR on the highest-scored of the sampled negatives only")
     ema_decay: float = Field(default=_SPEC.ema_decay, ge=0, lt=1,
@@ -52,7 +72,7 @@ class TrainingSettings(BaseModel):
     patience: int = Field(default=_SPEC.patience, ge=1)
     validate_every: int = Field(default=_SPEC.validate_every, ge=1,
                                 description="epochs between rankings of the validation part")
-    seed: int = _SPEC.seed
+    seed: int = Field(default=_SPEC.seed, ge=0, le=2**32 - 1)
     device: Literal[DEVICES] = _SPEC.device
     checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)
     validation_share: float = Field(default=_SPEC.validation_share, gt=0, lt=0.5)
@@ -61,12 +81,19 @@ class TrainingSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENGINE_", env_nested_delimiter="__",
-                                      extra="forbid")
+                                      extra="forbid", allow_inf_nan=False)
 
     data_dir: Path = Path("engine-data")
     storage: StorageSettings = StorageSettings()
     model: ModelSettings = ModelSettings()
     training: TrainingSettings = TrainingSettings()
+
+    @model_validator(mode="after")
+    def _data_dir_is_a_directory(self) -> Settings:
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ValueError(f"data_dir {self.data_dir} is a file; give a directory (it is created "
+                             "when missing)")
+        return self
 
     @property
     def store_dir(self) -> Path:
@@ -79,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    def training_spec(self) -> TrainingSpec:
+        return TrainingSpec(model=self.model.kind, alpha=self.model.alpha, members=self.model.members,
+                            **self.training.model_dump())
 
     @property
     def chosen_model_kind(self) -> str | None:
@@ -100,8 +131,11 @@ class Settings(BaseSettings):
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings; ``overrides`` are CLI flags (nested dicts), None means not given."""
     toml_file = config_file or DEFAULT_CONFIG_FILE
-    if config_file is not None and not config_file.exists():
-        raise InvalidSetting(f"{config_file}: config file not found")
+    if config_file is not None and not config_file.is_file():
+        raise InvalidSetting(f"{config_file}: config file not found" if not config_file.exists()
+                             else f"{config_file}: --config needs a TOML file, not a directory")
+    if config_file is None and toml_file.exists() and not toml_file.is_file():
+        raise InvalidSetting(f"{toml_file}: is not a file; remove it or give --config FILE")
 
     class _Configured(Settings):
         @classmethod
@@ -117,9 +151,38 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return _Configured(**_without_none(overrides))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(f"{_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}{_given(e)}"
+                             for e in error.errors())
         raise InvalidSetting(f"invalid setting ({problems}); see `engine --help`") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InvalidSetting(f"{toml_file}: not a readable TOML file ({_one_line(error)})") from None
+    except SettingsError as error:  # e.g. ENGINE_STORAGE='{bad json'
+        raise InvalidSetting(f"invalid setting in the environment ({_one_line(error)}); nested "
+                             "settings take one variable each, e.g. ENGINE_STORAGE__BACKEND=sqlite") from None
+    except OSError as error:
+        raise InvalidSetting(f"{toml_file}: cannot read settings ({error.strerror})") from None
+
+
+# setting -> the flag that sets it, where the flag's name is not the setting's
+_FLAGS = {("model", "kind"): "--model", ("storage", "url"): "--db-url", ("storage", "backend"): "--backend"}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A setting as every source spells it: 'training.lr (--lr, ENGINE_TRAINING__LR)'."""
+    path = tuple(str(part) for part in loc if not str(part).startswith("function-"))
+    if len(path) < 2 and path != ("data_dir",):
+        return ".".join(path) or "settings"
+    flag = _FLAGS.get(path) or "--" + path[-1].replace("_", "-")
+    return f"{'.'.join(path)} ({flag}, ENGINE_{'__'.join(path).upper()})"
+
+
+def _given(error: Any) -> str:
+    value = error.get("input")
+    return f", got {value!r}" if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
