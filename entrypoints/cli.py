@@ -17,6 +17,7 @@ from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
 from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
 
 
 class App:
@@ -55,6 +56,20 @@ class EngineGroup(click.Group):
         except EngineError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(EXIT_USER_ERROR)
+        except OSError as error:  # the file system refused: full disk, no permission, a file in the way
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"error: {where}{error.strerror or error}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            # A bug, not the user's doing: one line by default, the whole traceback with -vv.
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            summary = (str(error).splitlines() or [""])[0][:200]
+            click.echo(f"internal error: {type(error).__name__}: {summary} (run with -vv for the "
+                       "traceback, and please report it)", err=True)
+            ctx.exit(EXIT_INTERNAL_ERROR)
 
 
 def emit(as_json: bool, payload: dict[str, Any], human: str) -> None:

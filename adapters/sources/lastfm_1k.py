@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.sources.catalogue_builder import CatalogueCollector, ids_or_names
-from adapters.sources.csv_checks import blank, parse_timestamp
+from adapters.sources.csv_checks import bad_id, blank, parse_timestamp, require_file
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
 from adapters.sources.tabular import open_text_table
 from adapters.tables import play_rows
+from domain.errors import InvalidInputFile
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 COLUMNS = ["user_id", "timestamp", "artist_mbid", "artist_name", "track_mbid", "track_name"]
@@ -27,16 +28,16 @@ COLUMNS = ["user_id", "timestamp", "artist_mbid", "artist_name", "track_mbid", "
 class Lastfm1kFeed(StreamingFeed):
     def __init__(self, files: list[Path], rejects_path: Path | None) -> None:
         self.files = files
-        super().__init__(str(files[0].parent if len(files) > 1 else files[0]), content_hash(files),
-                         rejects_path)
+        super().__init__(str(files[0].parent if len(files) > 1 else files[0]),
+                         content_hash([("log", f) for f in files], "lastfm-1k"), rejects_path)
         self.collector = CatalogueCollector()
-        self.malformed = 0
+        self.malformed: list[tuple[int | None, str]] = []
         self._readers = [open_text_table(f, "Last.fm-1K log", tuple(COLUMNS), delimiter="\t",
                                          names=COLUMNS, quoting=False, on_malformed=self._skip)
                          for f in files]
 
     def _skip(self, row) -> str:
-        self.malformed += 1
+        self.malformed.append((row.number, row.text))
         return "skip"
 
     def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
@@ -48,8 +49,8 @@ class Lastfm1kFeed(StreamingFeed):
                 no_track = pc.and_(blank(raw.column("track_mbid")), blank(raw.column("track_name")))
                 no_artist = pc.and_(blank(raw.column("artist_mbid")), blank(raw.column("artist_name")))
                 reason = first_failure([
-                    (blank(raw.column("user_id")), "blank user"),
-                    (pc.is_null(played_at), "unparseable timestamp"),
+                    (bad_id(raw.column("user_id")), "blank user or one with a control character"),
+                    (pc.is_null(played_at), "unparseable or impossible timestamp"),
                     (no_track, "no track MBID or name"),
                     (no_artist, "no artist MBID or name"),
                 ], raw.num_rows)
@@ -63,8 +64,8 @@ class Lastfm1kFeed(StreamingFeed):
                 clean = play_rows(raw.column("user_id"), song_id, played_at=played_at, keep=good)
                 progress.advance(record_batch.nbytes)
                 yield raw, reason, clean
-        if self.malformed:
-            self.reject("malformed line (not 6 tab-separated fields)", self.malformed)
+                self.reject_lines(self.malformed, "malformed line (not 6 tab-separated fields)", COLUMNS)
+                self.malformed = []
 
     def catalogue(self) -> Catalogue:
         return self.collector.catalogue()
@@ -73,9 +74,11 @@ class Lastfm1kFeed(StreamingFeed):
 class Lastfm1kSource(SessionSource):
     def open(self, request: SourceRequest) -> Lastfm1kFeed:
         path = request.path or Path(".")
-        files = sorted(p for p in path.iterdir() if p.suffix in (".tsv", ".txt")) if path.is_dir() else [path]
+        try:
+            files = (sorted(p for p in path.iterdir() if p.suffix in (".tsv", ".txt") and p.is_file())
+                     if path.is_dir() else [require_file(path, "Last.fm-1K log", "check the path")])
+        except OSError as error:
+            raise InvalidInputFile(str(path), f"cannot be read ({error.strerror or error})") from None
         if not files:
-            from domain.errors import InvalidInputFile
-
-            raise InvalidInputFile(str(path), "no .tsv files in this directory")
+            raise InvalidInputFile(str(path), "no .tsv or .txt files in this directory")
         return Lastfm1kFeed(files, request.rejects_path)

@@ -16,11 +16,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.sources.csv_checks import blank, parse_number
+from adapters.sources.csv_checks import bad_id, blank, parse_number
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import normalize_genres
 from adapters.sources.tabular import open_text_table, read_text_table
 from adapters.tables import CATALOGUE_SCHEMAS, play_rows
+from domain.plays import MAX_PLAY_COUNT
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 TAGS_PER_ARTIST = 3
@@ -38,8 +39,9 @@ class LastfmHetrecFeed(StreamingFeed):
         self.artists = read_text_table(directory / "artists.dat", "HetRec artists.dat", ("id", "name"), **TSV)
         self._plays = open_text_table(self.plays_path, "HetRec user_artists.dat",
                                       ("userID", "artistID", "weight"), **TSV)
-        hashed = [p for p in (self.plays_path, self.tagged_path) if p.exists()]
-        super().__init__(str(directory), content_hash(hashed), rejects_path)
+        hashed = [(p.name, p) for p in (self.plays_path, directory / "artists.dat", self.tags_path,
+                                         self.tagged_path) if p.is_file()]
+        super().__init__(str(directory), content_hash(hashed, "lastfm-hetrec"), rejects_path)
         self.first_row = 2
         self.notes.append("items are artists: HetRec lists user-artist play counts, not songs")
 
@@ -48,12 +50,12 @@ class LastfmHetrecFeed(StreamingFeed):
         known = self.artists.column("id")
         for record_batch in self._plays:
             raw = pa.Table.from_batches([record_batch])
-            plays, ok = parse_number(raw.column("weight"))
+            plays, ok = parse_number(raw.column("weight"), MAX_PLAY_COUNT)
             reason = first_failure([
-                (blank(raw.column("userID")), "blank userID"),
+                (bad_id(raw.column("userID")), "blank userID or one with a control character"),
                 (blank(raw.column("artistID")), "blank artistID"),
                 (pc.invert(pc.is_in(raw.column("artistID"), value_set=known)), "artistID not in artists.dat"),
-                (pc.invert(ok), "non-numeric weight"),
+                (pc.invert(ok), "non-numeric or out-of-range weight"),
                 (pc.less_equal(plays, 0), "zero or negative weight"),
             ], raw.num_rows)
             clean = play_rows(raw.column("userID"), raw.column("artistID"),

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.sources.catalogue_builder import CatalogueCollector
-from adapters.sources.csv_checks import blank, parse_number
+from adapters.sources.csv_checks import bad_id, parse_number, real_days
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table
 from adapters.tables import play_rows
@@ -24,7 +24,7 @@ from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 SKIP_COMPLETION = (("skip_1", 0.05), ("skip_2", 0.25), ("skip_3", 0.75))
 REQUIRED = ("session_id", "track_id_clean", "skip_1", "skip_2", "skip_3", "date", "hour_of_day")
-DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%y")
+DATE_FORMATS = {r"^\d{4}-\d{2}-\d{2}$": "%Y-%m-%d", r"^\d{2}-\d{2}-\d{2}$": "%d-%m-%y"}
 
 
 def _flag(column: pa.Array) -> pa.Array:
@@ -32,11 +32,8 @@ def _flag(column: pa.Array) -> pa.Array:
 
 
 def _day(column: pa.Array) -> pa.Array:
-    # strptime's %Y takes "15" as the year 15, so the two-digit form is told apart first
-    short = pc.fill_null(pc.match_substring_regex(column, r"^\d{2}-\d{2}-\d{2}$"), False)
-    long_form, short_form = (pc.strptime(column, format=f, unit="s", error_is_null=True)
-                             for f in DATE_FORMATS)
-    return pc.cast(pc.if_else(short, short_form, long_form), pa.int64())
+    # strptime's %Y takes "15" as the year 15, so each form is told apart by its shape first
+    return real_days(column, DATE_FORMATS)
 
 
 class MssdFeed(StreamingFeed):
@@ -44,7 +41,7 @@ class MssdFeed(StreamingFeed):
         self.path = path
         self.user_column = user_column
         self._reader = open_text_table(path, "MSSD log", (*REQUIRED, user_column))
-        super().__init__(str(path), content_hash([path]), rejects_path)
+        super().__init__(str(path), content_hash([("log", path)], "mssd", user_column), rejects_path)
         self.first_row = 2
         self.collector = CatalogueCollector()
         if user_column == "session_id":
@@ -55,10 +52,12 @@ class MssdFeed(StreamingFeed):
         for record_batch in self._reader:
             raw = pa.Table.from_batches([record_batch])
             day = _day(raw.column("date"))
-            hour, hour_ok = parse_number(raw.column("hour_of_day"))
+            hour, hour_ok = parse_number(raw.column("hour_of_day"), 23)
             reason = first_failure([
-                (blank(raw.column(self.user_column)), f"blank {self.user_column}"),
-                (blank(raw.column("track_id_clean")), "blank track_id_clean"),
+                (bad_id(raw.column(self.user_column)), f"blank {self.user_column} or one with a control "
+                                                       "character"),
+                (bad_id(raw.column("track_id_clean")), "blank track_id_clean or one with a control "
+                                                        "character"),
                 (pc.is_null(day), "unparseable date"),
                 (pc.or_(pc.invert(hour_ok), pc.or_(pc.less(hour, 0), pc.greater(hour, 23))),
                  "hour_of_day not in 0..23"),

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.sources.csv_checks import (
+    bad_id,
     blank,
     parse_number,
     parse_timestamp,
@@ -24,6 +25,7 @@ from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table, read_text_table
 from adapters.tables import CATALOGUE_SCHEMAS, play_rows
 from domain.errors import InvalidInputFile
+from domain.plays import MAX_PLAY_MS
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 SESSION_COLUMNS = ("user_id", "track_id", "timestamp", "ms_played", "track_duration_ms")
@@ -43,9 +45,34 @@ def _text(table: pa.Table, name: str) -> pa.Array:
     return pc.utf8_trim_whitespace(table.column(name))
 
 
-def _number(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
-    value, ok = parse_number(table.column(name))
-    return pc.if_else(ok, pc.cast(value, kind, safe=False), pa.scalar(None, kind))
+# Bounds of the numbers in the metadata files: (lowest, highest).
+METADATA_RANGES = {"duration_ms": (0, MAX_PLAY_MS), "affinity_score": (0.0, 1.0), "popularity": (0.0, 1e9)}
+
+
+def _number(table: pa.Table, name: str, kind: pa.DataType, path: Path) -> pa.Array:
+    """A metadata column as numbers; an empty cell is unknown, anything else out of its
+    range makes the file unusable (its row is named)."""
+    low, high = METADATA_RANGES[name]
+    column = table.column(name)
+    value, ok = parse_number(column, high)
+    given = pc.invert(blank(column))
+    wrong = pc.and_(given, pc.or_(pc.invert(ok), pc.less(value, low)))
+    if pc.any(wrong).as_py():
+        row = pc.index(wrong, True).as_py()
+        raise InvalidInputFile(str(path), f"row {row + 2}: {name} {column[row].as_py()!r} is not a number "
+                               f"from {low:g} to {high:g}; fix or empty the cell")
+    return pc.if_else(pc.and_(given, ok), pc.cast(value, kind, safe=False), pa.scalar(None, kind))
+
+
+def _ids(table: pa.Table, name: str, path: Path) -> pa.Array:
+    """An id column of a metadata file; ids with line breaks or control characters are refused."""
+    column = table.column(name)
+    broken = pc.and_(pc.invert(blank(column)), bad_id(column))
+    if pc.any(broken).as_py():
+        row = pc.index(broken, True).as_py()
+        raise InvalidInputFile(str(path), f"row {row + 2}: {name} {column[row].as_py()!r} holds a line "
+                               "break or control character")
+    return pc.utf8_trim_whitespace(column)
 
 
 def _catalogue_table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
@@ -60,9 +87,10 @@ class SeedCsvFeed(StreamingFeed):
         self._files = files
         sessions = files["sessions"]
         self._tracks = read_text_table(files["tracks"], "tracks.csv", ("track_id",))
-        self._known_songs = pc.unique(_text(self._tracks, "track_id"))
+        self._known_songs = pc.unique(_ids(self._tracks, "track_id", files["tracks"]))
         self._reader = open_text_table(sessions, "sessions file", SESSION_COLUMNS)
-        super().__init__(str(sessions), content_hash([sessions]), rejects_path)
+        present = [(role, path) for role, path in files.items() if path.is_file()]
+        super().__init__(str(sessions), content_hash(present, "seed"), rejects_path)
 
     def catalogue(self) -> Catalogue:
         tracks = self._tracks
@@ -72,14 +100,16 @@ class SeedCsvFeed(StreamingFeed):
             "song_id": _text(tracks, "track_id"),
             "song_name": tracks.column("track_name") if has("track_name") else none,
             "artist_id": _text(tracks, "artist_id") if has("artist_id") else none,
-            "duration_ms": _number(tracks, "duration_ms", pa.int64()) if has("duration_ms")
+            "duration_ms": _number(tracks, "duration_ms", pa.int64(), self._files["tracks"])
+            if has("duration_ms")
             else pa.nulls(tracks.num_rows, pa.int64()),
         })
         if has("artist_id"):
             artist_rows = tracks.filter(pc.invert(blank(tracks.column("artist_id"))))
             names = (artist_rows.column("artist_name") if has("artist_name")
                      else pa.nulls(artist_rows.num_rows, pa.string()))
-            artists = pa.table({"artist_id": _text(artist_rows, "artist_id"), "artist_name": names})
+            artists = pa.table({"artist_id": _ids(artist_rows, "artist_id", self._files["tracks"]),
+                                "artist_name": names})
             artists = artists.group_by("artist_id", use_threads=False).aggregate(
                 [("artist_name", "first")]).rename_columns(["artist_id", "artist_name"])
             artists = _catalogue_table("artists", dict(zip(artists.column_names, artists.columns,
@@ -112,7 +142,9 @@ class SeedCsvFeed(StreamingFeed):
                 if column not in raw.column_names:
                     columns[target] = pa.nulls(raw.num_rows, pa.float64())
                 elif CATALOGUE_SCHEMAS[name].field(target).type == pa.float64():
-                    columns[target] = _number(raw, column, pa.float64())
+                    columns[target] = _number(raw, column, pa.float64(), path)
+                elif column in required:
+                    columns[target] = _ids(raw, column, path)
                 else:
                     columns[target] = _text(raw, column)
             tables[name] = _catalogue_table(name, columns)
@@ -131,16 +163,17 @@ class SeedCsvFeed(StreamingFeed):
         user = batch.column("user_id")
         song = batch.column("track_id")
         played_at = parse_timestamp(batch.column("timestamp"))
-        ms_played, ms_ok = parse_number(batch.column("ms_played"))
-        duration, duration_ok = parse_number(batch.column("track_duration_ms"))
+        ms_played, ms_ok = parse_number(batch.column("ms_played"), MAX_PLAY_MS)
+        duration, duration_ok = parse_number(batch.column("track_duration_ms"), MAX_PLAY_MS)
         reason = first_failure([
             (blank(user), "blank user_id"),
+            (bad_id(user), "user_id holds a line break or control character"),
             (blank(song), "blank track_id"),
             (pc.invert(pc.is_in(song, value_set=self._known_songs)), "track_id not in tracks.csv"),
-            (pc.is_null(played_at), "unparseable timestamp"),
-            (pc.invert(ms_ok), "non-numeric ms_played"),
+            (pc.is_null(played_at), "unparseable or impossible timestamp"),
+            (pc.invert(ms_ok), "non-numeric or out-of-range ms_played"),
             (pc.less(ms_played, 0), "negative ms_played"),
-            (pc.invert(duration_ok), "missing or non-numeric track_duration_ms"),
+            (pc.invert(duration_ok), "missing, non-numeric or out-of-range track_duration_ms"),
             (pc.less_equal(duration, 0), "zero or negative track_duration_ms"),
         ], batch.num_rows)
         completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)), 1.0)

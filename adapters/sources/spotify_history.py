@@ -19,6 +19,7 @@ Spotify URI where the file has one, a name-derived id otherwise.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,67 +31,99 @@ from adapters.sources.csv_checks import blank, parse_timestamp
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
 from adapters.tables import play_rows
-from domain.errors import InvalidInputFile
+from domain.errors import InvalidInputFile, InvalidSetting
+from domain.plays import MAX_PLAY_MS
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 PATTERNS = ("StreamingHistory*.json", "Streaming_History_Audio_*.json", "endsong_*.json")
 RAW = pa.schema([("file", pa.string()), ("user_id", pa.string()), ("played_at", pa.string()),
                  ("ms_played", pa.int64()), ("artist_name", pa.string()), ("track_name", pa.string()),
-                 ("track_uri", pa.string()), ("podcast", pa.bool_())])
+                 ("track_uri", pa.string()), ("podcast", pa.bool_()), ("problem", pa.string())])
+# One play seen in two files (exports of overlapping periods) is one play.
+PLAY_IDENTITY = ["user_id", "played_at", "ms_played", "artist_name", "track_name", "track_uri"]
 BATCH_ROWS = 250_000
 
 
 def _files(directory: Path) -> list[Path]:
-    return sorted({f for pattern in PATTERNS for f in directory.glob(pattern)})
+    found = {f for pattern in PATTERNS for f in directory.glob(pattern)}
+    return sorted(f for f in found if f.is_file())
 
 
-def _records(path: Path) -> list[dict]:
+def _records(path: Path) -> list:
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")  # some tools save the export with a BOM
+        records = json.loads(text)
+    except OSError as error:  # a directory or a symlink loop under an export's name
+        raise InvalidInputFile(str(path), f"cannot be read ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidInputFile(str(path), f"not a Spotify JSON export ({error})") from None
+    except RecursionError:
+        raise InvalidInputFile(str(path), "not a Spotify JSON export (nested too deeply)") from None
     if not isinstance(records, list):
         raise InvalidInputFile(str(path), "not a Spotify JSON export (expected a list of plays)")
     return records
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _milliseconds(value: object) -> int | None:
+    """A JSON number of milliseconds within a day, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or abs(value) > MAX_PLAY_MS:
+        return None
+    return int(value)
+
+
+def _problem(record: object, ms_field: str) -> str | None:
+    """Why a record is no play at all, before its values are looked at."""
+    if not isinstance(record, dict):
+        return "not a play record (expected a JSON object)"
+    value = record.get(ms_field)
+    if value is not None and _milliseconds(value) is None:
+        return f"{ms_field} is not a number of milliseconds within a day"
+    return None
+
+
 def _rows(path: Path, user: str) -> pa.Table:
     records = _records(path)
-    extended = any("ts" in r for r in records[:10])
+    extended = any(isinstance(r, dict) and "ts" in r for r in records[:10])
     whole_file_podcast = "podcast" in path.name.lower()
+    fields = (("ts", "ms_played", "master_metadata_album_artist_name", "master_metadata_track_name",
+               "spotify_track_uri") if extended else
+              ("endTime", "msPlayed", "artistName", "trackName", None))
+    time_field, ms_field, artist_field, track_field, uri_field = fields
+    dicts = [r if isinstance(r, dict) else {} for r in records]
     get = dict.get
-    if extended:
-        columns = {
-            "played_at": [get(r, "ts") for r in records],
-            "ms_played": [get(r, "ms_played") for r in records],
-            "artist_name": [get(r, "master_metadata_album_artist_name") for r in records],
-            "track_name": [get(r, "master_metadata_track_name") for r in records],
-            "track_uri": [get(r, "spotify_track_uri") for r in records],
-            "podcast": [bool(get(r, "episode_name") or get(r, "spotify_episode_uri")) or
-                        (get(r, "master_metadata_track_name") is None and
-                         get(r, "spotify_track_uri") is None) for r in records],
-        }
-    else:
-        columns = {
-            "played_at": [get(r, "endTime") for r in records],
-            "ms_played": [get(r, "msPlayed") for r in records],
-            "artist_name": [get(r, "artistName") for r in records],
-            "track_name": [get(r, "trackName") for r in records],
-            "track_uri": [None] * len(records),
-            "podcast": [whole_file_podcast] * len(records),
-        }
+    columns = {
+        "played_at": [_text(get(r, time_field)) for r in dicts],
+        "ms_played": [_milliseconds(get(r, ms_field)) for r in dicts],
+        "artist_name": [_text(get(r, artist_field)) for r in dicts],
+        "track_name": [_text(get(r, track_field)) for r in dicts],
+        "track_uri": [_text(get(r, uri_field)) if uri_field else None for r in dicts],
+        "podcast": ([bool(get(r, "episode_name") or get(r, "spotify_episode_uri")) or
+                     (get(r, track_field) is None and get(r, uri_field) is None) for r in dicts]
+                    if extended else [whole_file_podcast] * len(dicts)),
+        "problem": [_problem(r, ms_field) for r in records],
+    }
     n = len(records)
-    try:
-        return pa.table({"file": [path.name] * n, "user_id": [user] * n, **columns}, schema=RAW)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        raise InvalidInputFile(str(path), f"unexpected value in a Spotify export ({error})") from None
+    return pa.table({"file": [path.name] * n, "user_id": [user] * n, **columns}, schema=RAW)
+
+
+def _repeated(raw: pa.Table) -> pa.Array:
+    """Rows whose play identity an earlier row already has."""
+    identity = raw.select(PLAY_IDENTITY).append_column("row", pa.array(range(raw.num_rows), pa.int64()))
+    first = identity.group_by(PLAY_IDENTITY, use_threads=False).aggregate([("row", "min")])
+    return pc.invert(pc.is_in(identity.column("row"), value_set=first.column("row_min")))
 
 
 class SpotifyHistoryFeed(StreamingFeed):
     def __init__(self, listeners: list[tuple[str, list[Path]]], name: str, rejects_path: Path | None):
         self.listeners = listeners
-        files = [f for _, fs in listeners for f in fs]
-        super().__init__(name, content_hash(files), rejects_path)
+        super().__init__(name, content_hash([(user, f) for user, fs in listeners for f in fs],
+                                            "spotify-history"), rejects_path)
         self.first_row = 1  # rejects count plays across all files read, with the file named
         self.collector = CatalogueCollector()
 
@@ -104,10 +137,12 @@ class SpotifyHistoryFeed(StreamingFeed):
         raw = pa.concat_tables(tables)
         played_at = parse_timestamp(raw.column("played_at"))
         reason = first_failure([
+            (pc.is_valid(raw.column("problem")), raw.column("problem")),
+            (_repeated(raw), "the same play as an earlier row (overlapping exports)"),
             (pc.fill_null(raw.column("podcast"), False), "podcast episode"),
             (pc.is_null(raw.column("ms_played")), "missing ms_played"),
             (pc.less_equal(raw.column("ms_played"), 0), "zero-length play"),
-            (pc.is_null(played_at), "unparseable time"),
+            (pc.is_null(played_at), "unparseable or impossible time"),
             (pc.and_(blank(raw.column("track_name")), blank(raw.column("track_uri"))),
              "no track name or URI"),
         ], raw.num_rows)
@@ -143,15 +178,24 @@ class SpotifyHistorySource(SessionSource):
     def open(self, request: SourceRequest) -> SpotifyHistoryFeed:
         path = request.path or Path(".")
         user = request.options.get("user")
-        if not path.exists():
-            raise InvalidInputFile(str(path), "not found; give a Spotify export file or directory")
-        if path.is_file():
-            listeners = [(user or path.parent.name, [path])]
-        elif _files(path):
-            listeners = [(user or path.name, _files(path))]
-        else:
-            listeners = [(d.name, _files(d)) for d in sorted(path.iterdir()) if d.is_dir() and _files(d)]
+        if user is not None and (not user.strip() or any(ord(c) < 32 or ord(c) == 127 for c in user)):
+            raise InvalidSetting(f"--user {user!r}: give a listener name without line breaks or "
+                                 "control characters")
+        try:
+            listeners = self._listeners(path, user)
+        except OSError as error:  # a symlink loop, no permission
+            raise InvalidInputFile(str(path), f"cannot be read ({error.strerror or error})") from None
         if not listeners:
             raise InvalidInputFile(str(path), "no StreamingHistory*.json, Streaming_History_Audio_*.json "
                                    "or endsong_*.json files here or in its subdirectories")
         return SpotifyHistoryFeed(listeners, str(path), request.rejects_path)
+
+    @staticmethod
+    def _listeners(path: Path, user: str | None) -> list[tuple[str, list[Path]]]:
+        if not path.exists():
+            raise InvalidInputFile(str(path), "not found; give a Spotify export file or directory")
+        if path.is_file():
+            return [(user or path.resolve().parent.name, [path])]
+        if _files(path):
+            return [(user or path.resolve().name, _files(path))]
+        return [(d.name, _files(d)) for d in sorted(path.iterdir()) if d.is_dir() and _files(d)]

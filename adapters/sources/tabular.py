@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from adapters.sources.csv_checks import check_columns, require_file
+from adapters.sources.csv_checks import NULL_VALUES, check_columns, require_file
 from domain.errors import InvalidInputFile
 
 # Small blocks bound the CSV reader's read-ahead, which otherwise dominates peak memory.
@@ -20,20 +20,47 @@ def open_text_table(path: Path, what: str, required: tuple[str, ...], *, delimit
     """Stream ``path`` with every column as text, after checking it is there, not empty,
     parseable and holds the required columns."""
     require_file(path, what, "check the path or the --format")
+    _require_text(path, what, encoding)
     read = pacsv.ReadOptions(block_size=BLOCK_SIZE, column_names=names, encoding=encoding)
     parse = pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoting else False,
                                invalid_row_handler=on_malformed)
+    # the header probe skips malformed lines without reporting them: the reader proper will
+    probe = pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoting else False,
+                               invalid_row_handler=(lambda row: "skip") if on_malformed else None)
     try:
         header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
-            block_size=1 << 16, column_names=names, encoding=encoding), parse_options=parse)
+            block_size=1 << 16, column_names=names, encoding=encoding), parse_options=probe)
         columns = header.schema.names
         check_columns(path, columns, required)
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                       strings_can_be_null=True)
+                                       null_values=NULL_VALUES, strings_can_be_null=True)
         # opening parses the first block already
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
+
+
+# Leading bytes of compressed files people pass by mistake.
+COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+TEXT_SAMPLE = 1 << 16
+
+
+def _require_text(path: Path, what: str, encoding: str) -> None:
+    """Refuse binary and compressed files before the reader meets them part way."""
+    with path.open("rb") as handle:
+        sample = handle.read(TEXT_SAMPLE)
+    for magic, kind in COMPRESSED.items():
+        if sample.startswith(magic):
+            raise InvalidInputFile(str(path), f"is a {kind}-compressed file, not a {what}; "
+                                   "decompress it first")
+    if b"\0" in sample:
+        raise InvalidInputFile(str(path), f"is a binary file, not a {what}")
+    try:
+        sample.decode(encoding)
+    except UnicodeDecodeError as error:
+        if error.end < len(sample) - 4:  # not just a character cut at the end of the sample
+            raise InvalidInputFile(str(path), f"is not {encoding} text (byte {error.start}); save the "
+                                   f"{what} as UTF-8") from None
 
 
 def read_text_table(path: Path, what: str, required: tuple[str, ...], **options) -> pa.Table:

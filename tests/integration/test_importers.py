@@ -186,7 +186,7 @@ def test_hetrec_bad_rows_are_rejected_with_reasons(tmp_path):
         "userID\tartistID\tweight\n2\t51\t10\n2\t51x\t5\n3\t52\tlots\n4\t52\t0\n")
     report, repository = ingest(copy, "lastfm-hetrec", tmp_path)
     assert report.rows_read == 4 and report.rows_rejected == 3
-    assert set(report.reject_reasons) == {"artistID not in artists.dat", "non-numeric weight",
+    assert set(report.reject_reasons) == {"artistID not in artists.dat", "non-numeric or out-of-range weight",
                                           "zero or negative weight"}
     assert repository.stats().interactions == 1
 

@@ -79,11 +79,11 @@ def test_bad_rows_are_rejected_with_line_and_reason_and_the_rest_ingested(raw_co
     header, *rows = _read_sessions(sessions)
     good = rows[0]
     bad = {
-        "unparseable timestamp": [good[0], good[1], good[2], "yesterday", good[4], good[5]],
-        "non-numeric ms_played": [good[0], good[1], good[2], good[3], "lots", good[5]],
+        "unparseable or impossible timestamp": [good[0], good[1], good[2], "yesterday", good[4], good[5]],
+        "non-numeric or out-of-range ms_played": [good[0], good[1], good[2], good[3], "lots", good[5]],
         "negative ms_played": [good[0], good[1], good[2], good[3], "-5", good[5]],
         "zero or negative track_duration_ms": [*good[:5], "0"],
-        "missing or non-numeric track_duration_ms": [*good[:5], ""],
+        "missing, non-numeric or out-of-range track_duration_ms": [*good[:5], ""],
         "track_id not in tracks.csv": [good[0], "track_nope", *good[2:]],
         "blank user_id": [" ", *good[1:]],
     }
@@ -112,7 +112,7 @@ def test_missing_ms_played_column_fails_and_leaves_the_repository_unchanged(raw_
     assert repository.load().interactions.equals(before.interactions)
 
 
-@pytest.mark.parametrize("content, problem", [("", "empty"), ("\x00\x01\x02garbage\xff\xfe", "column"),
+@pytest.mark.parametrize("content, problem", [("", "empty"), ("\x00\x01\x02garbage\xff\xfe", "binary"),
                                               ("user_id,track_id\n", "missing required")])
 def test_unusable_session_files_are_named_in_the_error(raw_copy, content, problem):
     (raw_copy / "raw_sessions.csv").write_bytes(content.encode("latin-1"))
