@@ -164,6 +164,8 @@ class SpotifyHistoryFeed(StreamingFeed):
     def _completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:
         plays = pa.table({"song_id": song_id, "ms": pc.cast(ms_played, pa.float64())}).filter(good)
         longest = plays.group_by("song_id", use_threads=False).aggregate([("ms", "max")])
+        if longest.num_rows == 0:  # every record was refused
+            return pa.repeat(pa.scalar(0.0), len(song_id))
         position = pc.index_in(song_id, value_set=longest.column("song_id"))
         estimate = pc.take(longest.column("ms_max"), pc.fill_null(position, 0))
         played = pc.cast(pc.fill_null(ms_played, 0), pa.float64())

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from adapters.sources.csv_checks import require_file
 from adapters.sources.synthetic import ids
 from adapters.sources.synthetic_world import build_world
+from domain.errors import InvalidInputFile
 from domain.metrics import recall_at_k
 from domain.ports import DataValidator, GenerationSpec, Progress
 
@@ -31,7 +33,14 @@ SPLIT_SEED = 0
 
 def _read(data_dir: Path, name: str) -> pd.DataFrame:
     path = require_file(data_dir / name, name, "run `engine generate --out DIR` first")
-    return pacsv.read_csv(path).to_pandas()
+    try:
+        table = pacsv.read_csv(path)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0][:120]
+        raise InvalidInputFile(str(path), f"not a readable {name} ({problem})") from None
+    if table.num_rows == 0:
+        raise InvalidInputFile(str(path), f"{name} has a header but no rows")
+    return table.to_pandas()
 
 
 def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
@@ -84,6 +93,14 @@ def recall_by_true_preference(spec: GenerationSpec, known: pd.DataFrame, held_ou
 
 class SyntheticDataValidator(DataValidator):
     def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
+        try:
+            return self._validate(data_dir, progress)
+        except (KeyError, ValueError, TypeError, IndexError, ZeroDivisionError) as error:
+            # readable files whose columns or values are not what the generator writes
+            raise InvalidInputFile(str(data_dir), "not a raw set in the generator's layout "
+                                   f"({type(error).__name__}: {str(error)[:120]})") from None
+
+    def _validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
         progress.start("validating", total=3)
         sessions = _read(data_dir, "raw_sessions.csv")
         genres = _read(data_dir, "genres.csv")
@@ -92,7 +109,7 @@ class SyntheticDataValidator(DataValidator):
         tracks = _read(data_dir, "tracks.csv")
         preferences = _read(data_dir, "user_genre_preferences.csv")
         users_path = data_dir / "users.csv"
-        users = pacsv.read_csv(users_path).to_pandas() if users_path.exists() else None
+        users = _read(data_dir, "users.csv") if users_path.exists() else None
         progress.advance()
 
         checks = []
