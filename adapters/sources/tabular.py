@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,21 +47,31 @@ TEXT_SAMPLE = 1 << 16
 
 
 def _require_text(path: Path, what: str, encoding: str) -> None:
-    """Refuse binary and compressed files before the reader meets them part way."""
+    """Refuse binary, compressed and wrongly encoded files before the reader meets them part
+    way (its callbacks cannot report a decoding error, only print it)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
     with path.open("rb") as handle:
         sample = handle.read(TEXT_SAMPLE)
-    for magic, kind in COMPRESSED.items():
-        if sample.startswith(magic):
-            raise InvalidInputFile(str(path), f"is a {kind}-compressed file, not a {what}; "
-                                   "decompress it first")
-    if b"\0" in sample:
-        raise InvalidInputFile(str(path), f"is a binary file, not a {what}")
+        for magic, kind in COMPRESSED.items():
+            if sample.startswith(magic):
+                raise InvalidInputFile(str(path), f"is a {kind}-compressed file, not a {what}; "
+                                       "decompress it first")
+        chunk = sample
+        while chunk:
+            if b"\0" in chunk:
+                raise InvalidInputFile(str(path), f"is a binary file, not a {what}")
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                raise InvalidInputFile(str(path), f"is not {encoding} text (byte {offset + error.start}); "
+                                       f"save the {what} as UTF-8") from None
+            offset += len(chunk)
+            chunk = handle.read(4 << 20)
     try:
-        sample.decode(encoding)
-    except UnicodeDecodeError as error:
-        if error.end < len(sample) - 4:  # not just a character cut at the end of the sample
-            raise InvalidInputFile(str(path), f"is not {encoding} text (byte {error.start}); save the "
-                                   f"{what} as UTF-8") from None
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidInputFile(str(path), f"is not {encoding} text (it ends inside a character)") from None
 
 
 def read_text_table(path: Path, what: str, required: tuple[str, ...], **options) -> pa.Table:
