@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,11 @@ def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
         raise CheckpointError(f"{path}: no checkpoint; run `engine train` first")
     try:
         # weights_only: tensors and plain containers only, so a crafted file cannot run code
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's own advice would be to trust the file
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated, foreign or crafted file
-        raise CheckpointError(f"{path}: not a readable engine checkpoint ({_first_line(error)}); "
+        raise CheckpointError(f"{path}: not a readable engine checkpoint ({_refusal(error)}); "
                               "retrain with `engine train`") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: incompatible checkpoint format; retrain with `engine train`")
@@ -72,6 +75,14 @@ def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
-    # torch's refusal explains itself at length; its last line names the offending global
-    lines = [line for line in text.splitlines() if "Unsupported global" in line] or text.splitlines()
-    return lines[0].strip()[:200] if lines else type(error).__name__
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def _refusal(error: Exception) -> str:
+    """Why torch refused a file, in a few words (its own message runs to a page)."""
+    text = str(error)
+    if "Weights only load failed" in text:
+        named = [line.strip() for line in text.splitlines() if "Unsupported" in line]
+        return "it holds objects other than tensors and plain values" + (
+            f": {named[0].split('Unsupported', 1)[1][:120].strip()}" if named else "")
+    return _first_line(error)

@@ -1,0 +1,91 @@
+"""Two writers at once lose nothing; a writer killed part way leaves the previous state usable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from adapters.storage.runs import STAGING_PREFIX, RunStore
+from tests.hardening.conftest import ENGINE, ROOT, run_engine
+
+PLAYS = 40
+
+
+def _listener(root, name: str, offset: int):
+    folder = root / name
+    folder.mkdir(parents=True)
+    plays = [{"endTime": f"2024-01-{1 + i % 28:02d} {i % 24:02d}:00", "artistName": f"Artist {i % 7}",
+              "trackName": f"Song {(i + offset) % 25}", "msPlayed": 60_000 + i} for i in range(PLAYS)]
+    (folder / "StreamingHistory0.json").write_text(json.dumps(plays))
+    return folder
+
+
+def _start(data_dir, *args, backend: str = "parquet") -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([*ENGINE, "--data-dir", str(data_dir), "--backend", backend, *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+@pytest.mark.parametrize("backend", ["parquet", "sqlite"])
+def test_two_ingests_at_once_both_land(tmp_path, backend):
+    sources = [_listener(tmp_path, f"listener_{n}", n * 3) for n in range(4)]
+    running = [_start(tmp_path / "data", "ingest", s, "--format", "spotify-history", backend=backend)
+               for s in sources]
+    for process in running:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    stats = json.loads(run_engine(tmp_path / "data", "--backend", backend, "stats", "--json").stdout)
+    assert stats["sources"] == 4 and stats["users"] == 4 and stats["plays"] == 4 * PLAYS
+
+
+def _trained_store(tmp_path):
+    data = tmp_path / "data"
+    for n in range(3):
+        source = _listener(tmp_path, f"listener_{n}", n * 5)
+        assert run_engine(data, "ingest", source, "--format", "spotify-history").returncode == 0
+    return data
+
+
+def test_two_trainings_of_one_model_each_publish_a_whole_run(tmp_path):
+    data = _trained_store(tmp_path)
+    args = ("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "64", "--json")
+    first, second = _start(data, *args, "--seed", "1"), _start(data, *args, "--seed", "2")
+    results = []
+    for process in (first, second):
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+        results.append(json.loads(stdout))
+    run = RunStore(data / "models").current("gat-basic")
+    # the published run is one of the two, whole: its files all come from the same training
+    published = [r for r in results if str(run) in r["files"]["model"]]
+    assert len(published) == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["history"] == published[0]["history"]
+    assert sorted(p.name for p in run.parent.iterdir() if p.is_dir()) == [run.name]
+    assert run_engine(data, "recommend", "--user", "listener_0", "-k", "3").returncode == 0
+
+
+def test_a_training_killed_part_way_leaves_the_previous_model_serving(tmp_path):
+    data = _trained_store(tmp_path)
+    assert run_engine(data, "train", "--model", "gat-basic", "--epochs", "1").returncode == 0
+    before = RunStore(data / "models").current("gat-basic")
+    expected = run_engine(data, "recommend", "--user", "listener_1", "-k", "5", "--json").stdout
+    process = _start(data, "train", "--model", "gat-basic", "--epochs", "500", "--patience", "500",
+                     "--validate-every", "1")
+    home = data / "models" / "gat-basic"
+    while not list(home.glob(f"{STAGING_PREFIX}*/checkpoint-epoch-*.pt")):  # mid-training, files written
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert RunStore(data / "models").current("gat-basic") == before
+    assert run_engine(data, "recommend", "--user", "listener_1", "-k", "5", "--json").stdout == expected
+    # the next training publishes and removes what the killed one left
+    assert run_engine(data, "train", "--model", "gat-basic", "--epochs", "1").returncode == 0
+    assert not list(home.glob(f"{STAGING_PREFIX}*"))
