@@ -21,8 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
-from adapters.serving.recommender import CheckpointModelLoader  # noqa: E402
+from adapters.serving.recommender import CheckpointModelLoader
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
+from adapters.storage.runs import RunStore  # noqa: E402
 from domain.ports import SilentProgress  # noqa: E402
 
 MODEL = "gat-enhanced"
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "train")
     args = parser.parse_args()
     raw, data_dir = args.work / "raw", args.work / "engine"
-    if not (data_dir / "models" / MODEL / "model.pt").exists():
+    if RunStore(data_dir / "models").current(MODEL) is None:
         if not (raw / "raw_sessions.csv").exists():
             measure([ENGINE, "generate", "--out", str(raw)])
         if not (data_dir / "store").exists():
