@@ -98,7 +98,11 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         except ModuleNotFoundError as missing:
             raise InvalidSetting(f"storage.url {self._shown()} needs the {missing.name} driver, which is "
                                  "not installed: pip install 'engine[postgresql]'") from None
-        self._metadata.create_all(engine)
+        try:
+            self._metadata.create_all(engine)
+        except SQLAlchemyError:
+            # another process created the tables between the check and the CREATE; they exist now
+            self._metadata.create_all(engine)
         return engine
 
     def _shown(self) -> str:
