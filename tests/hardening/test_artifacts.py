@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from adapters.storage.runs import POINTER
+from adapters.storage.versions import POINTER
 from tests.conftest import current_run
 from tests.hardening.conftest import assert_one_line_error, run_engine
 

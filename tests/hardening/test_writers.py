@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from adapters.storage.runs import STAGING_PREFIX, RunStore
+from adapters.storage.runs import RunStore
+from adapters.storage.versions import STAGING_PREFIX
 from tests.hardening.conftest import ENGINE, ROOT, run_engine
 
 PLAYS = 40
