@@ -41,3 +41,10 @@ class StoreBusy(EngineError):
 
 class CorruptStore(EngineError):
     """Something the engine stored is damaged, foreign or points outside the store."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """A foreign exception's message cut to one line for an error message of ours (libraries
+    explain themselves over pages); its type when it says nothing."""
+    lines = str(error).strip().splitlines()
+    return lines[0].strip()[:limit] if lines else type(error).__name__

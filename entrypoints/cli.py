@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from domain.errors import EngineError
+from domain.errors import EngineError, first_line
 from domain.ports import SOURCE_FORMATS
 from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
 from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
@@ -60,14 +60,13 @@ class EngineGroup(click.Group):
             where = f"{error.filename}: " if error.filename else ""
             click.echo(f"error: {where}{error.strerror or error}", err=True)
             ctx.exit(EXIT_USER_ERROR)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException, click.Abort):  # click's own way out
             raise
         except Exception as error:
             # A bug, not the user's doing: one line by default, the whole traceback with -vv.
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
-            summary = (str(error).splitlines() or [""])[0][:200]
-            click.echo(f"internal error: {type(error).__name__}: {summary} (run with -vv for the "
+            click.echo(f"internal error: {type(error).__name__}: {first_line(error)} (run with -vv for the "
                        "traceback, and please report it)", err=True)
             ctx.exit(EXIT_INTERNAL_ERROR)
 

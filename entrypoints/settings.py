@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from domain.errors import InvalidSetting
+from domain.errors import InvalidSetting, first_line
 from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS, TrainingSpec
 
 if sys.version_info >= (3, 11):
@@ -155,9 +155,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                              for e in error.errors())
         raise InvalidSetting(f"invalid setting ({problems}); see `engine --help`") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InvalidSetting(f"{toml_file}: not a readable TOML file ({_one_line(error)})") from None
+        raise InvalidSetting(f"{toml_file}: not a readable TOML file ({first_line(error)})") from None
     except SettingsError as error:  # e.g. ENGINE_STORAGE='{bad json'
-        raise InvalidSetting(f"invalid setting in the environment ({_one_line(error)}); nested "
+        raise InvalidSetting(f"invalid setting in the environment ({first_line(error)}); nested "
                              "settings take one variable each, e.g. ENGINE_STORAGE__BACKEND=sqlite") from None
     except OSError as error:
         raise InvalidSetting(f"{toml_file}: cannot read settings ({error.strerror})") from None
@@ -180,9 +180,6 @@ def _given(error: Any) -> str:
     value = error.get("input")
     return f", got {value!r}" if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
 
-
-def _one_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:

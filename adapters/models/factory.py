@@ -15,7 +15,7 @@ from adapters.graph.pyg_builder import GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import BasicGATRecommender, EnhancedGATRecommender
 from adapters.models.popularity import PopularityRecommender
-from domain.errors import CheckpointError
+from domain.errors import CheckpointError, first_line
 from domain.training import MODEL_KINDS, check_model_kind
 
 MODEL_CLASSES: dict[str, type[GraphRecommender]] = {
@@ -68,14 +68,9 @@ def load_checkpoint(path: Path) -> tuple[GraphRecommender, dict[str, Any]]:
         model.load_state_dict(state["state_dict"])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
         raise CheckpointError(f"{path}: checkpoint does not fit this version of engine "
-                              f"({_first_line(error)}); retrain with `engine train`") from None
+                              f"({first_line(error)}); retrain with `engine train`") from None
     model.eval()
     return model, state
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def _refusal(error: Exception) -> str:
@@ -85,4 +80,4 @@ def _refusal(error: Exception) -> str:
         named = [line.strip() for line in text.splitlines() if "Unsupported" in line]
         return "it holds objects other than tensors and plain values" + (
             f": {named[0].split('Unsupported', 1)[1][:120].strip()}" if named else "")
-    return _first_line(error)
+    return first_line(error)

@@ -36,6 +36,8 @@ SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
 SCORING_BLOCK = 4_000_000
+# What numpy raises for a serving file that is truncated, foreign or missing arrays.
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
 
 def serving_format(path: Path) -> int | None:
@@ -43,7 +45,7 @@ def serving_format(path: Path) -> int | None:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             return int(json.loads(str(arrays["meta"]))["format"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except UNREADABLE:
         return None
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from adapters.serving.loaded_model import SERVING_FORMAT, LoadedModel, ScoreParts, serving_format
+from adapters.serving.loaded_model import (
+    SERVING_FORMAT,
+    UNREADABLE,
+    LoadedModel,
+    ScoreParts,
+    serving_format,
+)
 from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
@@ -228,7 +233,7 @@ class CheckpointModelLoader(ModelLoader):
                 raise CheckpointError("the catalogue is empty; run `engine ingest` first")
             try:
                 loaded = LoadedModel(serving, dataset)
-            except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as error:
+            except UNREADABLE as error:
                 raise CheckpointError(f"{serving}: unreadable serving file ({error}); "
                                       "retrain with `engine train`") from None
             self._loaded[kind] = CheckpointRecommender(loaded)

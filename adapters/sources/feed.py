@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from domain.errors import InvalidInputFile
+from domain.errors import InvalidInputFile, first_line
 from domain.ports import Progress, RejectLog, SessionFeed
 
 
@@ -76,7 +76,7 @@ class StreamingFeed(SessionFeed):
                 yield clean
         except pa.ArrowInvalid as error:  # a file that stops parsing part way
             raise InvalidInputFile(self.name, f"unreadable near row {self.first_row + self._rows_read}: "
-                                   f"{str(error).splitlines()[0]}") from None
+                                   f"{first_line(error)}") from None
         finally:
             if self._writer is not None:
                 self._writer.close()

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from adapters.sources.csv_checks import require_file
 from adapters.sources.synthetic import ids
 from adapters.sources.synthetic_world import build_world
-from domain.errors import InvalidInputFile
+from domain.errors import InvalidInputFile, first_line
 from domain.metrics import recall_at_k
 from domain.ports import DataValidator, GenerationSpec, Progress
 
@@ -36,8 +36,7 @@ def _read(data_dir: Path, name: str) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(path)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        problem = str(error).splitlines()[0][:120]
-        raise InvalidInputFile(str(path), f"not a readable {name} ({problem})") from None
+        raise InvalidInputFile(str(path), f"not a readable {name} ({first_line(error, 120)})") from None
     if table.num_rows == 0:
         raise InvalidInputFile(str(path), f"{name} has a header but no rows")
     return table.to_pandas()
@@ -98,7 +97,7 @@ class SyntheticDataValidator(DataValidator):
         except (KeyError, ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             # readable files whose columns or values are not what the generator writes
             raise InvalidInputFile(str(data_dir), "not a raw set in the generator's layout "
-                                   f"({type(error).__name__}: {str(error)[:120]})") from None
+                                   f"({type(error).__name__}: {first_line(error, 120)})") from None
 
     def _validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
         progress.start("validating", total=3)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from adapters.sources.csv_checks import NULL_VALUES, check_columns, require_file
-from domain.errors import InvalidInputFile
+from domain.errors import InvalidInputFile, first_line
 
 # Small blocks bound the CSV reader's read-ahead, which otherwise dominates peak memory.
 BLOCK_SIZE = 2 << 20
@@ -38,7 +38,7 @@ def open_text_table(path: Path, what: str, required: tuple[str, ...], *, delimit
         # opening parses the first block already
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
+        raise InvalidInputFile(str(path), f"not a readable {what} ({first_line(error)})") from None
 
 
 # Leading bytes of compressed files people pass by mistake.
@@ -80,7 +80,7 @@ def read_text_table(path: Path, what: str, required: tuple[str, ...], **options)
     try:
         table = reader.read_all()
     except pa.ArrowInvalid as error:
-        raise InvalidInputFile(str(path), f"not a readable {what} ({str(error).splitlines()[0]})") from None
+        raise InvalidInputFile(str(path), f"not a readable {what} ({first_line(error)})") from None
     if table.num_rows == 0:
         raise InvalidInputFile(str(path), f"{what} has a header but no rows")
     return table

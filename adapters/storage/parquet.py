@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from adapters.storage.locks import writer_lock
 from adapters.storage.versions import POINTER, VersionedDirectory
 from adapters.tables import TABLE_SCHEMAS, dataset_stats
-from domain.errors import CorruptStore
+from domain.errors import CorruptStore, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
@@ -70,7 +70,7 @@ class ParquetInteractionRepository(InteractionRepository):
             except FileNotFoundError:
                 raise
             except (pa.ArrowException, OSError, ValueError) as error:
-                raise self._damaged(path, f"damaged ({str(error).splitlines()[0][:160]})") from None
+                raise self._damaged(path, f"damaged ({first_line(error, 160)})") from None
         interactions = tables.pop("interactions")
         return Dataset(Catalogue(tables), interactions, self._sources(version))
 
@@ -81,7 +81,7 @@ class ParquetInteractionRepository(InteractionRepository):
         except FileNotFoundError:
             raise
         except (OSError, ValueError, TypeError) as error:
-            raise self._damaged(path, f"damaged ({str(error).splitlines()[0][:160]})") from None
+            raise self._damaged(path, f"damaged ({first_line(error, 160)})") from None
 
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
         with writer_lock(self.root, "the interaction store"):

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adapters.tables import CATALOGUE_KEYS, TABLE_SCHEMAS, dataset_stats
-from domain.errors import CorruptStore, InvalidSetting, StoreBusy
+from domain.errors import CorruptStore, InvalidSetting, StoreBusy, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
@@ -117,13 +117,13 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         try:
             yield
         except OperationalError as error:
-            message = str(error.orig).splitlines()[0] if error.orig else str(error)
+            message = first_line(error.orig or error)
             if "locked" in message:
                 raise StoreBusy(f"{self._shown()}: another engine command holds the database ({message}); "
                                 "wait for it, then try again") from None
             raise CorruptStore(f"{self._shown()}: cannot use the database ({message})") from None
         except SQLAlchemyError as error:
-            message = str(getattr(error, "orig", None) or error).splitlines()[0]
+            message = first_line(getattr(error, "orig", None) or error)
             raise CorruptStore(f"{self._shown()}: cannot use the database ({message}); point "
                                "storage.url at an engine database or a new file") from None
 
