@@ -55,9 +55,14 @@ def blank(column: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(column, r"^\s*$"), True)
 
 
+def has_control(column: pa.Array) -> pa.Array:
+    """Cells holding a line break or another control character."""
+    return pc.fill_null(pc.match_substring_regex(column, CONTROL), False)
+
+
 def bad_id(column: pa.Array) -> pa.Array:
     """Blank ids and ids holding line breaks or other control characters."""
-    return pc.or_(blank(column), pc.fill_null(pc.match_substring_regex(column, CONTROL), False))
+    return pc.or_(blank(column), has_control(column))
 
 
 def parse_number(column: pa.Array, maximum: float = float("inf")) -> tuple[pa.Array, pa.Array]:
@@ -81,11 +86,14 @@ def parse_timestamp(column: pa.Array) -> pa.Array:
     parsed = pc.strptime(local, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
     # strptime moves impossible dates (Feb 30 becomes Mar 1): only a round trip is the real calendar
     real = pc.equal(pc.strftime(parsed, format="%Y-%m-%dT%H:%M:%S"), local)
-    epoch = pc.cast(pc.cast(parsed, pa.int64()), pa.int64())
-    epoch = pc.subtract(epoch, _zone_offset(zone))
+    epoch = pc.subtract(pc.cast(parsed, pa.int64()), _zone_offset(zone))
+    return _play_time(epoch, pc.fill_null(real, False))
+
+
+def _play_time(epoch: pa.Array, real: pa.Array) -> pa.Array:
+    """Epoch seconds where the text was a real date and the time lies between 1990 and now."""
     in_range = pc.and_(pc.greater_equal(epoch, EARLIEST_PLAY), pc.less_equal(epoch, latest_play()))
-    return pc.if_else(pc.and_(pc.fill_null(real, False), pc.fill_null(in_range, False)), epoch,
-                      pa.scalar(None, pa.int64()))
+    return pc.if_else(pc.and_(real, pc.fill_null(in_range, False)), epoch, pa.scalar(None, pa.int64()))
 
 
 def _zone_offset(zone: pa.Array) -> pa.Array:
@@ -111,5 +119,4 @@ def real_days(column: pa.Array, formats: dict[str, str]) -> pa.Array:
         parsed = pc.strptime(pc.if_else(matches, text, ""), format=form, unit="s", error_is_null=True)
         real = pc.fill_null(pc.equal(pc.strftime(parsed, format=form), text), False)
         days = pc.if_else(pc.and_(matches, real), pc.cast(parsed, pa.int64()), days)
-    in_range = pc.and_(pc.greater_equal(days, EARLIEST_PLAY), pc.less_equal(days, latest_play()))
-    return pc.if_else(pc.fill_null(in_range, False), days, pa.scalar(None, pa.int64()))
+    return _play_time(days, pc.is_valid(days))

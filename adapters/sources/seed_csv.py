@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from adapters.sources.csv_checks import (
     bad_id,
     blank,
+    has_control,
     parse_number,
     parse_timestamp,
     require_file,
@@ -67,7 +68,7 @@ def _number(table: pa.Table, name: str, kind: pa.DataType, path: Path) -> pa.Arr
 def _ids(table: pa.Table, name: str, path: Path) -> pa.Array:
     """An id column of a metadata file; ids with line breaks or control characters are refused."""
     column = table.column(name)
-    broken = pc.and_(pc.invert(blank(column)), bad_id(column))
+    broken = has_control(column)
     if pc.any(broken).as_py():
         row = pc.index(broken, True).as_py()
         raise InvalidInputFile(str(path), f"row {row + 2}: {name} {column[row].as_py()!r} holds a line "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.sources.catalogue_builder import CatalogueCollector, ids_or_names
-from adapters.sources.csv_checks import blank, parse_timestamp
+from adapters.sources.csv_checks import CONTROL, blank, parse_timestamp
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
 from adapters.tables import play_rows
@@ -77,16 +78,6 @@ def _milliseconds(value: object) -> int | None:
     return int(value)
 
 
-def _problem(record: object, ms_field: str) -> str | None:
-    """Why a record is no play at all, before its values are looked at."""
-    if not isinstance(record, dict):
-        return "not a play record (expected a JSON object)"
-    value = record.get(ms_field)
-    if value is not None and _milliseconds(value) is None:
-        return f"{ms_field} is not a number of milliseconds within a day"
-    return None
-
-
 def _rows(path: Path, user: str) -> pa.Table:
     records = _records(path)
     extended = any(isinstance(r, dict) and "ts" in r for r in records[:10])
@@ -97,16 +88,22 @@ def _rows(path: Path, user: str) -> pa.Table:
     time_field, ms_field, artist_field, track_field, uri_field = fields
     dicts = [r if isinstance(r, dict) else {} for r in records]
     get = dict.get
+    given_ms = [get(r, ms_field) for r in dicts]
+    ms_played = [_milliseconds(value) for value in given_ms]
     columns = {
         "played_at": [_text(get(r, time_field)) for r in dicts],
-        "ms_played": [_milliseconds(get(r, ms_field)) for r in dicts],
+        "ms_played": ms_played,
         "artist_name": [_text(get(r, artist_field)) for r in dicts],
         "track_name": [_text(get(r, track_field)) for r in dicts],
         "track_uri": [_text(get(r, uri_field)) if uri_field else None for r in dicts],
         "podcast": ([bool(get(r, "episode_name") or get(r, "spotify_episode_uri")) or
                      (get(r, track_field) is None and get(r, uri_field) is None) for r in dicts]
                     if extended else [whole_file_podcast] * len(dicts)),
-        "problem": [_problem(r, ms_field) for r in records],
+        # why a record is no play at all, before its values are looked at
+        "problem": ["not a play record (expected a JSON object)" if not isinstance(record, dict) else
+                    f"{ms_field} is not a number of milliseconds within a day"
+                    if given is not None and ms is None else None
+                    for record, given, ms in zip(records, given_ms, ms_played, strict=True)],
     }
     n = len(records)
     return pa.table({"file": [path.name] * n, "user_id": [user] * n, **columns}, schema=RAW)
@@ -180,7 +177,7 @@ class SpotifyHistorySource(SessionSource):
     def open(self, request: SourceRequest) -> SpotifyHistoryFeed:
         path = request.path or Path(".")
         user = request.options.get("user")
-        if user is not None and (not user.strip() or any(ord(c) < 32 or ord(c) == 127 for c in user)):
+        if user is not None and (not user.strip() or re.search(CONTROL, user)):
             raise InvalidSetting(f"--user {user!r}: give a listener name without line breaks or "
                                  "control characters")
         try:
