@@ -56,7 +56,7 @@ class IngestSessions:
 
         def merged(current: Dataset | None) -> Dataset | None:
             # Checked again under the writer lock: another ingest of the same input may have won.
-            if current is not None and any(s.content_hash == feed.content_hash for s in current.sources):
+            if current is not None and current.has_source(feed.content_hash):
                 return None
             return self._aggregator.merge(current, catalogue, plays, record)
 

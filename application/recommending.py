@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
-from domain.model import ExplainedSong, RecommendationList
+from domain.model import ExplainedSong, RecommendAllResult, RecommendationList
 from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
 from domain.training import check_model_kind
 
@@ -105,12 +105,6 @@ class Explain:
         if plot is not None:
             explainer.plot(user_id, explained, plot)
         return ExplainedSong(model, explained)
-
-
-@dataclass(frozen=True)
-class RecommendAllResult:
-    model: str
-    rows: int
 
 
 class RecommendAll:

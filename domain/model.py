@@ -95,6 +95,14 @@ class ExplainedSong:
 
 
 @dataclass(frozen=True)
+class RecommendAllResult:
+    """Every known user's top k, written to a file by the model of this kind."""
+
+    model: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class RepositoryStats:
     users: int
     songs: int

@@ -88,6 +88,9 @@ class Dataset:
     interactions: Table
     sources: tuple[SourceRecord, ...] = ()
 
+    def has_source(self, content_hash: str) -> bool:
+        return any(source.content_hash == content_hash for source in self.sources)
+
 
 @dataclass
 class RejectLog:

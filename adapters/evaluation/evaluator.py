@@ -127,7 +127,7 @@ def _score_without(model: _GATRecommender, data, history_edge: int | None, user:
 
 class CheckpointEvaluator(ModelEvaluator):
     def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
-        self.models_dir = Path(models_dir)
+        self.runs = RunStore(models_dir)
         self.repository = repository
         self._loaded: Dataset | None = None
 
@@ -140,7 +140,7 @@ class CheckpointEvaluator(ModelEvaluator):
         return self._loaded
 
     def _run_dir(self, kind: str) -> Path | None:
-        return RunStore(self.models_dir).current(kind)
+        return self.runs.current(kind)
 
     def trained_kinds(self) -> list[str]:
         kinds = [k for k in MODEL_KINDS if self._run_dir(k)]

@@ -29,5 +29,4 @@ class InMemoryInteractionRepository(InteractionRepository):
         return dataset_stats(self._dataset)
 
     def has_source(self, content_hash: str) -> bool:
-        return self._dataset is not None and any(
-            s.content_hash == content_hash for s in self._dataset.sources)
+        return self._dataset is not None and self._dataset.has_source(content_hash)
