@@ -12,11 +12,26 @@ ENGINE = [sys.executable, "-m", "entrypoints.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_engine(data_dir: Path, *args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _environment() -> dict[str, str]:
+    """The caller's environment without its engine settings, with this checkout importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([*ENGINE, "--data-dir", str(data_dir), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT, env=env)
+    return env
+
+
+def _command(data_dir: Path, args: tuple[object, ...]) -> list[str]:
+    return [*ENGINE, "--data-dir", str(data_dir), *map(str, args)]
+
+
+def run_engine(data_dir: Path, *args: object) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(data_dir, args), capture_output=True, text=True, cwd=ROOT,
+                          env=_environment())
+
+
+def start_engine(data_dir: Path, *args: object) -> subprocess.Popen:
+    """An engine process left running, for tests of what happens while it works."""
+    return subprocess.Popen(_command(data_dir, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT, env=_environment())
 
 
 def store_fingerprint(data_dir: Path) -> str:
@@ -31,6 +46,8 @@ def store_fingerprint(data_dir: Path) -> str:
 
 
 def assert_one_line_error(result) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    """Exit 2 and one line on stderr, of an in-process (click) or a subprocess run."""
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == 2, (code, result.stdout[-2000:], result.stderr[-2000:])
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr[-2000:]
     assert result.stderr.startswith("error: ")

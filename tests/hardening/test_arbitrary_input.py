@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import Engine
-from tests.hardening.conftest import store_fingerprint
+from tests.hardening.conftest import assert_one_line_error, store_fingerprint
 
 # a reader's callback that can only print its error counts as a failure here
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
@@ -42,8 +42,7 @@ def _check(engine: Engine, data_dir: Path, source: Path, fmt: str) -> None:
         report = json.loads(result.stdout)
         assert report["skipped"] or report["rows_read"] >= report["rows_rejected"] >= 0
     else:
-        assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert_one_line_error(result)
         assert store_fingerprint(data_dir) == before
 
 

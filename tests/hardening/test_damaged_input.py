@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.e2e.conftest import Engine
-from tests.hardening.conftest import store_fingerprint
+from tests.hardening.conftest import assert_one_line_error, store_fingerprint
 
 SESSIONS_HEADER = "user_id,track_id,timestamp,ms_played,track_duration_ms\n"
 GOOD_ROW = "u1,t1,2024-01-01T00:00:00Z,1000,2000\n"
@@ -39,11 +39,6 @@ def _spotify(tmp_path, content: bytes | str):
     return folder
 
 
-def _assert_one_line(result) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-
-
 def _ingested_reasons(engine, *args) -> dict[str, int]:
     result = engine("--data-dir", "d", "ingest", *args, "--json")
     assert result.exit_code == 0, result.stderr
@@ -60,7 +55,7 @@ def _ingested_reasons(engine, *args) -> dict[str, int]:
 def test_unusable_seed_files_exit_2_and_store_nothing(engine, tmp_path, sessions, tracks, message):
     folder = _seed(tmp_path, sessions, *(() if tracks is None else (tracks,)))
     result = engine("--data-dir", "d", "ingest", folder)
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert message in result.stderr and not (tmp_path / "d" / "store").exists()
 
 
@@ -68,7 +63,7 @@ def test_out_of_range_genre_affinities_are_refused_with_their_row(engine, tmp_pa
     folder = _seed(tmp_path, SESSIONS_HEADER + GOOD_ROW, **{
         "user_genre_preferences.csv": "user_id,genre_id,affinity_score\nu1,g1,0.5\nu1,g2,-7\n"})
     result = engine("--data-dir", "d", "ingest", folder)
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert "user_genre_preferences.csv: row 3: affinity_score '-7'" in result.stderr
 
 
@@ -113,7 +108,7 @@ def test_spotify_records_are_checked_one_by_one(engine, tmp_path, content, outco
         assert _ingested_reasons(engine, folder, "--format", "spotify-history") == outcome
     else:
         result = engine("--data-dir", "d", "ingest", folder, "--format", "spotify-history")
-        _assert_one_line(result)
+        assert_one_line_error(result)
         assert outcome in result.stderr
 
 
@@ -121,15 +116,15 @@ def test_an_export_name_that_is_a_directory_or_a_loop_is_no_export(engine, tmp_p
     folder = tmp_path / "me"
     (folder / "StreamingHistory0.json").mkdir(parents=True)
     (folder / "StreamingHistory1.json").symlink_to(folder / "StreamingHistory1.json")
-    _assert_one_line(engine("--data-dir", "d", "ingest", folder, "--format", "spotify-history"))
+    assert_one_line_error(engine("--data-dir", "d", "ingest", folder, "--format", "spotify-history"))
 
 
 def test_lastfm_1k_refuses_directories_and_compressed_logs_and_keeps_malformed_lines(engine, tmp_path):
     (tmp_path / "x.tsv").mkdir()
-    _assert_one_line(engine("--data-dir", "d", "ingest", tmp_path / "x.tsv", "--format", "lastfm-1k"))
+    assert_one_line_error(engine("--data-dir", "d", "ingest", tmp_path / "x.tsv", "--format", "lastfm-1k"))
     (tmp_path / "log.tsv").write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 10)
     result = engine("--data-dir", "d", "ingest", tmp_path / "log.tsv", "--format", "lastfm-1k")
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert "gzip" in result.stderr
     line = "user_1\t2009-01-01T00:00:00Z\t\tArtist\t\tTrack\n"
     (tmp_path / "log.tsv").write_text(line + "not six fields\n" + line.replace("user_1", "user_2"))
@@ -155,7 +150,7 @@ def test_a_failed_ingest_leaves_the_store_as_it_was(engine, tmp_path):
     assert engine("--data-dir", "d", "ingest", good).exit_code == 0
     before = store_fingerprint(tmp_path / "d")
     (good / "raw_sessions.csv").write_text(SESSIONS_HEADER)
-    _assert_one_line(engine("--data-dir", "d", "ingest", good))
+    assert_one_line_error(engine("--data-dir", "d", "ingest", good))
     (good / "raw_sessions.csv").write_text(SESSIONS_HEADER + "u1,t9,2024-01-01T00:00:00Z,1,2\n")
     assert engine("--data-dir", "d", "ingest", good, "--strict").exit_code == 2
     assert store_fingerprint(tmp_path / "d") == before
@@ -195,22 +190,22 @@ def test_the_same_bytes_under_another_name_are_the_same_input(engine, tmp_path):
 def test_misused_settings_and_flags_exit_2_naming_them(engine, tmp_path, args, env, message):
     (tmp_path / "recs.csv").write_text("a file in the way\n")
     result = engine("--data-dir", "d", *args, env=env)
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert message in result.stderr
 
 
 @pytest.mark.parametrize("content", [b"[x", b"\xff\xfe\x00", b"data_dir = 5\n[storage]\nbackend='x'\n"])
 def test_a_broken_engine_toml_exits_2(engine, tmp_path, content):
     (tmp_path / "engine.toml").write_bytes(content)
-    _assert_one_line(engine("stats"))
+    assert_one_line_error(engine("stats"))
 
 
 def test_a_data_dir_that_is_a_file_or_a_sqlite_url_at_a_csv_exits_2(engine, tmp_path):
     (tmp_path / "file").write_text("x")
-    _assert_one_line(engine("--data-dir", "file", "stats"))
+    assert_one_line_error(engine("--data-dir", "file", "stats"))
     (tmp_path / "plays.csv").write_text("a,b\n1,2\n" * 100)
     result = engine("--backend", "sqlite", "--db-url", f"sqlite:///{tmp_path / 'plays.csv'}", "stats")
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert "not a database" in result.stderr
 
 
@@ -229,5 +224,5 @@ def test_a_damaged_store_is_named_not_a_traceback(engine, tmp_path, damage):
     else:
         (version / "sources.json").write_text("[{")
     result = engine("--data-dir", "d", "stats")
-    _assert_one_line(result)
+    assert_one_line_error(result)
     assert "store" in result.stderr or "damaged" in result.stderr

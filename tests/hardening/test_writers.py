@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 
 import pytest
 
 from adapters.storage.runs import RunStore
 from adapters.storage.versions import STAGING_PREFIX
-from tests.hardening.conftest import ENGINE, ROOT, run_engine
+from tests.hardening.conftest import run_engine, start_engine
 
 PLAYS = 40
 
@@ -26,18 +24,11 @@ def _listener(root, name: str, offset: int):
     return folder
 
 
-def _start(data_dir, *args, backend: str = "parquet") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.Popen([*ENGINE, "--data-dir", str(data_dir), "--backend", backend, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-
-
 @pytest.mark.parametrize("backend", ["parquet", "sqlite"])
 def test_two_ingests_at_once_both_land(tmp_path, backend):
     sources = [_listener(tmp_path, f"listener_{n}", n * 3) for n in range(4)]
-    running = [_start(tmp_path / "data", "ingest", s, "--format", "spotify-history", backend=backend)
-               for s in sources]
+    running = [start_engine(tmp_path / "data", "--backend", backend, "ingest", s, "--format",
+                            "spotify-history") for s in sources]
     for process in running:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
@@ -56,7 +47,7 @@ def _trained_store(tmp_path):
 def test_two_trainings_of_one_model_each_publish_a_whole_run(tmp_path):
     data = _trained_store(tmp_path)
     args = ("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "64", "--json")
-    first, second = _start(data, *args, "--seed", "1"), _start(data, *args, "--seed", "2")
+    first, second = start_engine(data, *args, "--seed", "1"), start_engine(data, *args, "--seed", "2")
     results = []
     for process in (first, second):
         stdout, stderr = process.communicate(timeout=600)
@@ -77,7 +68,7 @@ def test_a_training_killed_part_way_leaves_the_previous_model_serving(tmp_path):
     assert run_engine(data, "train", "--model", "gat-basic", "--epochs", "1").returncode == 0
     before = RunStore(data / "models").current("gat-basic")
     expected = run_engine(data, "recommend", "--user", "listener_1", "-k", "5", "--json").stdout
-    process = _start(data, "train", "--model", "gat-basic", "--epochs", "500", "--patience", "500",
+    process = start_engine(data, "train", "--model", "gat-basic", "--epochs", "500", "--patience", "500",
                      "--validate-every", "1")
     home = data / "models" / "gat-basic"
     while not list(home.glob(f"{STAGING_PREFIX}*/checkpoint-epoch-*.pt")):  # mid-training, files written
