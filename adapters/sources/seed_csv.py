@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.sources.csv_checks import (
-    bad_id,
     blank,
     has_control,
     parse_number,
@@ -168,7 +167,7 @@ class SeedCsvFeed(StreamingFeed):
         duration, duration_ok = parse_number(batch.column("track_duration_ms"), MAX_PLAY_MS)
         reason = first_failure([
             (blank(user), "blank user_id"),
-            (bad_id(user), "user_id holds a line break or control character"),
+            (has_control(user), "user_id holds a line break or control character"),
             (blank(song), "blank track_id"),
             (pc.invert(pc.is_in(song, value_set=self._known_songs)), "track_id not in tracks.csv"),
             (pc.is_null(played_at), "unparseable or impossible timestamp"),
