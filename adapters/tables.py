@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.play_identity import KEY_TYPE, play_keys
 from domain.model import RepositoryStats
 from domain.ports import CATALOGUE_TABLES, Catalogue, Dataset
 
@@ -21,7 +22,11 @@ PLAY_ROWS = pa.schema([
     ("completion", pa.float64()),
     ("played_at", pa.int64()),  # epoch seconds, UTC; null when the source has no times
     ("plays", pa.int64()),
+    ("play_key", KEY_TYPE),  # the play's identity (adapters.play_identity)
 ])
+
+# The identities of the plays a store holds.
+PLAY_KEYS = pa.schema([("play_key", KEY_TYPE)])
 
 PLAY_AGGREGATES = pa.schema([
     ("user_id", pa.string()),
@@ -68,17 +73,23 @@ assert tuple(CATALOGUE_SCHEMAS) == CATALOGUE_TABLES
 
 def play_rows(user: pa.Array, song: pa.Array, completion: pa.Array | float = 1.0,
               played_at: pa.Array | None = None, plays: pa.Array | None = None,
-              keep: pa.Array | None = None) -> pa.Table:
+              keep: pa.Array | None = None, identity: tuple[pa.Array, ...] = ()) -> pa.Table:
     """PLAY_ROWS from columns; scalars and absent columns mean the same for every row
-    (full completion, no time, one play), ``keep`` filters the rows."""
+    (full completion, no time, one play), ``keep`` filters the rows. A play is the same
+    play when its user, song, time, play count and the source's own ``identity`` columns
+    (the raw ms played, a position in a session) are."""
     n = len(user)
     columns = [user, song,
                completion if isinstance(completion, pa.Array | pa.ChunkedArray)
                else pa.repeat(pa.scalar(float(completion)), n),
                played_at if played_at is not None else pa.nulls(n, pa.int64()),
                plays if plays is not None else pa.repeat(pa.scalar(1, pa.int64()), n)]
-    table = pa.Table.from_arrays(columns, schema=PLAY_ROWS)
-    return table if keep is None else table.filter(keep)
+    if keep is not None:
+        columns = [pc.filter(column, keep) for column in columns]
+        identity = tuple(pc.filter(column, keep) for column in identity)
+    user, song, _, played_at, plays = columns
+    return pa.Table.from_arrays([*columns, play_keys(user, song, played_at, plays, *identity)],
+                                schema=PLAY_ROWS)
 
 
 def positions(column: pa.Array | pa.ChunkedArray, ids: list[str]) -> np.ndarray:

@@ -39,36 +39,38 @@ class IngestSessions:
         feed = self._source.open(command.request)
         if self._repository.has_source(feed.content_hash):
             return self._skipped(feed.name, feed.content_hash, started)
-        plays = self._aggregator.aggregate(feed.batches(progress))
-        rejects = feed.rejects
-        if feed.rows_read == 0:
-            raise InvalidInputFile(feed.name, "holds no plays (a header or an empty list only); "
-                                   "nothing was ingested")
-        if command.strict and rejects.count:
-            raise RejectedRows(
-                f"{feed.name}: {rejects.count} row(s) rejected in strict mode "
-                f"(see {rejects.path}); nothing was ingested. Fix the rows or drop --strict.")
-        record = SourceRecord(
-            content_hash=feed.content_hash, name=feed.name, rows_read=feed.rows_read,
-            rows_rejected=rejects.count,
-            ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        catalogue = feed.catalogue()
+        repeated: list[int] = []
 
         def merged(current: Dataset | None) -> Dataset | None:
-            # Checked again under the writer lock: another ingest of the same input may have won.
+            # Read under the writer lock, so that what the store holds cannot change meanwhile:
+            # another ingest of the same input may have won, and plays it holds count once.
             if current is not None and current.has_source(feed.content_hash):
                 return None
-            return self._aggregator.merge(current, catalogue, plays, record)
+            plays = self._aggregator.aggregate(feed.batches(progress), current)
+            if feed.rows_read == 0:
+                raise InvalidInputFile(feed.name, "holds no plays (a header or an empty list only); "
+                                       "nothing was ingested")
+            if command.strict and feed.rejects.count:
+                raise RejectedRows(
+                    f"{feed.name}: {feed.rejects.count} row(s) rejected in strict mode "
+                    f"(see {feed.rejects.path}); nothing was ingested. Fix the rows or drop --strict.")
+            record = SourceRecord(
+                content_hash=feed.content_hash, name=feed.name, rows_read=feed.rows_read,
+                rows_rejected=feed.rejects.count,
+                ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            repeated.append(plays.repeated)
+            return self._aggregator.merge(current, feed.catalogue(), plays, record)
 
         if not self._repository.update(merged):
             return self._skipped(feed.name, feed.content_hash, started)
         stats = self._repository.stats()
+        rejects = feed.rejects
         return IngestReport(
             source=feed.name, rows_read=feed.rows_read, rows_rejected=rejects.count,
             interactions=stats.interactions, plays=stats.plays, skipped=False,
             rejects_file=str(rejects.path) if rejects.count and rejects.path else None,
             content_hash=feed.content_hash, wall_s=time.perf_counter() - started,
-            reject_reasons=dict(rejects.reasons), notes=tuple(feed.notes))
+            plays_repeated=repeated[0], reject_reasons=dict(rejects.reasons), notes=tuple(feed.notes))
 
     @staticmethod
     def _skipped(name: str, content_hash: str, started: float) -> IngestReport:

@@ -135,6 +135,7 @@ class IngestReport:
     rejects_file: str | None
     content_hash: str
     wall_s: float = 0.0
+    plays_repeated: int = 0  # plays the store already held or the input gave twice, counted once
     reject_reasons: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -143,6 +144,7 @@ class IngestReport:
             "source": self.source,
             "rows_read": self.rows_read,
             "rows_rejected": self.rows_rejected,
+            "plays_repeated": self.plays_repeated,
             "interactions": self.interactions,
             "plays": self.plays,
             "skipped": self.skipped,

@@ -82,11 +82,14 @@ class SourceRecord:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Everything the repository holds: catalogue, aggregated interactions, sources."""
+    """Everything the repository holds: catalogue, aggregated interactions, sources, and the
+    identities of the plays behind the interactions (``play_keys``: read by writers, which
+    need them to count a play seen twice once; None where the reader did not ask for them)."""
 
     catalogue: Catalogue
     interactions: Table
     sources: tuple[SourceRecord, ...] = ()
+    play_keys: Table | None = None
 
     def has_source(self, content_hash: str) -> bool:
         return any(source.content_hash == content_hash for source in self.sources)
@@ -137,21 +140,31 @@ class SourceRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NewPlays:
+    """The plays of one input that the store does not hold yet, summed per (user, song)."""
+
+    totals: Table
+    play_keys: Table  # every play identity the store holds once these are added
+    repeated: int  # plays left out as already stored or seen earlier in the input
+
+
 class InteractionAggregator(ABC):
     """Turns play rows into per-(user, song) aggregates and merges them exactly."""
 
     @abstractmethod
-    def aggregate(self, batches: Iterator[Table]) -> Table: ...
+    def aggregate(self, batches: Iterator[Table], current: Dataset | None) -> NewPlays:
+        """Sum the plays ``current`` (read with its play keys) does not hold yet."""
 
     @abstractmethod
-    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: Table,
+    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
               source: SourceRecord) -> Dataset: ...
 
 
 class InteractionRepository(ABC):
     @abstractmethod
     def load(self) -> Dataset | None:
-        """The stored dataset, or None when nothing was ingested yet."""
+        """The stored dataset without its play keys, or None when nothing was ingested yet."""
 
     @abstractmethod
     def save(self, dataset: Dataset) -> None:
@@ -159,9 +172,9 @@ class InteractionRepository(ABC):
 
     @abstractmethod
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
-        """Read the stored dataset, change it and save the result as one step that no other
-        writer interleaves with (so concurrent writers lose nothing); ``change`` returns None
-        to leave the store as it is. True when something was saved."""
+        """Read the stored dataset (with its play keys), change it and save the result as one
+        step that no other writer interleaves with (so concurrent writers lose nothing);
+        ``change`` returns None to leave the store as it is. True when something was saved."""
 
     @abstractmethod
     def stats(self) -> RepositoryStats: ...

@@ -17,6 +17,9 @@ def ingest_summary(report) -> str:
         lines.append(f"rejected rows ({reasons}) listed in {report.rejects_file}")
     elif reasons:
         lines.append(f"left out: {reasons}")
+    if report.plays_repeated:
+        lines.append(f"{report.plays_repeated:,} play(s) counted once: already stored, or given twice "
+                     "(the same listener, song and time)")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from adapters.sources.synthetic import SyntheticSeedGenerator
 from adapters.storage.runs import RunStore
 from domain.ports import GenerationSpec, SilentProgress
+from tests import postgres
 
 SMALL = GenerationSpec(users=60, songs=300, artists=40, genres=10, seed=3)
 
@@ -32,3 +34,19 @@ def current_run(data_dir: Path, kind: str) -> Path:
     run = RunStore(data_dir / "models").current(kind)
     assert run is not None, f"no published {kind} run under {data_dir}"
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for this test session (started here, stopped at the end)."""
+    why_not = postgres.missing()
+    if why_not:
+        pytest.skip(why_not)
+    with postgres.postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    """The URL of a new, empty database on the test server."""
+    return postgres.new_database(postgres_url)

@@ -2,21 +2,24 @@
 
 Each batch is reduced to partial aggregates at once; partials are compacted
 whenever they reach twice the distinct pairs seen so far, so memory follows the
-number of distinct (user, song) pairs, not the number of plays. Merging with what the
-repository holds uses the same reduction, which is what makes ingesting files
-one by one equal to ingesting them together.
+number of distinct (user, song) pairs, plus 8 bytes of identity per play. Plays whose
+identity the store or an earlier row already has are left out before they are summed,
+and merging with what the repository holds uses the same reduction, which is what
+makes ingesting files one by one equal to ingesting them together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES
+from adapters.play_identity import SeenPlays
+from adapters.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES, PLAY_KEYS
 from domain.edge_weight import COMPLETION_WEIGHT, PLAY_COUNT_WEIGHT
-from domain.ports import Catalogue, Dataset, InteractionAggregator, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionAggregator, NewPlays, SourceRecord
 
 KEYS = ["user_id", "song_id"]
 
@@ -85,14 +88,18 @@ class ArrowInteractionAggregator(InteractionAggregator):
     def __init__(self, min_compact_rows: int = 1_000_000) -> None:
         self._min_compact_rows = min_compact_rows
 
-    def aggregate(self, batches: Iterator[pa.Table]) -> pa.Table:
+    def aggregate(self, batches: Iterator[pa.Table], current: Dataset | None) -> NewPlays:
+        seen = SeenPlays(_stored_keys(current))
         partials: list[pa.Table] = []
         pending = 0
+        repeated = 0
         compact_at = self._min_compact_rows
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            partial = _reduce_plays(batch)
+            first = seen.first_seen(batch.column("play_key").to_numpy())
+            repeated += int(len(first) - first.sum())
+            partial = _reduce_plays(batch.filter(pa.array(first)))
             partials.append(partial)
             pending += partial.num_rows
             if pending > compact_at:
@@ -100,21 +107,29 @@ class ArrowInteractionAggregator(InteractionAggregator):
                 pending = partials[0].num_rows
                 # Partials never grow beyond about twice the distinct pairs seen so far.
                 compact_at = max(self._min_compact_rows, 2 * pending)
-        if not partials:
-            return PLAY_AGGREGATES.empty_table()
-        return _reduce_aggregates(pa.concat_tables(partials))
+        totals = (_reduce_aggregates(pa.concat_tables(partials)) if partials
+                  else PLAY_AGGREGATES.empty_table())
+        keys = pa.Table.from_arrays([pa.array(seen.all())], schema=PLAY_KEYS)
+        return NewPlays(totals, keys, repeated)
 
-    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: pa.Table,
+    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
               source: SourceRecord) -> Dataset:
         if current is None:
             merged_catalogue = catalogue
-            aggregates = plays
+            aggregates = plays.totals
             sources: tuple[SourceRecord, ...] = ()
         else:
             merged_catalogue = Catalogue({
                 name: upsert(current.catalogue[name], catalogue[name], CATALOGUE_KEYS[name])
                 for name in CATALOGUE_KEYS})
             existing = current.interactions.select(PLAY_AGGREGATES.names).cast(PLAY_AGGREGATES)
-            aggregates = _reduce_aggregates(pa.concat_tables([existing, plays]))
+            aggregates = _reduce_aggregates(pa.concat_tables([existing, plays.totals]))
             sources = current.sources
-        return Dataset(merged_catalogue, with_edge_weights(aggregates), (*sources, source))
+        return Dataset(merged_catalogue, with_edge_weights(aggregates), (*sources, source),
+                       plays.play_keys)
+
+
+def _stored_keys(current: Dataset | None) -> np.ndarray:
+    if current is None or current.play_keys is None:
+        return np.empty(0, dtype=np.int64)
+    return current.play_keys.column("play_key").to_numpy()

@@ -65,7 +65,11 @@ class MssdFeed(StreamingFeed):
             good = pc.is_null(reason)
             song = raw.column("track_id_clean")
             self.collector.add(good, song)
-            clean = play_rows(raw.column(self.user_column), song, completion, played_at, keep=good)
+            # a song played twice in one session at one hour is two plays where positions tell them apart
+            position = (raw.column("session_position") if "session_position" in raw.column_names
+                        else pa.nulls(raw.num_rows, pa.string()))
+            clean = play_rows(raw.column(self.user_column), song, completion, played_at, keep=good,
+                              identity=(position,))
             progress.advance(record_batch.nbytes)
             yield raw, reason, clean
 

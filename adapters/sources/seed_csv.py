@@ -177,7 +177,7 @@ class SeedCsvFeed(StreamingFeed):
             (pc.less_equal(duration, 0), "zero or negative track_duration_ms"),
         ], batch.num_rows)
         completion = pc.min_element_wise(pc.divide(ms_played, pc.max_element_wise(duration, 1.0)), 1.0)
-        clean = play_rows(user, song, completion, played_at, keep=pc.is_null(reason))
+        clean = play_rows(user, song, completion, played_at, keep=pc.is_null(reason), identity=(ms_played,))
         return reason, clean
 
 

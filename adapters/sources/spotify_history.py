@@ -40,8 +40,6 @@ PATTERNS = ("StreamingHistory*.json", "Streaming_History_Audio_*.json", "endsong
 RAW = pa.schema([("file", pa.string()), ("user_id", pa.string()), ("played_at", pa.string()),
                  ("ms_played", pa.int64()), ("artist_name", pa.string()), ("track_name", pa.string()),
                  ("track_uri", pa.string()), ("podcast", pa.bool_()), ("problem", pa.string())])
-# One play seen in two files (exports of overlapping periods) is one play.
-PLAY_IDENTITY = ["user_id", "played_at", "ms_played", "artist_name", "track_name", "track_uri"]
 BATCH_ROWS = 250_000
 
 
@@ -109,13 +107,6 @@ def _rows(path: Path, user: str) -> pa.Table:
     return pa.table({"file": [path.name] * n, "user_id": [user] * n, **columns}, schema=RAW)
 
 
-def _repeated(raw: pa.Table) -> pa.Array:
-    """Rows whose play identity an earlier row already has."""
-    identity = raw.select(PLAY_IDENTITY).append_column("row", pa.array(range(raw.num_rows), pa.int64()))
-    first = identity.group_by(PLAY_IDENTITY, use_threads=False).aggregate([("row", "min")])
-    return pc.invert(pc.is_in(identity.column("row"), value_set=first.column("row_min")))
-
-
 class SpotifyHistoryFeed(StreamingFeed):
     def __init__(self, listeners: list[tuple[str, list[Path]]], name: str, rejects_path: Path | None):
         self.listeners = listeners
@@ -135,7 +126,6 @@ class SpotifyHistoryFeed(StreamingFeed):
         played_at = parse_timestamp(raw.column("played_at"))
         reason = first_failure([
             (pc.is_valid(raw.column("problem")), raw.column("problem")),
-            (_repeated(raw), "the same play as an earlier row (overlapping exports)"),
             (pc.fill_null(raw.column("podcast"), False), "podcast episode"),
             (pc.is_null(raw.column("ms_played")), "missing ms_played"),
             (pc.less_equal(raw.column("ms_played"), 0), "zero-length play"),
@@ -148,14 +138,16 @@ class SpotifyHistoryFeed(StreamingFeed):
         song_id = ids_or_names(raw.column("track_uri"), song_ids_from_names(artist, pc.fill_null(
             raw.column("track_name"), "")))
         completion = self._completion(song_id, raw.column("ms_played"), good)
-        clean = play_rows(raw.column("user_id"), song_id, completion, played_at)
+        clean = play_rows(raw.column("user_id"), song_id, completion, played_at, keep=good,
+                          identity=(raw.column("ms_played"),))
         self.collector.add(good, song_id, raw.column("track_name"), artist_ids_from_names(artist),
                            raw.column("artist_name"))
+        clean_start = 0
         for start in range(0, raw.num_rows, BATCH_ROWS):
-            part = slice(start, start + BATCH_ROWS)
-            chunk_good = good[part]
-            yield (raw.slice(start, BATCH_ROWS), reason[part],
-                   clean.slice(start, BATCH_ROWS).filter(chunk_good))
+            clean_rows = pc.sum(good.slice(start, BATCH_ROWS)).as_py() or 0
+            yield (raw.slice(start, BATCH_ROWS), reason.slice(start, BATCH_ROWS),
+                   clean.slice(clean_start, clean_rows))
+            clean_start += clean_rows
 
     @staticmethod
     def _completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:

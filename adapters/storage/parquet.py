@@ -23,12 +23,13 @@ import pyarrow.parquet as pq
 
 from adapters.storage.locks import writer_lock
 from adapters.storage.versions import POINTER, VersionedDirectory
-from adapters.tables import TABLE_SCHEMAS, dataset_stats
+from adapters.tables import PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from domain.errors import CorruptStore, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
 SOURCES = "sources.json"
+PLAY_KEYS_FILE = "play_keys.parquet"
 VERSION_NAME = re.compile(r"v-[0-9a-f]{12}")
 # A reader may race a writer that removes the version it is reading; it then reads the new one.
 READ_ATTEMPTS = 3
@@ -61,18 +62,26 @@ class ParquetInteractionRepository(InteractionRepository):
                     break  # no writer moved on: the files are gone
         raise self._damaged(self.root / POINTER, "names a version whose files are missing")
 
-    def _read(self, version: Path) -> Dataset:
-        tables = {}
-        for name, schema in TABLE_SCHEMAS.items():
-            path = version / f"{name}.parquet"
-            try:
-                tables[name] = pq.read_table(path, schema=schema)
-            except FileNotFoundError:
-                raise
-            except (pa.ArrowException, OSError, ValueError) as error:
-                raise self._damaged(path, f"damaged ({first_line(error, 160)})") from None
+    def _read(self, version: Path, with_play_keys: bool = False) -> Dataset:
+        tables = {name: self._table(version / f"{name}.parquet", schema)
+                  for name, schema in TABLE_SCHEMAS.items()}
         interactions = tables.pop("interactions")
-        return Dataset(Catalogue(tables), interactions, self._sources(version))
+        play_keys = self._play_keys(version) if with_play_keys else None
+        return Dataset(Catalogue(tables), interactions, self._sources(version), play_keys)
+
+    def _table(self, path: Path, schema: pa.Schema) -> pa.Table:
+        try:
+            return pq.read_table(path, schema=schema)
+        except FileNotFoundError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as error:
+            raise self._damaged(path, f"damaged ({first_line(error, 160)})") from None
+
+    def _play_keys(self, version: Path) -> pa.Table:
+        path = version / PLAY_KEYS_FILE
+        if not path.exists() and version.is_dir():
+            return PLAY_KEYS.empty_table()  # stored before plays had identities
+        return self._table(path, PLAY_KEYS)
 
     def _sources(self, version: Path) -> tuple[SourceRecord, ...]:
         path = version / SOURCES
@@ -85,7 +94,7 @@ class ParquetInteractionRepository(InteractionRepository):
 
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
         with writer_lock(self.root, "the interaction store"):
-            dataset = change(self.load())
+            dataset = change(self._read_current(lambda version: self._read(version, with_play_keys=True)))
             if dataset is None:
                 return False
             self._write(dataset)
@@ -101,6 +110,8 @@ class ParquetInteractionRepository(InteractionRepository):
             tables = {**dataset.catalogue.tables, "interactions": dataset.interactions}
             for name, schema in TABLE_SCHEMAS.items():
                 pq.write_table(tables[name].cast(schema), version / f"{name}.parquet")
+            play_keys = PLAY_KEYS.empty_table() if dataset.play_keys is None else dataset.play_keys
+            pq.write_table(play_keys.cast(PLAY_KEYS), version / PLAY_KEYS_FILE)
             (version / SOURCES).write_text(
                 json.dumps([asdict(s) for s in dataset.sources], indent=1), encoding="utf-8")
         except BaseException:

@@ -16,7 +16,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Integer,
@@ -33,13 +35,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from adapters.tables import CATALOGUE_KEYS, TABLE_SCHEMAS, dataset_stats
+from adapters.tables import CATALOGUE_KEYS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from domain.errors import CorruptStore, InvalidSetting, StoreBusy, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
-_SQL_TYPES = {pa.string(): String, pa.int64(): Integer, pa.float64(): Float}
-_KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id")}
+_SQL_TYPES = {pa.string(): String, pa.int64(): BigInteger, pa.float64(): Float}
+_KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id"), "play_keys": ("play_key",)}
 INSERT_CHUNK = 20_000
 SQLITE_WAIT_S = 900  # how long a writer waits for another one's transaction
 WRITER_LOCK_KEY = zlib.crc32(b"engine interaction store")  # PostgreSQL advisory lock id
@@ -59,6 +61,7 @@ def _metadata() -> tuple[MetaData, dict[str, Table]]:
         Column("content_hash", String, primary_key=True), Column("name", String),
         Column("rows_read", Integer), Column("rows_rejected", Integer),
         Column("ingested_at", String))
+    tables["play_keys"] = Table("play_keys", metadata, Column("play_key", BigInteger, primary_key=True))
     return metadata, tables
 
 
@@ -145,46 +148,61 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         with self._errors(), self.engine.connect() as conn:
             return self._load(conn)
 
-    def _load(self, conn: Connection) -> Dataset | None:
+    def _load(self, conn: Connection, with_play_keys: bool = False) -> Dataset | None:
         source_rows = conn.execute(select(self._tables["sources"])).mappings().all()
         if not source_rows:
             return None
-        loaded = {}
-        for name, schema in TABLE_SCHEMAS.items():
-            table = self._tables[name]
-            order = [table.c[k] for k in _KEYS[name]]
-            rows = conn.execute(select(table).order_by(*order)).all()
-            columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
-            loaded[name] = pa.table(
-                [pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
-                schema=schema)
+        loaded = {name: self._read_table(conn, name, schema) for name, schema in TABLE_SCHEMAS.items()}
         interactions = loaded.pop("interactions")
         sources = tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)})
                         for r in source_rows)
-        return Dataset(Catalogue(loaded), interactions, sources)
+        play_keys = self._read_table(conn, "play_keys", PLAY_KEYS) if with_play_keys else None
+        return Dataset(Catalogue(loaded), interactions, sources, play_keys)
+
+    def _read_table(self, conn: Connection, name: str, schema: pa.Schema) -> pa.Table:
+        table = self._tables[name]
+        order = [table.c[k] for k in _KEYS[name]]
+        rows = conn.execute(select(table).order_by(*order)).all()
+        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+        return pa.table([pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
+                        schema=schema)
 
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
         with self._write_transaction() as conn:
-            dataset = change(self._load(conn))
+            current = self._load(conn, with_play_keys=True)
+            dataset = change(current)
             if dataset is None:
                 return False
-            self._save(conn, dataset)
+            self._save(conn, dataset, current.play_keys if current else PLAY_KEYS.empty_table())
             return True
 
     def save(self, dataset: Dataset) -> None:
-        self.update(lambda _current: dataset)
+        with self._write_transaction() as conn:
+            self._save(conn, dataset, self._read_table(conn, "play_keys", PLAY_KEYS))
 
-    def _save(self, conn: Connection, dataset: Dataset) -> None:
+    def _save(self, conn: Connection, dataset: Dataset, stored_keys: pa.Table) -> None:
         tables = {**dataset.catalogue.tables, "interactions": dataset.interactions}
         for name, schema in TABLE_SCHEMAS.items():
             conn.execute(delete(self._tables[name]))
-            rows = tables[name].cast(schema)
-            for offset in range(0, rows.num_rows, INSERT_CHUNK):
-                chunk = rows.slice(offset, INSERT_CHUNK).to_pylist()
-                conn.execute(insert(self._tables[name]), chunk)
+            self._insert(conn, name, tables[name].cast(schema))
         conn.execute(delete(self._tables["sources"]))
         if dataset.sources:
             conn.execute(insert(self._tables["sources"]), [asdict(s) for s in dataset.sources])
+        self._save_play_keys(conn, dataset.play_keys, stored_keys.column("play_key"))
+
+    def _save_play_keys(self, conn: Connection, play_keys: pa.Table | None, stored: pa.ChunkedArray) -> None:
+        """Only the difference is written: a store holds a key for every play it ever took."""
+        wanted = (PLAY_KEYS.empty_table() if play_keys is None else play_keys).column("play_key")
+        table = self._tables["play_keys"]
+        gone = pc.filter(stored, pc.invert(pc.is_in(stored, value_set=wanted))).to_pylist()
+        for offset in range(0, len(gone), INSERT_CHUNK):
+            conn.execute(delete(table).where(table.c.play_key.in_(gone[offset:offset + INSERT_CHUNK])))
+        added = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=stored)))
+        self._insert(conn, "play_keys", pa.table({"play_key": added}))
+
+    def _insert(self, conn: Connection, name: str, rows: pa.Table) -> None:
+        for offset in range(0, rows.num_rows, INSERT_CHUNK):
+            conn.execute(insert(self._tables[name]), rows.slice(offset, INSERT_CHUNK).to_pylist())
 
     def stats(self) -> RepositoryStats:
         return dataset_stats(self.load())

@@ -56,7 +56,7 @@ def test_unusable_seed_files_exit_2_and_store_nothing(engine, tmp_path, sessions
     folder = _seed(tmp_path, sessions, *(() if tracks is None else (tracks,)))
     result = engine("--data-dir", "d", "ingest", folder)
     assert_one_line_error(result)
-    assert message in result.stderr and not (tmp_path / "d" / "store").exists()
+    assert message in result.stderr and store_fingerprint(tmp_path / "d") == store_fingerprint(tmp_path)
 
 
 def test_out_of_range_genre_affinities_are_refused_with_their_row(engine, tmp_path):
@@ -96,7 +96,6 @@ def test_each_cell_is_judged_alone_whatever_shares_its_batch(engine, tmp_path):
      {"msPlayed is not a number of milliseconds within a day": 1}),
     (json.dumps([{**SPOTIFY_PLAY, "msPlayed": "1000"}, SPOTIFY_PLAY]),
      {"msPlayed is not a number of milliseconds within a day": 1}),
-    (json.dumps([SPOTIFY_PLAY, SPOTIFY_PLAY]), {"the same play as an earlier row (overlapping exports)": 1}),
     (b"\xef\xbb\xbf" + json.dumps([SPOTIFY_PLAY]).encode(), {}),
     ("[" * 100_000, "nested too deeply"),
     ("[]", "no plays"),

@@ -15,25 +15,32 @@ from tests.hardening.conftest import run_engine, start_engine
 PLAYS = 40
 
 
-def _listener(root, name: str, offset: int):
+def _listener(root, name: str, offset: int, indent: int | None = None):
     folder = root / name
     folder.mkdir(parents=True)
     plays = [{"endTime": f"2024-01-{1 + i % 28:02d} {i % 24:02d}:00", "artistName": f"Artist {i % 7}",
               "trackName": f"Song {(i + offset) % 25}", "msPlayed": 60_000 + i} for i in range(PLAYS)]
-    (folder / "StreamingHistory0.json").write_text(json.dumps(plays))
+    (folder / "StreamingHistory0.json").write_text(json.dumps(plays, indent=indent))
     return folder
 
 
-@pytest.mark.parametrize("backend", ["parquet", "sqlite"])
-def test_two_ingests_at_once_both_land(tmp_path, backend):
+@pytest.mark.parametrize("backend", ["parquet", "sqlite", "postgresql"])
+def test_two_ingests_at_once_both_land(request, tmp_path, backend):
+    store = ["--backend", backend]
+    if backend == "postgresql":
+        store += ["--db-url", request.getfixturevalue("postgres_database")]
     sources = [_listener(tmp_path, f"listener_{n}", n * 3) for n in range(4)]
-    running = [start_engine(tmp_path / "data", "--backend", backend, "ingest", s, "--format",
-                            "spotify-history") for s in sources]
+    # the same plays in other bytes, at once: one ingest stores them, the other finds them stored
+    sources.append(_listener(tmp_path / "again", "listener_0", 0, indent=1))
+    running = [start_engine(tmp_path / "data", *store, "ingest", s, "--format", "spotify-history", "--json")
+               for s in sources]
+    repeated = 0
     for process in running:
-        _, stderr = process.communicate(timeout=300)
+        stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
-    stats = json.loads(run_engine(tmp_path / "data", "--backend", backend, "stats", "--json").stdout)
-    assert stats["sources"] == 4 and stats["users"] == 4 and stats["plays"] == 4 * PLAYS
+        repeated += json.loads(stdout)["plays_repeated"]
+    stats = json.loads(run_engine(tmp_path / "data", *store, "stats", "--json").stdout)
+    assert (stats["sources"], stats["users"], stats["plays"], repeated) == (5, 4, 4 * PLAYS, PLAYS)
 
 
 def _trained_store(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow as pa
 import pytest
 
@@ -9,7 +11,7 @@ from adapters.ingest.arrow_aggregator import with_edge_weights
 from adapters.storage.memory import InMemoryInteractionRepository
 from adapters.storage.parquet import ParquetInteractionRepository
 from adapters.storage.sql import SqlAlchemyInteractionRepository
-from adapters.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES
+from adapters.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES, PLAY_KEYS
 from domain.ports import Catalogue, Dataset, SourceRecord
 
 
@@ -28,12 +30,14 @@ def _dataset(users: int, tag: str) -> Dataset:
     return Dataset(Catalogue(tables), with_edge_weights(aggregates), (source,))
 
 
-@pytest.fixture(params=["memory", "parquet", "sqlite"])
+@pytest.fixture(params=["memory", "parquet", "sqlite", "postgresql"])
 def repository(request, tmp_path):
     if request.param == "memory":
         return InMemoryInteractionRepository()
     if request.param == "parquet":
         return ParquetInteractionRepository(tmp_path / "store")
+    if request.param == "postgresql":
+        return SqlAlchemyInteractionRepository(request.getfixturevalue("postgres_database"))
     return SqlAlchemyInteractionRepository(f"sqlite:///{tmp_path / 'engine.db'}")
 
 
@@ -75,15 +79,38 @@ class _ExplodingTable:
         raise RuntimeError("disk on fire")
 
 
-@pytest.mark.parametrize("backend", ["parquet", "sqlite"])
-def test_a_save_failing_half_way_leaves_the_previous_dataset(backend, tmp_path):
-    repository = (ParquetInteractionRepository(tmp_path / "store") if backend == "parquet"
-                  else SqlAlchemyInteractionRepository(f"sqlite:///{tmp_path / 'engine.db'}"))
+def _keys(*keys: int) -> pa.Table:
+    return pa.table({"play_key": list(keys)}, schema=PLAY_KEYS)
+
+
+def _stored_keys(repository) -> list[int]:
+    held: list[list[int]] = []
+    repository.update(lambda current: held.append(sorted(current.play_keys.column("play_key").to_pylist())))
+    return held[0]
+
+
+def test_writers_read_the_play_keys_they_keep(repository):
+    repository.update(lambda _none: replace(_dataset(2, "a"), play_keys=_keys(3, -(2**63), 2**63 - 1)))
+    assert _stored_keys(repository) == [-(2**63), 3, 2**63 - 1]
+    repository.update(lambda current: replace(current, play_keys=_keys(3, 9)))
+    assert _stored_keys(repository) == [3, 9]
+    assert repository.load().interactions.num_rows == 2
+
+
+def test_a_change_that_returns_nothing_leaves_the_store(repository):
+    repository.save(_dataset(2, "a"))
+    assert repository.update(lambda current: None) is False
+    assert repository.load().sources == _dataset(2, "a").sources
+
+
+def test_a_save_failing_half_way_leaves_the_previous_dataset(repository, tmp_path):
+    if isinstance(repository, InMemoryInteractionRepository):
+        pytest.skip("nothing is written part way in memory")
     previous = _dataset(3, "a")
     repository.save(previous)
     broken = Dataset(_dataset(5, "b").catalogue, _ExplodingTable(), previous.sources)
     with pytest.raises(RuntimeError):
         repository.save(broken)
     assert repository.load().interactions.equals(previous.interactions)
-    if backend == "parquet":
+    if isinstance(repository, ParquetInteractionRepository):
         assert len([p for p in (tmp_path / "store").iterdir() if p.is_dir()]) == 1

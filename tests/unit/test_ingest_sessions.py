@@ -9,7 +9,7 @@ import pytest
 
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
 from adapters.storage.memory import InMemoryInteractionRepository
-from adapters.tables import PLAY_ROWS, empty_catalogue
+from adapters.tables import empty_catalogue, play_rows
 from application.ingest_sessions import IngestCommand, IngestSessions
 from domain.errors import RejectedRows
 from domain.ports import Catalogue, Progress, RejectLog, SessionFeed, SessionSource, SourceRequest
@@ -29,8 +29,9 @@ class InMemoryFeed(SessionFeed):
     def batches(self, progress: Progress) -> Iterator[pa.Table]:
         for start in range(0, len(self._rows), 2):
             chunk = self._rows[start:start + 2]
-            yield pa.Table.from_pylist(
-                [dict(zip(PLAY_ROWS.names, (*row, 1), strict=True)) for row in chunk], schema=PLAY_ROWS)
+            user, song, completion, played_at = (list(column) for column in zip(*chunk, strict=True))
+            yield play_rows(pa.array(user), pa.array(song), pa.array(completion, pa.float64()),
+                            pa.array(played_at, pa.int64()))
 
     @property
     def rows_read(self) -> int:
