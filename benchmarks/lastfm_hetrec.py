@@ -29,10 +29,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
+from adapters.common.user_songs import UserSongs  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.training.ranking import rank_metrics  # noqa: E402
 from adapters.training.trainers import Pairs  # noqa: E402
-from adapters.user_songs import UserSongs  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"

@@ -29,8 +29,8 @@ import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
 
-from adapters.atomic import atomic_file
-from adapters.tables import positions
+from adapters.common.atomic import atomic_file
+from adapters.common.tables import positions
 from domain.errors import EmptyRepository
 from domain.ports import Dataset, GraphBuilder
 

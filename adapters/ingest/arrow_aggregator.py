@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.play_identity import SeenPlays
-from adapters.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES, PLAY_KEYS
+from adapters.common.play_identity import SeenPlays
+from adapters.common.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES, PLAY_KEYS, upsert
 from domain.edge_weight import COMPLETION_WEIGHT, PLAY_COUNT_WEIGHT
 from domain.ports import Catalogue, Dataset, InteractionAggregator, NewPlays, SourceRecord
 
@@ -67,21 +67,6 @@ def with_edge_weights(aggregates: pa.Table) -> pa.Table:
     table = aggregates.append_column("completion_ratio", completion_ratio)
     table = table.append_column("edge_weight", weight)
     return table.cast(INTERACTIONS)
-
-
-def _composite_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Array:
-    if len(keys) == 1:
-        return table.column(keys[0])
-    return pc.binary_join_element_wise(*(table.column(k) for k in keys), "\x1f")
-
-
-def upsert(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Table:
-    """Rows of ``new`` replace rows of ``current`` with the same key."""
-    if new.num_rows == 0:
-        return current
-    new = new.cast(current.schema)
-    replaced = pc.is_in(_composite_key(current, keys), value_set=_composite_key(new, keys))
-    return pa.concat_tables([current.filter(pc.invert(replaced)), new]).combine_chunks()
 
 
 class ArrowInteractionAggregator(InteractionAggregator):

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch_geometric
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
 from adapters.graph.pyg_builder import GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import BasicGATRecommender, EnhancedGATRecommender

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
 from adapters.graph.pyg_builder import PERFORMS
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender

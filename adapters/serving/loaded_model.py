@@ -26,8 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.tables import positions
-from adapters.user_songs import UserSongs
+from adapters.common.tables import positions
+from adapters.common.user_songs import UserSongs
 from domain.ports import Dataset
 
 SERVING_FORMAT = 4  # bump when serving.npz changes; older files are re-exported

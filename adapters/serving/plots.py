@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
 from domain.model import Recommendation
 
 HISTORY_PLOTTED = 10

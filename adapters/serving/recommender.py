@@ -93,7 +93,7 @@ class CheckpointRecommender(Recommender, Explainer):
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        from adapters.atomic import atomic_file
+        from adapters.common.atomic import atomic_file
 
         loaded = self.loaded
         users = np.arange(len(loaded.user_index))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.tables import CATALOGUE_SCHEMAS
+from adapters.common.tables import CATALOGUE_SCHEMAS
 from domain.ports import Catalogue
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.ingest.arrow_aggregator import upsert
+from adapters.common.tables import CATALOGUE_KEYS, CATALOGUE_SCHEMAS, upsert
 from adapters.sources.csv_checks import check_columns
 from adapters.sources.identity import normalize_genres, normalize_names
 from adapters.sources.tabular import read_text_table
-from adapters.tables import CATALOGUE_KEYS, CATALOGUE_SCHEMAS
 from domain.errors import InvalidInputFile
 from domain.ports import Catalogue, Progress, SessionFeed
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.tables import CATALOGUE_SCHEMAS, play_rows
 from adapters.sources.csv_checks import bad_id, blank, parse_number
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import normalize_genres
 from adapters.sources.tabular import open_text_table, read_text_table
-from adapters.tables import CATALOGUE_SCHEMAS, play_rows
 from domain.plays import MAX_PLAY_COUNT
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.tables import play_rows
 from adapters.sources.catalogue_builder import CatalogueCollector
 from adapters.sources.csv_checks import bad_id, parse_number, real_days
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table
-from adapters.tables import play_rows
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest
 
 SKIP_COMPLETION = (("skip_1", 0.05), ("skip_2", 0.25), ("skip_3", 0.75))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.tables import CATALOGUE_SCHEMAS, play_rows
 from adapters.sources.csv_checks import (
     blank,
     has_control,
@@ -23,7 +24,6 @@ from adapters.sources.csv_checks import (
 )
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.tabular import open_text_table, read_text_table
-from adapters.tables import CATALOGUE_SCHEMAS, play_rows
 from domain.errors import InvalidInputFile
 from domain.plays import MAX_PLAY_MS
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest

@@ -27,11 +27,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.tables import play_rows
 from adapters.sources.catalogue_builder import CatalogueCollector, ids_or_names
 from adapters.sources.csv_checks import CONTROL, blank, parse_timestamp
 from adapters.sources.feed import StreamingFeed, content_hash, first_failure
 from adapters.sources.identity import artist_ids_from_names, song_ids_from_names
-from adapters.tables import play_rows
 from domain.errors import InvalidInputFile, InvalidSetting
 from domain.plays import MAX_PLAY_MS
 from domain.ports import Catalogue, Progress, SessionSource, SourceRequest

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from adapters.atomic import atomic_directory_files
+from adapters.common.atomic import atomic_directory_files
 from adapters.sources.synthetic_world import (
     TASTE_TEMPERATURE,
     USER_TYPES,

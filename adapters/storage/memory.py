@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.tables import dataset_stats
+from adapters.common.tables import dataset_stats
 from domain.model import RepositoryStats
 from domain.ports import Dataset, InteractionRepository
 

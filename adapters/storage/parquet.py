@@ -21,9 +21,9 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.common.tables import PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from adapters.storage.locks import writer_lock
 from adapters.storage.versions import POINTER, VersionedDirectory
-from adapters.tables import PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from domain.errors import CorruptStore, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord

@@ -1,6 +1,6 @@
 """InteractionRepository on SQLAlchemy Core: SQLite by default, PostgreSQL by URL.
 
-Table definitions are derived from the Arrow schemas in ``adapters.tables`` so
+Table definitions are derived from the Arrow schemas in ``adapters.common.tables`` so
 the two stores cannot drift. ``save`` replaces everything in one transaction;
 ``update`` reads and writes in one transaction that holds the database's write
 lock from the start (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so
@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from adapters.tables import CATALOGUE_KEYS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
+from adapters.common.tables import CATALOGUE_KEYS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from domain.errors import CorruptStore, InvalidSetting, StoreBusy, first_line
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord

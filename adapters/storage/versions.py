@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
 from adapters.storage.locks import is_held
 from domain.errors import EngineError
 

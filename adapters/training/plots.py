@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
 
 
 def plot_history(history: list[dict[str, float]], path: Path, title: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from adapters.user_songs import UserSongs
+from adapters.common.user_songs import UserSongs
 
 
 def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,

@@ -21,17 +21,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from adapters.atomic import atomic_file
+from adapters.common.atomic import atomic_file
+from adapters.common.tables import positions
+from adapters.common.user_songs import UserSongs
 from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.serving.export import export_serving
-from adapters.tables import positions
 from adapters.training.averaging import WeightAverage
 from adapters.training.plots import plot_history
 from adapters.training.ranking import rank_metrics
 from adapters.training.sampling import NegativeSampler
 from adapters.training.split import Split, split_interactions
-from adapters.user_songs import UserSongs
 from domain.errors import InvalidSetting
 from domain.ports import Dataset, Progress
 from domain.training import DEVICES, TrainingResult, TrainingSpec

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from adapters.common.tables import CATALOGUE_SCHEMAS
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PREFERS, GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, load_checkpoint, save_checkpoint
-from adapters.tables import CATALOGUE_SCHEMAS
 from adapters.training.sampling import NegativeSampler
 from domain.errors import CheckpointError, EmptyRepository
 from domain.ports import Catalogue, Dataset

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
+from adapters.common.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES, PLAY_KEYS
 from adapters.ingest.arrow_aggregator import with_edge_weights
 from adapters.storage.memory import InMemoryInteractionRepository
 from adapters.storage.parquet import ParquetInteractionRepository
 from adapters.storage.sql import SqlAlchemyInteractionRepository
-from adapters.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES, PLAY_KEYS
 from domain.ports import Catalogue, Dataset, SourceRecord
 
 

@@ -8,12 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from adapters.common.tables import CATALOGUE_SCHEMAS
 from adapters.evaluation.evaluator import CheckpointEvaluator
 from adapters.models.factory import load_checkpoint
 from adapters.serving.recommender import CheckpointModelLoader
 from adapters.storage.memory import InMemoryInteractionRepository
 from adapters.storage.runs import RunStore
-from adapters.tables import CATALOGUE_SCHEMAS
 from adapters.training.service import TorchModelTrainer
 from domain.ports import Catalogue, Dataset, SilentProgress
 from domain.training import TrainingSpec

@@ -10,12 +10,12 @@ import pyarrow.compute as pc
 import pytest
 import torch
 
+from adapters.common.user_songs import UserSongs
 from adapters.graph.pyg_builder import LISTENS
 from adapters.models.factory import load_checkpoint
 from adapters.training.ranking import rank_metrics
 from adapters.training.split import from_assignment, split_interactions
 from adapters.training.trainers import AdvancedTrainer, Pairs, SimpleTrainer
-from adapters.user_songs import UserSongs
 from domain.metrics import ndcg_at_k, recall_at_k
 from domain.ports import SilentProgress
 from domain.training import TrainingSpec

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
+from adapters.common.tables import empty_catalogue, play_rows
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
 from adapters.storage.memory import InMemoryInteractionRepository
-from adapters.tables import empty_catalogue, play_rows
 from application.ingest_sessions import IngestCommand, IngestSessions
 from domain.errors import RejectedRows
 from domain.ports import Catalogue, Progress, RejectLog, SessionFeed, SessionSource, SourceRequest

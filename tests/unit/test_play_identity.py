@@ -7,7 +7,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.play_identity import SeenPlays, play_keys
+from adapters.common.play_identity import SeenPlays, play_keys
 
 
 def _key(*values) -> int:

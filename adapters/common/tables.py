@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.play_identity import KEY_TYPE, play_keys
+from adapters.common.play_identity import KEY_TYPE, play_keys
 from domain.model import RepositoryStats
 from domain.ports import CATALOGUE_TABLES, Catalogue, Dataset
 
@@ -22,7 +22,7 @@ PLAY_ROWS = pa.schema([
     ("completion", pa.float64()),
     ("played_at", pa.int64()),  # epoch seconds, UTC; null when the source has no times
     ("plays", pa.int64()),
-    ("play_key", KEY_TYPE),  # the play's identity (adapters.play_identity)
+    ("play_key", KEY_TYPE),  # the play's identity (adapters.common.play_identity)
 ])
 
 # The identities of the plays a store holds.
@@ -90,6 +90,21 @@ def play_rows(user: pa.Array, song: pa.Array, completion: pa.Array | float = 1.0
     user, song, _, played_at, plays = columns
     return pa.Table.from_arrays([*columns, play_keys(user, song, played_at, plays, *identity)],
                                 schema=PLAY_ROWS)
+
+
+def _composite_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Array:
+    if len(keys) == 1:
+        return table.column(keys[0])
+    return pc.binary_join_element_wise(*(table.column(k) for k in keys), "\x1f")
+
+
+def upsert(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Rows of ``new`` replace rows of ``current`` with the same key."""
+    if new.num_rows == 0:
+        return current
+    new = new.cast(current.schema)
+    replaced = pc.is_in(_composite_key(current, keys), value_set=_composite_key(new, keys))
+    return pa.concat_tables([current.filter(pc.invert(replaced)), new]).combine_chunks()
 
 
 def positions(column: pa.Array | pa.ChunkedArray, ids: list[str]) -> np.ndarray:
