@@ -258,10 +258,14 @@ class Explainer(ABC):
         """Draw the attention picture behind an explanation ``explain`` gave for this user."""
 
 
+class TrainedModel(Recommender, Explainer):
+    """A trained model as serving loads it: it ranks the catalogue and explains its answers."""
+
+
 class ModelLoader(ABC):
     @abstractmethod
-    def load(self, kind: str) -> Recommender:
-        """The trained model of this kind; it also implements Explainer."""
+    def load(self, kind: str) -> TrainedModel:
+        """The trained model of this kind."""
 
     @abstractmethod
     def latest_kind(self) -> str | None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from domain.errors import InvalidSetting
 
-MODEL_KINDS = ("popularity", "gat-basic", "gat-enhanced")
-TRAINER_KINDS = ("simple", "advanced")
-DEVICES = ("auto", "cpu", "cuda")
+ModelKind = Literal["popularity", "gat-basic", "gat-enhanced"]
+TrainerKind = Literal["simple", "advanced"]
+Device = Literal["auto", "cpu", "cuda"]
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+TRAINER_KINDS: tuple[str, ...] = get_args(TrainerKind)
+DEVICES: tuple[str, ...] = get_args(Device)
 
 
 def check_model_kind(kind: str) -> None:
@@ -19,8 +22,8 @@ def check_model_kind(kind: str) -> None:
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    model: str = "gat-enhanced"
-    trainer: str = "advanced"
+    model: ModelKind = "gat-enhanced"
+    trainer: TrainerKind = "advanced"
     epochs: int = 20
     lr: float = 0.01
     batch_size: int = 4096
@@ -31,7 +34,7 @@ class TrainingSpec:
     patience: int = 5
     validate_every: int = 1
     seed: int = 42
-    device: str = "auto"
+    device: Device = "auto"
     alpha: float = 0.8
     members: int = 1
     checkpoint_every: int = 5

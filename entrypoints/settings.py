@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting, first_line
-from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS, TrainingSpec
+from domain.training import Device, ModelKind, TrainerKind, TrainingSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +50,7 @@ _SPEC = TrainingSpec()
 
 
 class ModelSettings(_Section):
-    kind: Literal[MODEL_KINDS] = _SPEC.model
+    kind: ModelKind = _SPEC.model
     alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
                          description="weight of the collaborative score in gat-enhanced")
     members: int = Field(default=_SPEC.members, ge=1,
@@ -58,7 +58,7 @@ class ModelSettings(_Section):
 
 
 class TrainingSettings(_Section):
-    trainer: Literal[TRAINER_KINDS] = _SPEC.trainer
+    trainer: TrainerKind = _SPEC.trainer
     epochs: int = Field(default=_SPEC.epochs, ge=0)
     lr: float = Field(default=_SPEC.lr, gt=0)
     batch_size: int = Field(default=_SPEC.batch_size, ge=1)
@@ -73,7 +73,7 @@ class TrainingSettings(_Section):
     validate_every: int = Field(default=_SPEC.validate_every, ge=1,
                                 description="epochs between rankings of the validation part")
     seed: int = Field(default=_SPEC.seed, ge=0, le=2**32 - 1)
-    device: Literal[DEVICES] = _SPEC.device
+    device: Device = _SPEC.device
     checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)
     validation_share: float = Field(default=_SPEC.validation_share, gt=0, lt=0.5)
     test_share: float = Field(default=_SPEC.test_share, gt=0, lt=0.5)
@@ -164,7 +164,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 # setting -> the flag that sets it, where the flag's name is not the setting's
-_FLAGS = {("model", "kind"): "--model", ("storage", "url"): "--db-url", ("storage", "backend"): "--backend"}
+_FLAGS: dict[tuple[str, ...], str] = {
+    ("model", "kind"): "--model", ("storage", "url"): "--db-url", ("storage", "backend"): "--backend"}
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -19,7 +19,7 @@ from adapters.serving.loaded_model import (
 from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
-from domain.ports import Explainer, InteractionRepository, ModelLoader, Progress, Recommender
+from domain.ports import InteractionRepository, ModelLoader, Progress, TrainedModel
 from domain.training import MODEL_KINDS, check_model_kind
 
 HISTORY_SHOWN = 3
@@ -31,7 +31,7 @@ def _whole_percent(share: float) -> str:
     return f"{math.floor(share * 100)}%"
 
 
-class CheckpointRecommender(Recommender, Explainer):
+class CheckpointRecommender(TrainedModel):
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.kind = loaded.kind

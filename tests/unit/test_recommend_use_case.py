@@ -1,4 +1,4 @@
-"""Recommend's fallbacks, against an in-memory recommender."""
+"""Recommend's fallbacks and Explain's checks, against an in-memory trained model."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from application.recommending import Recommend, RecommendQuery
-from domain.errors import InvalidSetting
+from application.recommending import Explain, Recommend, RecommendQuery
+from domain.errors import InvalidSetting, UnknownEntity
 from domain.model import Recommendation
-from domain.ports import ModelLoader, Recommender
+from domain.ports import ModelLoader, TrainedModel
 
 
-class InMemoryRecommender(Recommender):
+class InMemoryRecommender(TrainedModel):
     kind = "gat-basic"
 
     def __init__(self, users: dict[str, list[str]], popular: list[str]) -> None:
@@ -39,6 +39,12 @@ class InMemoryRecommender(Recommender):
 
     def recommend_all(self, k, include_heard, out_path: Path, progress):
         return 0
+
+    def explain(self, user_id, song_id):
+        return Recommendation(1, song_id, 0.25)
+
+    def plot(self, user_id, explained, out_path):
+        out_path.write_text(f"{user_id} {explained.song_id}")
 
 
 class Loader(ModelLoader):
@@ -80,3 +86,21 @@ def test_empty_result_falls_back_to_defaults_and_says_so():
 def test_bad_queries_are_user_errors(query):
     with pytest.raises(InvalidSetting):
         _recommend(query)
+
+
+def _explain(*args, **kwargs):
+    return Explain(Loader(InMemoryRecommender({"u1": ["s1"]}, ["p1"]))).execute(*args, **kwargs)
+
+
+def test_explain_names_the_model_and_draws_where_asked(tmp_path):
+    explained = _explain("u1", "s9", None, plot=tmp_path / "why.png")
+    assert (explained.model, explained.recommendation.song_id) == ("gat-basic", "s9")
+    assert (tmp_path / "why.png").read_text() == "u1 s9"
+
+
+def test_explain_refuses_an_unknown_user_and_a_plot_that_is_no_png(tmp_path):
+    with pytest.raises(UnknownEntity, match="not in the gat-basic model"):
+        _explain("stranger", "s1", None)
+    with pytest.raises(InvalidSetting, match="--plot"):
+        _explain("u1", "s1", None, plot=tmp_path / "why.txt")
+    assert not (tmp_path / "why.txt").exists()
