@@ -4,9 +4,9 @@ import pytest
 
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
 from adapters.sources.seed_csv import SeedCsvSource
-from adapters.storage.memory import InMemoryInteractionRepository
 from application.ingest_sessions import IngestCommand, IngestSessions
 from domain.ports import Dataset, SourceRequest
+from tests.fakes import InMemoryInteractionRepository
 
 
 @pytest.fixture(scope="session")

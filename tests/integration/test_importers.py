@@ -13,11 +13,11 @@ import pytest
 
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
 from adapters.sources.formats import MultiFormatSource
-from adapters.storage.memory import InMemoryInteractionRepository
 from application.ingest_sessions import IngestCommand, IngestSessions
 from domain.errors import InvalidInputFile
 from domain.identity import artist_id_from_name, normalize_genre, song_id_from_names
 from domain.ports import SourceRequest
+from tests.fakes import InMemoryInteractionRepository
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 HETREC = DATA / "hetrec2011-lastfm-2k"

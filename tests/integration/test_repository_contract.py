@@ -9,10 +9,10 @@ import pytest
 
 from adapters.common.tables import CATALOGUE_SCHEMAS, PLAY_AGGREGATES, PLAY_KEYS
 from adapters.ingest.arrow_aggregator import with_edge_weights
-from adapters.storage.memory import InMemoryInteractionRepository
 from adapters.storage.parquet import ParquetInteractionRepository
 from adapters.storage.sql import SqlAlchemyInteractionRepository
 from domain.ports import Catalogue, Dataset, SourceRecord
+from tests.fakes import InMemoryInteractionRepository
 
 
 def _dataset(users: int, tag: str) -> Dataset:

@@ -12,11 +12,11 @@ from adapters.common.tables import CATALOGUE_SCHEMAS
 from adapters.evaluation.evaluator import CheckpointEvaluator
 from adapters.models.factory import load_checkpoint
 from adapters.serving.recommender import CheckpointModelLoader
-from adapters.storage.memory import InMemoryInteractionRepository
 from adapters.storage.runs import RunStore
 from adapters.training.service import TorchModelTrainer
 from domain.ports import Catalogue, Dataset, SilentProgress
 from domain.training import TrainingSpec
+from tests.fakes import InMemoryInteractionRepository
 
 
 @pytest.fixture(scope="module")

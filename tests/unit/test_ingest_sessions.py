@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pyarrow as pa
 import pytest
 
-from adapters.common.tables import empty_catalogue, play_rows
 from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
-from adapters.storage.memory import InMemoryInteractionRepository
 from application.ingest_sessions import IngestCommand, IngestSessions
 from domain.errors import RejectedRows
-from domain.ports import Catalogue, Progress, RejectLog, SessionFeed, SessionSource, SourceRequest
-
-
-class InMemoryFeed(SessionFeed):
-    def __init__(self, name: str, rows: list[tuple[str, str, float, int]], rejected: int = 0):
-        self.name = name
-        self.content_hash = f"hash-of-{name}"
-        self.rejects = RejectLog(count=rejected)
-        self.notes = []
-        self._rows = rows
-
-    def catalogue(self) -> Catalogue:
-        return empty_catalogue()
-
-    def batches(self, progress: Progress) -> Iterator[pa.Table]:
-        for start in range(0, len(self._rows), 2):
-            chunk = self._rows[start:start + 2]
-            user, song, completion, played_at = (list(column) for column in zip(*chunk, strict=True))
-            yield play_rows(pa.array(user), pa.array(song), pa.array(completion, pa.float64()),
-                            pa.array(played_at, pa.int64()))
-
-    @property
-    def rows_read(self) -> int:
-        return len(self._rows) + self.rejects.count
-
-
-class InMemorySource(SessionSource):
-    def __init__(self, feeds: dict[str, InMemoryFeed]):
-        self.feeds = feeds
-
-    def open(self, request: SourceRequest) -> SessionFeed:
-        return self.feeds[str(request.path)]
-
+from domain.ports import SourceRequest
+from tests.fakes import InMemoryFeed, InMemoryInteractionRepository, InMemorySource
 
 PLAYS = [
     ("u1", "s1", 1.0, 100), ("u1", "s1", 0.5, 50), ("u1", "s2", 0.2, 70),

@@ -2,60 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from application.recommending import Explain, Recommend, RecommendQuery
 from domain.errors import InvalidSetting, UnknownEntity
-from domain.model import Recommendation
-from domain.ports import ModelLoader, TrainedModel
-
-
-class InMemoryRecommender(TrainedModel):
-    kind = "gat-basic"
-
-    def __init__(self, users: dict[str, list[str]], popular: list[str]) -> None:
-        self.users = users
-        self.popular_songs = popular
-
-    def knows_user(self, user_id):
-        return user_id in self.users
-
-    def knows_song(self, song_id):
-        return True
-
-    def genre_names(self):
-        return ["Rock", "Jazz"]
-
-    def recommend(self, user_id, k, include_heard=False, explain=False):
-        return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
-
-    def popular(self, k, genres=()):
-        return [Recommendation(i + 1, s, 0.5) for i, s in enumerate(self.popular_songs[:k])]
-
-    def notices_for(self, user_id):
-        return []
-
-    def recommend_all(self, k, include_heard, out_path: Path, progress):
-        return 0
-
-    def explain(self, user_id, song_id):
-        return Recommendation(1, song_id, 0.25)
-
-    def plot(self, user_id, explained, out_path):
-        out_path.write_text(f"{user_id} {explained.song_id}")
-
-
-class Loader(ModelLoader):
-    def __init__(self, recommender):
-        self.recommender = recommender
-
-    def load(self, kind):
-        return self.recommender
-
-    def latest_kind(self):
-        return self.recommender.kind
+from tests.fakes import InMemoryRecommender, Loader
 
 
 def _recommend(query, users=None):

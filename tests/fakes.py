@@ -1,0 +1,181 @@
+"""In-memory fakes of the ports, for unit tests of the use cases (no files, no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from adapters.common.tables import dataset_stats, empty_catalogue, play_rows
+from domain.model import Recommendation, RepositoryStats
+from domain.ports import (
+    Catalogue,
+    Dataset,
+    DataValidator,
+    GenerationSpec,
+    GraphBuilder,
+    InteractionRepository,
+    ModelEvaluator,
+    ModelLoader,
+    ModelTrainer,
+    Progress,
+    RejectLog,
+    SessionFeed,
+    SessionSource,
+    SourceRequest,
+    SyntheticDataGenerator,
+    TrainedModel,
+)
+from domain.training import TrainingResult, TrainingSpec
+
+
+class InMemoryRecommender(TrainedModel):
+    """Ranks each known user's listed songs first; explains any pair with one fixed score."""
+
+    kind = "gat-basic"
+
+    def __init__(self, users: dict[str, list[str]], popular: list[str]) -> None:
+        self.users = users
+        self.popular_songs = popular
+
+    def knows_user(self, user_id):
+        return user_id in self.users
+
+    def knows_song(self, song_id):
+        return True
+
+    def genre_names(self):
+        return ["Rock", "Jazz"]
+
+    def recommend(self, user_id, k, include_heard=False, explain=False):
+        return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
+
+    def popular(self, k, genres=()):
+        return [Recommendation(i + 1, s, 0.5) for i, s in enumerate(self.popular_songs[:k])]
+
+    def notices_for(self, user_id):
+        return []
+
+    def recommend_all(self, k, include_heard, out_path: Path, progress):
+        out_path.write_text("".join(f"{u},{s}\n" for u, songs in self.users.items() for s in songs[:k]))
+        return sum(min(k, len(songs)) for songs in self.users.values())
+
+    def explain(self, user_id, song_id):
+        return Recommendation(1, song_id, 0.25)
+
+    def plot(self, user_id, explained, out_path):
+        out_path.write_text(f"{user_id} {explained.song_id}")
+
+
+class Loader(ModelLoader):
+    def __init__(self, recommender):
+        self.recommender = recommender
+
+    def load(self, kind):
+        return self.recommender
+
+    def latest_kind(self):
+        return self.recommender.kind
+
+
+class RecordingTrainer(ModelTrainer):
+    """Remembers what it was asked to train; reports a run with the spec's model."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Dataset, TrainingSpec, Path]] = []
+
+    def train(self, dataset: Dataset, spec: TrainingSpec, models_dir: Path,
+              progress: Progress) -> TrainingResult:
+        self.calls.append((dataset, spec, models_dir))
+        return TrainingResult(spec.model, spec.trainer, {}, 0, 0, 0.0, {})
+
+
+class RecordingGraphBuilder(GraphBuilder):
+    def __init__(self) -> None:
+        self.built: list[tuple[Dataset | None, Path]] = []
+
+    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+        self.built.append((dataset, out_path))
+        out_path.write_text("graph")
+        return {"interactions": 0 if dataset is None else dataset.interactions.num_rows}
+
+
+class FixedEvaluator(ModelEvaluator):
+    def __init__(self, trained: list[str]) -> None:
+        self.trained = trained
+
+    def trained_kinds(self) -> list[str]:
+        return list(self.trained)
+
+    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
+        return {"model": kind}
+
+
+class RecordingGenerator(SyntheticDataGenerator):
+    def __init__(self) -> None:
+        self.specs: list[GenerationSpec] = []
+
+    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, Any]:
+        self.specs.append(spec)
+        return {"users": spec.users}
+
+
+class FixedValidator(DataValidator):
+    def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
+        return {"checks": [("data directory", data_dir.exists(), str(data_dir))]}
+
+
+class InMemoryFeed(SessionFeed):
+    def __init__(self, name: str, rows: list[tuple[str, str, float, int]], rejected: int = 0):
+        self.name = name
+        self.content_hash = f"hash-of-{name}"
+        self.rejects = RejectLog(count=rejected)
+        self.notes = []
+        self._rows = rows
+
+    def catalogue(self) -> Catalogue:
+        return empty_catalogue()
+
+    def batches(self, progress: Progress) -> Iterator[pa.Table]:
+        for start in range(0, len(self._rows), 2):
+            chunk = self._rows[start:start + 2]
+            user, song, completion, played_at = (list(column) for column in zip(*chunk, strict=True))
+            yield play_rows(pa.array(user), pa.array(song), pa.array(completion, pa.float64()),
+                            pa.array(played_at, pa.int64()))
+
+    @property
+    def rows_read(self) -> int:
+        return len(self._rows) + self.rejects.count
+
+
+class InMemorySource(SessionSource):
+    def __init__(self, feeds: dict[str, InMemoryFeed]):
+        self.feeds = feeds
+
+    def open(self, request: SourceRequest) -> SessionFeed:
+        return self.feeds[str(request.path)]
+
+
+class InMemoryInteractionRepository(InteractionRepository):
+    def __init__(self) -> None:
+        self._dataset: Dataset | None = None
+
+    def load(self) -> Dataset | None:
+        return self._dataset
+
+    def save(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+        changed = change(self._dataset)
+        if changed is not None:
+            self._dataset = changed
+        return changed is not None
+
+    def stats(self) -> RepositoryStats:
+        return dataset_stats(self._dataset)
+
+    def has_source(self, content_hash: str) -> bool:
+        return self._dataset is not None and self._dataset.has_source(content_hash)
