@@ -1,12 +1,9 @@
 """Graph Attention Network recommenders on the heterogeneous listening graph.
 
-Both models score a (user, song) pair in two parts, from one forward pass:
-
-- graph part: the user's and the song's GAT embeddings, ``z_u . z_s``;
-- history part: target-aware attention over the user's history (NAIS / DIN style, read
-  over the same listening edges): ``sum_h a_ush (z_h . z_s)`` with
-  ``a_us = softmax_h(sharpness * z_h . z_s)`` over the history songs other than s itself
-  (as in NAIS: otherwise training learns that a song resembles itself).
+The forward pass gives each user's and song's embeddings and each user's attended history;
+the score of a (user, song) pair is ``adapters.scoring.kernel``'s (a graph part and a
+target-aware attention over the user's history, NAIS / DIN style, read over the same
+listening edges), called here on tensors, with gradients when training.
 
 The history part is what explanations show: the songs the model attended to when it
 scored this song, with the weights it used. Because attention rises with the
@@ -30,6 +27,7 @@ from torch_geometric.nn import GATConv
 
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
 from adapters.models.base import GraphRecommender
+from adapters.scoring import kernel
 
 Relation = tuple[str, str, str]
 WEIGHTED = {LISTENS, HISTORY, PREFERS, ("genre", "rev_prefers", "user")}
@@ -97,11 +95,6 @@ def attended_history(data: Any, n_users: int, limit: int = ATTENDED_HISTORY
     attended[users[keep], rank[keep]] = songs[keep]
     mask[users[keep], rank[keep]] = True
     return attended, mask
-
-
-def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax over the masked-in entries; all zeros where nothing is masked in."""
-    return torch.softmax(logits.masked_fill(~mask, -1e9), dim=dim).masked_fill(~mask, 0.0)
 
 
 class _GATRecommender(GraphRecommender):
@@ -174,45 +167,34 @@ class _GATRecommender(GraphRecommender):
         """Each member's attention sharpness, ``(members,)``."""
         return self.log_sharpness.exp()
 
-    def _history_terms(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
-                       ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """For each member: (attention, similarity), each users x m x ATTENDED_HISTORY, and the
-        candidates' embeddings (users x m x dim), for m candidate songs per user."""
+    def _gathered(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The kernel's inputs for ``candidates`` (users x m song indices): user, candidate and
+        history rows and the blocked history slots. index_select because its backward is far
+        cheaper on the CPU than advanced indexing's."""
         history = z["attended"].index_select(0, users)
-        mask = (z["attended_mask"].index_select(0, users).unsqueeze(1)
-                & (history.unsqueeze(1) != candidates.unsqueeze(2)))
-        terms = []
-        for k in range(self.members):
-            # The history is gathered once per user and multiplied with all of its candidates
-            # in one batched product; index_select because its backward is far cheaper on the
-            # CPU than advanced indexing's.
-            songs = self.member_slice(z["song"], k)
-            history_songs = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
-            candidate_songs = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
-            similarity = torch.bmm(candidate_songs, history_songs.transpose(1, 2))
-            attention = _masked_softmax(self.sharpness[k] * similarity, mask)
-            terms.append((attention, similarity, candidate_songs))
-        return terms
+        blocked = kernel.blocked_slots(history, z["attended_mask"].index_select(0, users), candidates)
+        songs = z["song"]
+        candidate_rows = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
+        history_rows = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
+        return z["user"].index_select(0, users), candidate_rows, history_rows, blocked
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                               songs: torch.Tensor) -> torch.Tensor:
         """Attention over the attended history of each user when scoring each of its songs,
         averaged over the members, shaped songs.shape x ATTENDED_HISTORY; ``songs`` is (users,)
         or (users, m): m songs per user. It sums to 1 over a user's history songs."""
-        terms = self._history_terms(z, users, songs.view(len(users), -1))
-        attention = torch.stack([attention for attention, _, _ in terms]).mean(0)
+        attention = kernel.mean_attention(*self._gathered(z, users, songs.view(len(users), -1)),
+                                          self.sharpness, self.members)
         return attention.view(*songs.shape, attention.shape[-1])
 
     def member_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                              songs: torch.Tensor) -> torch.Tensor:
         """Each member's graph part plus history part, shaped songs.shape x members; ``songs``
         is (users,) or (users, m)."""
-        scores = []
-        for k, (attention, similarity, candidate_songs) in enumerate(
-                self._history_terms(z, users, songs.view(len(users), -1))):
-            user = self.member_slice(z["user"], k).index_select(0, users)
-            scores.append((candidate_songs * user.unsqueeze(1)).sum(-1) + (attention * similarity).sum(-1))
-        return torch.stack(scores, -1).view(*songs.shape, self.members)
+        scores = kernel.member_scores(*self._gathered(z, users, songs.view(len(users), -1)),
+                                      self.sharpness, self.members)
+        return scores.view(*songs.shape, self.members)
 
     def collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                       songs: torch.Tensor) -> torch.Tensor:
@@ -235,25 +217,24 @@ class _GATRecommender(GraphRecommender):
     def embed(self) -> dict[str, torch.Tensor]:
         return self()
 
+    def catalogue_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor) -> torch.Tensor:
+        """(users x songs) collaborative scores of the whole catalogue, in blocks of users."""
+        catalogue = torch.arange(len(z["song"]), device=users.device).unsqueeze(0)
+        songs = z["song"].unsqueeze(0)
+        step = max(1, FULL_SORT_BLOCK // max(1, z["attended"].shape[1] * len(z["song"])))
+        blocks = []
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
+            history = z["attended"][batch]
+            blocked = kernel.blocked_slots(history, z["attended_mask"][batch], catalogue)
+            blocks.append(kernel.member_scores(z["user"][batch], songs, z["song"][history], blocked,
+                                               self.sharpness, self.members).mean(-1))
+        return torch.cat(blocks) if blocks else z["user"].new_zeros((0, len(z["song"])))
+
+    @torch.no_grad()
     def full_sort_predict(self, users: torch.Tensor, z: dict[str, torch.Tensor] | None = None
                           ) -> torch.Tensor:
-        z = self() if z is None else z
-        scores = z["user"][users] @ z["song"].T / self.members
-        width = z["attended"].shape[1]
-        step = max(1, FULL_SORT_BLOCK // max(1, width * len(z["song"])))
-        for k in range(self.members):
-            songs = self.member_slice(z["song"], k).contiguous()
-            for start in range(0, len(users), step):
-                batch = users[start:start + step]
-                history = z["attended"][batch]
-                # users x history x songs: the softmax over history then runs along an outer
-                # dimension, which the CPU kernels vectorise over songs (twice as fast as over a
-                # last dimension of 20), and padded history rows are whole rows to blank out.
-                similarity = songs[history] @ songs.T
-                history_part = self._attended_sum(similarity, ~z["attended_mask"][batch], k,
-                                                  history=history)
-                scores[start:start + step] += history_part / self.members
-        return scores
+        return self.catalogue_collaborative(self() if z is None else z, users)
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False
                        ) -> torch.Tensor:
@@ -280,34 +261,8 @@ class _GATRecommender(GraphRecommender):
     def _hardest(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
                  ) -> torch.Tensor:
         """Each row's highest-scored candidate for each member, (rows, members). Scored without
-        gradients, so only the chosen ones pay for the backward pass, and member by member in
-        place, as ``full_sort_predict`` scores (the candidates are sampled from songs the user
-        has not heard, so none needs masking out of its history)."""
-        history = z["attended"].index_select(0, users)
-        padding = ~z["attended_mask"].index_select(0, users)
-        scores = []
-        for k in range(self.members):
-            songs, user = (self.member_slice(z[t], k) for t in ("song", "user"))
-            candidate_songs = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
-            history_songs = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
-            score = torch.bmm(candidate_songs, user.index_select(0, users).unsqueeze(2)).squeeze(2)
-            similarity = torch.bmm(history_songs, candidate_songs.transpose(1, 2))
-            scores.append(score + self._attended_sum(similarity, padding, k))
-        return candidates.gather(1, torch.stack(scores, -1).argmax(1))
-
-    def _attended_sum(self, similarity: torch.Tensor, padding: torch.Tensor, member: int,
-                      history: torch.Tensor | None = None) -> torch.Tensor:
-        """History part of one member's (users x history x songs) ``similarity`` block, summed
-        over the history, without gradients; ``padding`` (users x history) marks padded history
-        slots. With ``history`` (users x history song indices) the songs are the whole
-        catalogue, and a song does not attend to itself."""
-        logits = similarity * self.sharpness[member]
-        # whole rows: cheaper than a masked fill over the block when few slots are padding
-        logits[padding.nonzero(as_tuple=True)] = -torch.inf
-        if history is not None:
-            logits.scatter_(2, history.unsqueeze(2), -torch.inf)
-        # NaN where every history song is blanked out: no history, no history part
-        return torch.softmax(logits, dim=1).mul_(similarity).sum(1).nan_to_num_(0.0)
+        gradients, so only the chosen ones pay for the backward pass."""
+        return candidates.gather(1, self.member_scores(z, users, candidates).argmax(1))
 
     def history_attention(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(edge_index song->user, attention averaged over heads and members) of the last
@@ -420,12 +375,13 @@ class EnhancedGATRecommender(_GATRecommender):
         """Cosine of each user's genre affinities with each of its songs' genres, shaped like
         ``songs``: (users,) or (users, m)."""
         candidates = self.song_genre[songs.view(len(users), -1)]
-        return (self.user_genre[users].unsqueeze(1) * candidates).sum(-1).view(songs.shape)
+        return kernel.genre_similarity(self.user_genre[users], candidates).view(songs.shape)
 
     def member_scores(self, z, users, songs):
-        return (self.alpha * self.member_collaborative(z, users, songs)
-                + (1 - self.alpha) * self.genre_similarity(users, songs).unsqueeze(-1))
+        return kernel.final_scores(self.member_collaborative(z, users, songs),
+                                   self.genre_similarity(users, songs).unsqueeze(-1), self.alpha)
 
+    @torch.no_grad()
     def full_sort_predict(self, users, z=None):
-        collaborative = super().full_sort_predict(users, z)
-        return self.alpha * collaborative + (1 - self.alpha) * (self.user_genre[users] @ self.song_genre.T)
+        genre = kernel.genre_similarity(self.user_genre[users], self.song_genre.unsqueeze(0))
+        return kernel.final_scores(super().full_sort_predict(users, z), genre, self.alpha)

@@ -10,9 +10,8 @@ the song. Cold-start rules (seed, "Error Handling"):
 - a user with fewer than ``SPARSE_USER_PLAYS`` songs has their embedding blended
   with the mean of their most similar users' embeddings.
 
-Scores are the model's: graph part ``z_u . z_s`` plus the target-aware attention over the
-user's attended history (``adapters.models.gat``), averaged over the model's members,
-computed here with numpy.
+Scores are the model's, from ``adapters.scoring.kernel`` on numpy arrays: the same lines
+that scored the pairs the model was trained on.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import pyarrow.compute as pc
 
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
+from adapters.scoring import kernel
 from domain.ports import Dataset
 
 SERVING_FORMAT = 4  # bump when serving.npz changes; older files are re-exported
@@ -52,15 +52,6 @@ def serving_format(path: Path) -> int | None:
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
-
-
-def _softmax_last(logits: np.ndarray) -> np.ndarray:
-    """Softmax along the last axis, in place; -inf entries get nothing, all -inf rows zeros."""
-    peak = logits.max(axis=-1, keepdims=True)
-    logits -= np.where(np.isfinite(peak), peak, 0.0)
-    np.exp(logits, out=logits)
-    logits /= np.maximum(logits.sum(axis=-1, keepdims=True), 1e-30)
-    return logits
 
 
 @dataclass(frozen=True)
@@ -95,8 +86,6 @@ class LoadedModel:
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
             self.sharpness = data["sharpness"]
             self.members = len(self.sharpness)
-            self.dim = self.song_emb.shape[1] // self.members
-            self._history_padding = np.where(self.attended_mask, 0.0, -np.inf).astype(np.float32)
             self._fill_cold_songs(data["artist_input"])
             self._supplement_sparse_users()
         self.heard = self._heard(dataset)
@@ -107,45 +96,33 @@ class LoadedModel:
         """How many training songs each user's attention reads."""
         return self.attended_mask.sum(1)
 
-    def _member(self, rows: np.ndarray, member: int) -> np.ndarray:
-        return rows[..., member * self.dim:(member + 1) * self.dim]
-
     def history_attention(self, user: int, song: int) -> tuple[np.ndarray, np.ndarray]:
         """(song indices, attention) of the user's attended history when the model scores
         ``song`` (which does not attend to itself), most attended first; attention, averaged
         over the members, sums to 1."""
-        songs = self.attended[user][self.attended_mask[user]]
-        songs = songs[songs != song]
-        attention = np.zeros(len(songs))
-        for k in range(self.members):
-            member_songs = self._member(self.song_emb, k)
-            similarity = (member_songs[songs] @ member_songs[song]).astype(np.float64)
-            attention += _softmax_last(self.sharpness[k] * similarity) / self.members
-        order = np.argsort(-attention, kind="stable")
-        return songs[order], attention[order]
+        users, songs = np.array([user]), np.array([[song]])
+        history = self.attended[users]
+        blocked = kernel.blocked_slots(history, self.attended_mask[users], songs)
+        attention = kernel.mean_attention(self.user_emb[users], self.song_emb[songs],
+                                          self.song_emb[history], blocked, self.sharpness,
+                                          self.members)[0, 0].astype(np.float64)
+        slots = np.flatnonzero(~blocked[0, 0])
+        order = slots[np.argsort(-attention[slots], kind="stable")]
+        return history[0, order], attention[order]
 
-    def _history_part(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
-        """(users x songs) attention-weighted similarity of each song to the user's history,
-        averaged over the members, as ``adapters.models.gat`` computes it."""
-        targets = np.arange(len(self.song_ids))[songs]
-        target_position = np.full(len(self.song_ids), -1)
-        target_position[targets] = np.arange(len(targets))
-        out = np.zeros((len(users), len(targets)), dtype=np.float32)
-        step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * len(targets)))
-        for k in range(self.members):
-            member_songs = np.ascontiguousarray(self._member(self.song_emb, k))
-            target_emb = member_songs[targets]
-            for start in range(0, len(users), step):
-                batch = users[start:start + step]
-                history = self.attended[batch]
-                similarity = target_emb @ member_songs[history].transpose(0, 2, 1)  # users x songs x history
-                logits = self.sharpness[k] * similarity
-                logits += self._history_padding[batch][:, None, :]
-                position = target_position[history]
-                rows, slots = np.nonzero(position >= 0)
-                logits[rows, position[rows, slots], slots] = -np.inf  # a song does not attend to itself
-                out[start:start + step] += np.einsum("ush,ush->us", _softmax_last(logits),
-                                                     similarity) / self.members
+    def _collaborative(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
+        """(users x songs) collaborative scores, in blocks of users."""
+        targets = np.arange(len(self.song_ids))[songs][None, :]
+        candidates = self.song_emb[targets]
+        out = np.zeros((len(users), targets.shape[1]), dtype=np.float32)
+        step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * targets.shape[1]))
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
+            history = self.attended[batch]
+            blocked = kernel.blocked_slots(history, self.attended_mask[batch], targets)
+            out[start:start + step] = kernel.member_scores(
+                self.user_emb[batch], candidates, self.song_emb[history], blocked, self.sharpness,
+                self.members).mean(-1)
         return out
 
     def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
@@ -205,14 +182,12 @@ class LoadedModel:
     # -- scoring ---------------------------------------------------------------------------
     def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None)) -> ScoreParts:
         """(users x songs) collaborative, genre and final scores; all songs by default."""
-        genre = self._user_genre_unit[users] @ self._song_genre_unit[songs].T
+        genre = kernel.genre_similarity(self._user_genre_unit[users], self._song_genre_unit[songs][None])
         if not self.is_gat:
             final = np.broadcast_to(np.log1p(self.popularity[songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        graph_part = self.user_emb[users] @ self.song_emb[songs].T / self.members
-        collaborative = graph_part + self._history_part(users, songs)
-        final = self.alpha * collaborative + (1 - self.alpha) * genre
-        return ScoreParts(collaborative, genre, final)
+        collaborative = self._collaborative(users, songs)
+        return ScoreParts(collaborative, genre, kernel.final_scores(collaborative, genre, self.alpha))
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return self.score_parts(users).final

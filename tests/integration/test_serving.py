@@ -70,8 +70,9 @@ def test_explained_attention_is_the_attention_that_scored_the_song(served, kind)
         assert attention.sum() == pytest.approx(1.0, abs=1e-6) and song not in songs
         assert np.all(np.diff(attention) <= 1e-12)  # most attended first
         member_attention, member_scores = [], []
+        dim = loaded.song_emb.shape[1] // loaded.members
         for k in range(loaded.members):
-            columns = slice(k * loaded.dim, (k + 1) * loaded.dim)
+            columns = slice(k * dim, (k + 1) * dim)
             song_emb = loaded.song_emb[:, columns]
             similarity = song_emb[songs] @ song_emb[song]
             weights = np.exp(loaded.sharpness[k] * similarity)

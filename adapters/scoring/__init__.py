@@ -1,0 +1,1 @@
+"""How a trained model scores: the one kernel, shared by training, ranking and serving."""

@@ -1,0 +1,100 @@
+"""The score of a (user, song) pair, written once for every array library that scores.
+
+Training runs it on torch tensors (with gradients: the BPR loss, the hardest negatives),
+ranking and serving on numpy arrays; the functions below only use the array API standard
+(through ``array_api_compat``), so both get the same arithmetic from the same lines.
+
+A model with ``members`` independently trained copies keeps each member's ``dim`` columns
+side by side (``members * dim`` columns). For member k, with z its embeddings:
+
+- graph part: ``z_u . z_s``;
+- history part: target-aware attention over the user's attended history,
+  ``sum_h a_ush (z_h . z_s)`` with ``a_us = softmax_h(sharpness_k * z_h . z_s)`` over the
+  history songs other than s itself (NAIS: otherwise a song would explain itself);
+
+the collaborative score is the members' mean of graph part plus history part, and a
+genre-aware model mixes in the cosine of the user's and the song's genre profiles:
+``final = alpha * collaborative + (1 - alpha) * genre``.
+
+Shapes: ``users`` rows (U, members * dim); ``candidates`` rows (U, C, members * dim) or
+(1, C, members * dim) for one catalogue shared by every user; ``history`` rows
+(U, H, members * dim); ``blocked`` (U, C, H) marks the history slots a candidate may not
+attend to (padding, itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from array_api_compat import array_namespace
+
+Array = Any  # a numpy array or a torch tensor
+
+
+def blocked_slots(history: Array, history_mask: Array, candidates: Array) -> Array:
+    """(U, C, H) True where candidate c of user u may not attend to history slot h: a padded
+    slot, or the candidate itself. ``history`` (U, H) song indices, ``history_mask`` (U, H)
+    True for real slots, ``candidates`` (U, C) or (1, C) song indices."""
+    return ~history_mask[:, None, :] | (history[:, None, :] == candidates[:, :, None])
+
+
+def history_attention(similarity: Array, blocked: Array, sharpness: Any) -> Array:
+    """Softmax over the last axis of ``sharpness * similarity``; blocked slots get nothing and
+    a candidate with no slot to attend to gets zeros everywhere."""
+    xp = array_namespace(similarity)
+    logits = xp.where(blocked, -float("inf"), similarity * sharpness)
+    peak = xp.max(logits, axis=-1, keepdims=True)
+    peak = xp.where(xp.isfinite(peak), peak, xp.zeros_like(peak))
+    weights = xp.exp(logits - peak)
+    total = xp.sum(weights, axis=-1, keepdims=True)
+    return weights / xp.where(total > 0, total, xp.ones_like(total))
+
+
+def _row_products(rows: Array, candidates: Array) -> Array:
+    """(U, C): each candidate row dotted with its user's row, as one batched product."""
+    xp = array_namespace(rows)
+    return xp.matmul(candidates, rows[:, :, None])[..., 0]
+
+
+def member_terms(users: Array, candidates: Array, history: Array, blocked: Array,
+                 sharpness: Array, members: int) -> Iterator[tuple[Array, Array, Array]]:
+    """For each member: its graph part (U, C), its history similarity and attention
+    (U, C, H each)."""
+    xp = array_namespace(candidates)
+    dim = candidates.shape[-1] // members
+    for k in range(members):
+        part = slice(k * dim, (k + 1) * dim)
+        candidate, past = candidates[..., part], history[..., part]
+        similarity = xp.matmul(candidate, xp.matrix_transpose(past))
+        yield (_row_products(users[..., part], candidate), similarity,
+               history_attention(similarity, blocked, sharpness[k]))
+
+
+def member_scores(users: Array, candidates: Array, history: Array, blocked: Array,
+                  sharpness: Array, members: int) -> Array:
+    """Each member's collaborative score: graph part plus history part, (U, C, members)."""
+    xp = array_namespace(candidates)
+    return xp.stack([graph + xp.sum(attention * similarity, axis=-1)
+                     for graph, similarity, attention in member_terms(
+                         users, candidates, history, blocked, sharpness, members)], axis=-1)
+
+
+def mean_attention(users: Array, candidates: Array, history: Array, blocked: Array,
+                   sharpness: Array, members: int) -> Array:
+    """The history attention the score used, averaged over the members, (U, C, H)."""
+    terms = [attention for _, _, attention in member_terms(
+        users, candidates, history, blocked, sharpness, members)]
+    return sum(terms[1:], terms[0]) / members
+
+
+def genre_similarity(user_genres: Array, candidate_genres: Array) -> Array:
+    """(U, C) cosine of unit genre profiles: users (U, G), candidates (U or 1, C, G)."""
+    return _row_products(user_genres, candidate_genres)
+
+
+def final_scores(collaborative: Array, genre: Array | None, alpha: float) -> Array:
+    """The ranked score; without a genre term (``alpha`` 1) the collaborative score."""
+    if genre is None or alpha == 1.0:
+        return collaborative
+    return alpha * collaborative + (1 - alpha) * genre
