@@ -31,7 +31,8 @@ from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
 from adapters.common.user_songs import UserSongs  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
-from adapters.training.ranking import rank_metrics  # noqa: E402
+from adapters.scoring.served import LoadedModel  # noqa: E402
+from adapters.training.ranking import rank_metrics, rank_served  # noqa: E402
 from adapters.training.trainers import Pairs  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
 
@@ -94,15 +95,12 @@ def per_user(ranked: dict, user_ids: list[str]) -> dict[str, tuple[float, float]
 
 
 def engine_per_user(model_file: Path, assignment: pa.Table) -> dict[str, tuple[float, float]]:
-    """Test figures of each user under a trained engine model (the weights it saved)."""
+    """Test figures of each user under a trained engine model, as it is served."""
     model, _ = load_checkpoint(model_file)
-    model.eval()
     parts = {part: Pairs(assignment.filter(pc.equal(assignment.column("part"), part)), model.bundle).matrix()
              for part in ("train", "validation", "test")}
-    with torch.no_grad():
-        z = model.embed()
-        ranked = rank_metrics(lambda users: model.full_sort_predict(users, z), parts["test"],
-                              parts["train"].merged(parts["validation"]))
+    ranked = rank_served(LoadedModel.from_file(model_file.with_name("serving.npz"), None), parts["test"],
+                         parts["train"].merged(parts["validation"]))
     return per_user(ranked, model.bundle.ids["user"])
 
 

@@ -1,7 +1,9 @@
 """`engine evaluate`: the seed's full metric set on the held-out test split of a training run.
 
-Rankings exclude every song the user already knew (training and validation) and
-message passing uses training edges only, as during training. Beside accuracy
+It scores the run's exported model (``serving.npz``, cold-start rules included) through
+``adapters.scoring``, as `engine recommend` serves it. Rankings exclude every song the user
+already knew (training and validation) and message passing uses training edges only, as
+during training. Beside accuracy
 (Recall@10, NDCG@10) it reports what the lists look like: genre diversity and
 coverage, genre influence, catalogue coverage, diversity across users and
 novelty, broken down by user type; and, for GAT models, a deletion test of the
@@ -22,10 +24,12 @@ import torch
 from adapters.graph.pyg_builder import HISTORY, LISTENS
 from adapters.models.base import GraphRecommender
 from adapters.models.factory import load_checkpoint
-from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
+from adapters.models.gat import _GATRecommender
 from adapters.models.popularity import PopularityRecommender
+from adapters.scoring.export import export_serving, serving_arrays
+from adapters.scoring.served import LoadedModel, needs_export
 from adapters.storage.runs import RunStore
-from adapters.training.ranking import rank_metrics
+from adapters.training.ranking import rank_served
 from adapters.training.split import from_assignment
 from adapters.training.trainers import Pairs
 from domain.errors import CheckpointError, EmptyRepository
@@ -36,10 +40,9 @@ K = 10
 DELETION_USERS = 40
 
 
-def list_metrics(model: GraphRecommender, z: Any, users: np.ndarray, songs: np.ndarray
+def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.ndarray
                  ) -> dict[str, float]:
     """What the top-k lists (``songs``: users x k) look like, beyond accuracy."""
-    bundle = model.bundle
     song_genre = bundle.song_genre.numpy() > 0
     n_songs, n_genres = song_genre.shape
     genres_per_list = song_genre[songs].any(axis=1)  # (users, genres)
@@ -54,13 +57,14 @@ def list_metrics(model: GraphRecommender, z: Any, users: np.ndarray, songs: np.n
     n_users = bundle.data["user"].num_nodes
     self_information = -np.log2((listeners[songs] + 1) / (n_users + 1))
     influence = 0.0
-    if isinstance(model, EnhancedGATRecommender):
-        with torch.no_grad():
-            u = torch.from_numpy(np.repeat(users, songs.shape[1]))
-            s = torch.from_numpy(songs.ravel())
-            collaborative = model.alpha * model.collaborative(z, u, s).abs()
-            genre = (1 - model.alpha) * model.genre_similarity(u, s).abs()
-            influence = float((genre / (collaborative + genre).clamp(min=1e-12)).mean())
+    if served.is_gat and served.alpha < 1.0 and len(users):
+        shares = []
+        for user, top in zip(users, songs, strict=True):
+            parts = served.score_parts(np.array([user]), top)
+            collaborative = served.alpha * np.abs(parts.collaborative[0])
+            genre = (1 - served.alpha) * np.abs(parts.genre[0])
+            shares.append(genre / np.maximum(collaborative + genre, 1e-12))
+        influence = float(np.mean(shares))
     return {
         "genre_diversity": float(genres_per_list.sum(1).mean()),
         "genre_coverage": float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
@@ -71,27 +75,24 @@ def list_metrics(model: GraphRecommender, z: Any, users: np.ndarray, songs: np.n
     }
 
 
-def deletion_test(model: _GATRecommender, users: np.ndarray, targets: np.ndarray, seed: int = 0
-                  ) -> dict[str, float]:
+def deletion_test(model: _GATRecommender, served: LoadedModel, users: np.ndarray, targets: np.ndarray,
+                  seed: int = 0) -> dict[str, float]:
     """For each user's top recommendation, take one history edge out of the graph and see how
-    far the song's score falls: the edge the model attended to most when it scored that song
-    (the one its explanation names first), and a random other history edge of the user."""
+    far the song's score falls: the edge the exported model attended to most when it scored
+    that song (the one its explanation names first), and a random other history edge of the
+    user. Each changed graph is exported and scored as the served model is."""
     rng = np.random.default_rng(seed)
     data = model.bundle.data
     history_songs, history_users = data[HISTORY].edge_index.numpy()
-    with torch.no_grad():
-        z = model()
-        attention = model.history_attention_for(z, torch.from_numpy(users), torch.from_numpy(targets))
     drops: dict[str, list[float]] = {"top_attention": [], "random_edge": []}
-    for row, (user, target) in enumerate(zip(users, targets, strict=True)):
+    for user, target in zip(users, targets, strict=True):
         mine = np.flatnonzero(history_users == user)
-        if len(mine) < 2:
+        attended, _ = served.history_attention(int(user), int(target))
+        if len(mine) < 2 or not len(attended):
             continue
-        attended = z["attended"][user][z["attended_mask"][user]].numpy()
-        top_song = attended[int(torch.argmax(attention[row][: len(attended)]))]
-        top_edge = mine[history_songs[mine] == top_song][0]
+        top_edge = mine[history_songs[mine] == attended[0]][0]
         chosen = {"top_attention": top_edge, "random_edge": rng.choice(mine[mine != top_edge])}
-        base = _score_without(model, data, None, user, target)
+        base = _served_score(served, user, target)
         for name, edge in chosen.items():
             drops[name].append(base - _score_without(model, data, edge, user, target))
     model.bundle.data = data
@@ -104,25 +105,32 @@ def deletion_test(model: _GATRecommender, users: np.ndarray, targets: np.ndarray
     return result
 
 
-def _score_without(model: _GATRecommender, data, history_edge: int | None, user: int, song: int) -> float:
-    """Score of (user, song) with one listening edge (both directions) taken out of the graph.
+def _served_score(served: LoadedModel, user: int, song: int) -> float:
+    return float(served.score_parts(np.array([user]), np.array([song])).final[0, 0])
 
-    HISTORY is LISTENS reversed by ToUndirected, so edge i is the same pair in both."""
-    graph = data
-    if history_edge is not None:
-        graph = data.clone()
-        keep = torch.ones(data[HISTORY].num_edges, dtype=torch.bool)
-        keep[history_edge] = False
-        for relation in (LISTENS, HISTORY):
-            store = graph[relation]
-            for key, value in list(store.items()):
-                if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
-                    store[key] = value[keep]
-            store.edge_index = store.edge_index[:, keep]
+
+def _score_without(model: _GATRecommender, data, history_edge: int, user: int, song: int) -> float:
+    """Score of (user, song) by the model exported from the graph without one listening edge
+    (both directions). HISTORY is LISTENS reversed by ToUndirected, so edge i is the same pair
+    in both."""
+    graph = data.clone()
+    keep = torch.ones(data[HISTORY].num_edges, dtype=torch.bool)
+    keep[history_edge] = False
+    for relation in (LISTENS, HISTORY):
+        store = graph[relation]
+        for key, value in list(store.items()):
+            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
+                store[key] = value[keep]
+        store.edge_index = store.edge_index[:, keep]
     model.bundle.data = graph
-    with torch.no_grad():
-        score = model.pair_scores(torch.tensor([user]), torch.tensor([song]))
-    return float(score[0])
+    return _served_score(LoadedModel(serving_arrays(model), None), user, song)
+
+
+def served_model(run: Path, model: GraphRecommender) -> LoadedModel:
+    """The run's exported model as `engine recommend` loads it (re-exported if out of date)."""
+    if needs_export(run):
+        export_serving(model, run / "serving.npz")
+    return LoadedModel.from_file(run / "serving.npz", None)
 
 
 class CheckpointEvaluator(ModelEvaluator):
@@ -156,7 +164,8 @@ class CheckpointEvaluator(ModelEvaluator):
         if run is None:
             raise CheckpointError(f"no trained {kind} model; run `engine train --model {kind}` first")
         model, state = load_checkpoint(run / "model.pt")
-        if kind == "popularity" and model.kind != "popularity":
+        baseline = kind == "popularity" and model.kind != "popularity"  # on a GAT run's split
+        if baseline:
             model = PopularityRecommender(model.bundle)
         dataset = self._dataset()
         split = from_assignment(dataset.interactions, pq.read_table(run / "split.parquet"))
@@ -166,25 +175,20 @@ class CheckpointEvaluator(ModelEvaluator):
         known = train.matrix().merged(validation.matrix())
         relevant = test.matrix()
 
-        with torch.no_grad():
-            z = model.embed()
-
-            def score(users: torch.Tensor) -> torch.Tensor:
-                return model.full_sort_predict(users, z)
-
-            ranked = rank_metrics(score, relevant, known, k=K)
+        served = LoadedModel(serving_arrays(model), None) if baseline else served_model(run, model)
+        ranked = rank_served(served, relevant, known, k=K)
         users, songs = ranked["users"], ranked["top"]
         progress.advance()
         result: dict[str, Any] = {
             "model": kind, "checkpoint": str(run / "model.pt"), "test_users": len(users),
             f"recall@{K}": ranked[f"recall@{K}"], f"ndcg@{K}": ranked[f"ndcg@{K}"],
-            **list_metrics(model, z, users, songs),
+            **list_metrics(served, bundle, users, songs),
             "by_user_type": self._by_user_type(dataset, bundle, users, ranked),
         }
         progress.advance()
         if isinstance(model, _GATRecommender):
             sample = np.random.default_rng(0).permutation(len(users))[:DELETION_USERS]
-            result["deletion_test"] = deletion_test(model, users[sample], songs[sample, 0])
+            result["deletion_test"] = deletion_test(model, served, users[sample], songs[sample, 0])
         progress.advance()
         progress.finish()
         result["wall_s"] = time.perf_counter() - started

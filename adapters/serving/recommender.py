@@ -9,13 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from adapters.serving.loaded_model import (
-    SERVING_FORMAT,
-    UNREADABLE,
-    LoadedModel,
-    ScoreParts,
-    serving_format,
-)
+from adapters.scoring.served import UNREADABLE, LoadedModel, ScoreParts, needs_export
 from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError
 from domain.model import Explanation, Recommendation
@@ -232,7 +226,7 @@ class CheckpointModelLoader(ModelLoader):
             if dataset is None or dataset.catalogue["songs"].num_rows == 0:
                 raise CheckpointError("the catalogue is empty; run `engine ingest` first")
             try:
-                loaded = LoadedModel(serving, dataset)
+                loaded = LoadedModel.from_file(serving, dataset)
             except UNREADABLE as error:
                 raise CheckpointError(f"{serving}: unreadable serving file ({error}); "
                                       "retrain with `engine train`") from None
@@ -246,13 +240,10 @@ class CheckpointModelLoader(ModelLoader):
             raise CheckpointError(f"no trained {kind} model in {self.runs.models_dir}; run `engine train "
                                   f"--model {kind}` first" + (f" or ask for one that is trained: {trained}"
                                                                if trained else ""))
-        checkpoint = run / "model.pt"
-        serving = checkpoint.with_name("serving.npz")
-        stale = not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime
-        if stale or serving_format(serving) != SERVING_FORMAT:
+        if needs_export(run):
             from adapters.models.factory import load_checkpoint
-            from adapters.serving.export import export_serving
+            from adapters.scoring.export import export_serving
 
-            model, _ = load_checkpoint(checkpoint)
-            export_serving(model, serving)
-        return serving
+            model, _ = load_checkpoint(run / "model.pt")
+            export_serving(model, run / "serving.npz")
+        return run / "serving.npz"

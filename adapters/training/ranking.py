@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from adapters.common.user_songs import UserSongs
+from adapters.scoring.served import LoadedModel
 
 
 def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: UserSongs,
@@ -41,3 +42,10 @@ def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: 
             f"ndcg@{k}": float(ndcg_t.mean()) if len(ndcg_t) else 0.0,
             "users": candidates, "per_user_recall": recall_t, "per_user_ndcg": ndcg_t,
             "top": torch.cat(tops).numpy() if tops else np.empty((0, k), np.int64)}
+
+
+def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = 10
+                ) -> dict[str, object]:
+    """``rank_metrics`` of an exported model's scores."""
+    return rank_metrics(lambda users: torch.from_numpy(np.array(served.scores(users.numpy()), np.float32)),
+                        relevant, exclude, k)

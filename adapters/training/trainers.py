@@ -26,10 +26,11 @@ from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
-from adapters.serving.export import export_serving
+from adapters.scoring.export import export_serving, serving_arrays
+from adapters.scoring.served import LoadedModel
 from adapters.training.averaging import WeightAverage
 from adapters.training.plots import plot_history
-from adapters.training.ranking import rank_metrics
+from adapters.training.ranking import rank_served
 from adapters.training.sampling import NegativeSampler
 from adapters.training.split import Split, split_interactions
 from domain.errors import InvalidSetting
@@ -194,13 +195,9 @@ class BaseTrainer:
 
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None) -> dict[str, Any]:
-        self.model.eval()
-        z = self.model.embed()
-
-        def score(users: torch.Tensor) -> torch.Tensor:
-            return self.model.full_sort_predict(users.to(self.device), z).cpu()
-
-        return rank_metrics(score, relevant, exclude, k=K)
+        """Rank as the exported model ranks (cold-start rules included): what is validated
+        and tested is what `engine recommend` would serve from these weights."""
+        return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K)
 
     def _save(self, name: str, epoch: int) -> Path:
         path = self.out_dir / name

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from adapters.common.tables import CATALOGUE_SCHEMAS
-from adapters.evaluation.evaluator import CheckpointEvaluator
+from adapters.evaluation.evaluator import CheckpointEvaluator, served_model
 from adapters.models.factory import load_checkpoint
+from adapters.scoring.export import serving_arrays
+from adapters.scoring.served import LoadedModel
 from adapters.serving.recommender import CheckpointModelLoader
 from adapters.storage.runs import RunStore
 from adapters.training.service import TorchModelTrainer
@@ -18,17 +20,23 @@ from domain.ports import Catalogue, Dataset, SilentProgress
 from domain.training import TrainingSpec
 from tests.fakes import InMemoryInteractionRepository
 
+SPARSE_USER = "user_with_two_songs"
+
 
 @pytest.fixture(scope="module")
 def served(small_dataset, tmp_path_factory):
-    """A repository whose catalogue also holds one never-played song, and trained models."""
+    """A repository whose catalogue also holds one never-played song and one listener of two
+    songs (sparse), and trained models."""
     tables = dict(small_dataset.catalogue.tables)
     artist = tables["songs"].column("artist_id")[0].as_py()
     unplayed = pa.table({"song_id": ["track_unplayed"], "song_name": ["Brand New"], "artist_id": [artist],
                          "duration_ms": [200_000]}, schema=CATALOGUE_SCHEMAS["songs"])
     tables["songs"] = pa.concat_tables([tables["songs"], unplayed])
+    two = small_dataset.interactions.slice(0, 2)
+    sparse = two.set_column(0, "user_id", pa.array([SPARSE_USER] * 2))
+    interactions = pa.concat_tables([small_dataset.interactions, sparse])
     repository = InMemoryInteractionRepository()
-    repository.save(Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources))
+    repository.save(Dataset(Catalogue(tables), interactions, small_dataset.sources))
     models = tmp_path_factory.mktemp("models")
     for kind, members in (("gat-basic", 1), ("gat-enhanced", 2)):
         spec = TrainingSpec(model=kind, epochs=2, batch_size=512, seed=4, members=members)
@@ -121,9 +129,8 @@ def test_sparse_users_are_supplemented_and_told(served):
     loaded = recommender.loaded
     sparse = [u for u in loaded.user_ids if loaded.user_index[u] in loaded.sparse_users]
     counts = loaded.history_counts()
-    assert all(counts[loaded.user_index[u]] < 3 for u in sparse)
-    if sparse:
-        assert "similar users" in recommender.notices_for(sparse[0])[0]
+    assert SPARSE_USER in sparse and all(counts[loaded.user_index[u]] < 3 for u in sparse)
+    assert "similar users" in recommender.notices_for(SPARSE_USER)[0]
 
 
 def test_all_users_file_has_k_rows_per_user_and_names(served, tmp_path):
@@ -160,9 +167,8 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
 def test_taking_out_the_most_attended_edge_lowers_the_score_most(served):
     """Explanations name the most attended history songs: removing the first of them from
     the graph (and retraining nothing) must cost the explained song more than any other."""
-    import torch
 
-    from adapters.evaluation.evaluator import _score_without
+    from adapters.evaluation.evaluator import _score_without, _served_score
     from adapters.graph.pyg_builder import HISTORY
     from adapters.models.factory import load_checkpoint
 
@@ -175,7 +181,7 @@ def test_taking_out_the_most_attended_edge_lowers_the_score_most(served):
     songs, _ = loaded.history_attention(user, target)
     edge_index = model.bundle.data[HISTORY].edge_index
     data = model.bundle.data
-    base = _score_without(model, data, None, user, target)
+    base = _served_score(loaded, user, target)
     drops = []
     for song in songs:
         edge = int(torch.nonzero((edge_index[0] == int(song)) & (edge_index[1] == user))[0, 0])
@@ -185,19 +191,25 @@ def test_taking_out_the_most_attended_edge_lowers_the_score_most(served):
 
 
 @pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
-def test_serving_scores_match_the_trained_model(served, kind):
-    """The numpy serving path ranks with the checkpoint's own scores (cold-start adjustments aside)."""
+def test_training_evaluation_and_serving_rank_alike(served, kind):
+    """The trainer's ranking (the model exported in memory), `engine evaluate`'s (the run's
+    serving file) and `engine recommend`'s give the same scores and top-10, for a sparse user
+    and with the never-played song in the catalogue."""
     loader, _, models = served
-    loaded = loader.load(kind).loaded
-    model, _ = load_checkpoint(RunStore(models).current(kind) / "model.pt")
-    model.eval()
-    users = np.array(sorted(set(range(len(loaded.user_ids))) - loaded.sparse_users))
-    played = loaded.popularity > 0
-    with torch.no_grad():
-        expected = model.full_sort_predict(torch.from_numpy(users)).numpy()
-    served_scores = loaded.score_parts(users).final
-    assert not played.all()  # the never-played song is there, and left out of the comparison
-    np.testing.assert_allclose(served_scores[:, played], expected[:, played], rtol=1e-4, atol=1e-4)
+    run = RunStore(models).current(kind)
+    model, _ = load_checkpoint(run / "model.pt")
+    recommender = loader.load(kind)
+    loaded = recommender.loaded
+    users = np.array([loaded.user_index[SPARSE_USER], loaded.user_index[_a_user(recommender)]])
+    trained = LoadedModel(serving_arrays(model), None).scores(users)
+    evaluated = served_model(run, model).scores(users)
+    np.testing.assert_array_equal(trained, evaluated)
+    assert np.isfinite(trained[:, loaded.song_index["track_unplayed"]]).all()
+    for row, user in enumerate(users):
+        top = np.argsort(-trained[row], kind="stable")[:10]
+        answer = recommender.recommend(loaded.user_ids[user], 10, include_heard=True)
+        assert [r.song_id for r in answer] == list(loaded.song_ids[top])
+        np.testing.assert_allclose([r.score for r in answer], trained[row, top], rtol=1e-6)
 
 
 def test_popularity_context_never_overstates_a_share(served):

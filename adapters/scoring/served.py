@@ -1,17 +1,8 @@
-"""A trained model answering from its cached embeddings and attention (numpy only).
-
-Everything comes from ``serving.npz``, read off the eval-mode forward pass of
-the checkpoint, so an explanation describes exactly the computation that ranked
-the song. Cold-start rules (seed, "Error Handling"):
-
-- a song in the catalogue that training never saw a play of takes the mean
-  embedding of its artist's played songs (or the artist's input embedding) plus
-  small noise, so it can be recommended;
-- a user with fewer than ``SPARSE_USER_PLAYS`` songs has their embedding blended
-  with the mean of their most similar users' embeddings.
-
-Scores are the model's, from ``adapters.scoring.kernel`` on numpy arrays: the same lines
-that scored the pairs the model was trained on.
+"""The exported model (``adapters.scoring.export``) answering: scores, top-k lists and the
+attention behind a score, from ``adapters.scoring.kernel`` on numpy arrays, the same lines
+that scored the pairs the model was trained on. The trainer's validation, `engine evaluate`
+and `engine recommend` all rank through this class; serving loads it from ``serving.npz``
+without torch.
 """
 
 from __future__ import annotations
@@ -30,10 +21,7 @@ from adapters.common.user_songs import UserSongs
 from adapters.scoring import kernel
 from domain.ports import Dataset
 
-SERVING_FORMAT = 4  # bump when serving.npz changes; older files are re-exported
-SPARSE_USER_PLAYS = 3
-SIMILAR_USERS = 10
-COLD_SONG_NOISE = 0.01
+SERVING_FORMAT = 5  # bump when serving.npz changes; older files are re-exported
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
 SCORING_BLOCK = 4_000_000
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
@@ -49,6 +37,13 @@ def serving_format(path: Path) -> int | None:
         return None
 
 
+def needs_export(run: Path) -> bool:
+    """Whether a run's serving file is missing, older than its checkpoint or of an older format."""
+    checkpoint, serving = run / "model.pt", run / "serving.npz"
+    stale = not serving.exists() or serving.stat().st_mtime < checkpoint.stat().st_mtime
+    return stale or serving_format(serving) != SERVING_FORMAT
+
+
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
@@ -62,9 +57,7 @@ class ScoreParts:
 
 
 class LoadedModel:
-    def __init__(self, serving: Path, dataset: Dataset | None) -> None:
-        with np.load(serving, allow_pickle=False) as arrays:
-            data = {name: arrays[name] for name in arrays.files}
+    def __init__(self, data: dict[str, np.ndarray], dataset: Dataset | None) -> None:
         meta = json.loads(str(data["meta"]))
         self.kind, self.alpha = meta["kind"], float(meta["alpha"])
         self.user_ids = data["user_ids"].astype(object)
@@ -79,19 +72,22 @@ class LoadedModel:
         self.song_artist = data["song_artist"]
         self.is_gat = "user_emb" in data
         self.members = 1  # GAT models: one per attention sharpness (below)
-        self.notes: dict[str, int] = {}
+        self.notes: dict[str, int] = dict(meta.get("notes", {}))
         self.sparse_users: set[int] = set()
         if self.is_gat:
-            self.user_emb, self.song_emb = data["user_emb"].copy(), data["song_emb"].copy()
+            self.user_emb, self.song_emb = data["user_emb"], data["song_emb"]
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
             self.sharpness = data["sharpness"]
             self.members = len(self.sharpness)
-            self._fill_cold_songs(data["artist_input"])
-            self._supplement_sparse_users()
+            self.sparse_users = set(data["sparse_users"].tolist())
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
 
-    # -- construction helpers ----------------------------------------------------------
+    @classmethod
+    def from_file(cls, serving: Path, dataset: Dataset | None) -> LoadedModel:
+        with np.load(serving, allow_pickle=False) as arrays:
+            return cls({name: arrays[name] for name in arrays.files}, dataset)
+
     def history_counts(self) -> np.ndarray:
         """How many training songs each user's attention reads."""
         return self.attended_mask.sum(1)
@@ -124,33 +120,6 @@ class LoadedModel:
                 self.user_emb[batch], candidates, self.song_emb[history], blocked, self.sharpness,
                 self.members).mean(-1)
         return out
-
-    def _fill_cold_songs(self, artist_input: np.ndarray) -> None:
-        cold = np.flatnonzero(self.popularity == 0)
-        if len(cold) == 0:
-            return
-        rng = np.random.default_rng(0)
-        played = self.popularity > 0
-        for song in cold:
-            artist = self.song_artist[song]
-            if artist < 0:
-                continue
-            siblings = played & (self.song_artist == artist)
-            base = self.song_emb[siblings].mean(0) if siblings.any() else artist_input[artist]
-            self.song_emb[song] = base + COLD_SONG_NOISE * rng.standard_normal(base.shape)
-        self.notes["cold_songs_from_artist"] = len(cold)
-
-    def _supplement_sparse_users(self) -> None:
-        sparse = np.flatnonzero(self.history_counts() < SPARSE_USER_PLAYS)
-        if len(sparse) == 0 or len(self.user_ids) <= SIMILAR_USERS:
-            return
-        unit = _unit_rows(self.user_emb)
-        similarity = unit[sparse] @ unit.T
-        similarity[np.arange(len(sparse)), sparse] = -np.inf
-        neighbours = np.argpartition(-similarity, SIMILAR_USERS, axis=1)[:, :SIMILAR_USERS]
-        self.user_emb[sparse] = 0.5 * self.user_emb[sparse] + 0.5 * self.user_emb[neighbours].mean(1)
-        self.sparse_users = set(sparse.tolist())
-        self.notes["sparse_users_supplemented"] = len(sparse)
 
     def _heard(self, dataset: Dataset | None) -> UserSongs:
         users = songs = np.empty(0, np.int64)
