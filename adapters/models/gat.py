@@ -185,8 +185,8 @@ class _GATRecommender(GraphRecommender):
         averaged over the members, shaped songs.shape x ATTENDED_HISTORY; ``songs`` is (users,)
         or (users, m): m songs per user. It sums to 1 over a user's history songs."""
         attention = kernel.mean_attention(*self._gathered(z, users, songs.view(len(users), -1)),
-                                          self.sharpness, self.members)
-        return attention.view(*songs.shape, attention.shape[-1])
+                                          self.sharpness, self.members).transpose(1, 2)
+        return attention.reshape(*songs.shape, attention.shape[-1])
 
     def member_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                              songs: torch.Tensor) -> torch.Tensor:

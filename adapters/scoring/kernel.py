@@ -18,8 +18,10 @@ genre-aware model mixes in the cosine of the user's and the song's genre profile
 
 Shapes: ``users`` rows (U, members * dim); ``candidates`` rows (U, C, members * dim) or
 (1, C, members * dim) for one catalogue shared by every user; ``history`` rows
-(U, H, members * dim); ``blocked`` (U, C, H) marks the history slots a candidate may not
-attend to (padding, itself).
+(U, H, members * dim); ``blocked`` (U, H, C) marks the history slots a candidate may not
+attend to (padding, itself). History runs along the middle axis, candidates along the last:
+the softmax's reductions then run over contiguous candidates, which is several times faster
+than reducing a last axis of 20 history slots.
 """
 
 from __future__ import annotations
@@ -32,57 +34,60 @@ from array_api_compat import array_namespace
 Array = Any  # a numpy array or a torch tensor
 
 
+# Subtracted from the logits of a candidate whose every slot is blocked, in place of its
+# peak of -inf (which would give -inf - -inf = NaN): every weight is then exp(-inf) = 0.
+_FLOOR = -1e30
+
+
 def blocked_slots(history: Array, history_mask: Array, candidates: Array) -> Array:
-    """(U, C, H) True where candidate c of user u may not attend to history slot h: a padded
+    """(U, H, C) True where candidate c of user u may not attend to history slot h: a padded
     slot, or the candidate itself. ``history`` (U, H) song indices, ``history_mask`` (U, H)
     True for real slots, ``candidates`` (U, C) or (1, C) song indices."""
-    return ~history_mask[:, None, :] | (history[:, None, :] == candidates[:, :, None])
+    return ~history_mask[:, :, None] | (history[:, :, None] == candidates[:, None, :])
 
 
-def history_attention(similarity: Array, blocked: Array, sharpness: Any) -> Array:
-    """Softmax over the last axis of ``sharpness * similarity``; blocked slots get nothing and
-    a candidate with no slot to attend to gets zeros everywhere."""
-    xp = array_namespace(similarity)
+def history_attention(similarity: Array, blocked: Array, sharpness: Any, xp: Any = None) -> Array:
+    """Softmax over the history axis (-2) of ``sharpness * similarity``; blocked slots get
+    nothing and a candidate with no slot to attend to gets zeros everywhere."""
+    xp = xp or array_namespace(similarity)
     logits = xp.where(blocked, -float("inf"), similarity * sharpness)
-    peak = xp.max(logits, axis=-1, keepdims=True)
-    peak = xp.where(xp.isfinite(peak), peak, xp.zeros_like(peak))
+    peak = xp.maximum(xp.max(logits, axis=-2, keepdims=True), _FLOOR)
     weights = xp.exp(logits - peak)
-    total = xp.sum(weights, axis=-1, keepdims=True)
+    total = xp.sum(weights, axis=-2, keepdims=True)
     return weights / xp.where(total > 0, total, xp.ones_like(total))
 
 
-def _row_products(rows: Array, candidates: Array) -> Array:
+def _row_products(rows: Array, candidates: Array, xp: Any) -> Array:
     """(U, C): each candidate row dotted with its user's row, as one batched product."""
-    xp = array_namespace(rows)
     return xp.matmul(candidates, rows[:, :, None])[..., 0]
 
 
 def member_terms(users: Array, candidates: Array, history: Array, blocked: Array,
                  sharpness: Array, members: int) -> Iterator[tuple[Array, Array, Array]]:
     """For each member: its graph part (U, C), its history similarity and attention
-    (U, C, H each)."""
+    (U, H, C each)."""
     xp = array_namespace(candidates)
     dim = candidates.shape[-1] // members
     for k in range(members):
         part = slice(k * dim, (k + 1) * dim)
         candidate, past = candidates[..., part], history[..., part]
-        similarity = xp.matmul(candidate, xp.matrix_transpose(past))
-        yield (_row_products(users[..., part], candidate), similarity,
-               history_attention(similarity, blocked, sharpness[k]))
+        similarity = xp.matmul(past, xp.matrix_transpose(candidate))
+        yield (_row_products(users[..., part], candidate, xp), similarity,
+               history_attention(similarity, blocked, sharpness[k], xp))
 
 
 def member_scores(users: Array, candidates: Array, history: Array, blocked: Array,
                   sharpness: Array, members: int) -> Array:
     """Each member's collaborative score: graph part plus history part, (U, C, members)."""
     xp = array_namespace(candidates)
-    return xp.stack([graph + xp.sum(attention * similarity, axis=-1)
+    return xp.stack([graph + xp.sum(attention * similarity, axis=-2)
                      for graph, similarity, attention in member_terms(
                          users, candidates, history, blocked, sharpness, members)], axis=-1)
 
 
 def mean_attention(users: Array, candidates: Array, history: Array, blocked: Array,
                    sharpness: Array, members: int) -> Array:
-    """The history attention the score used, averaged over the members, (U, C, H)."""
+    """The history attention the score used, averaged over the members, (U, H, C)."""
     terms = [attention for _, _, attention in member_terms(
         users, candidates, history, blocked, sharpness, members)]
     return sum(terms[1:], terms[0]) / members
@@ -90,7 +95,7 @@ def mean_attention(users: Array, candidates: Array, history: Array, blocked: Arr
 
 def genre_similarity(user_genres: Array, candidate_genres: Array) -> Array:
     """(U, C) cosine of unit genre profiles: users (U, G), candidates (U or 1, C, G)."""
-    return _row_products(user_genres, candidate_genres)
+    return _row_products(user_genres, candidate_genres, array_namespace(candidate_genres))
 
 
 def final_scores(collaborative: Array, genre: Array | None, alpha: float) -> Array:

@@ -96,15 +96,22 @@ class LoadedModel:
         """(song indices, attention) of the user's attended history when the model scores
         ``song`` (which does not attend to itself), most attended first; attention, averaged
         over the members, sums to 1."""
-        users, songs = np.array([user]), np.array([[song]])
+        return self.history_attentions(user, np.array([song]))[0]
+
+    def history_attentions(self, user: int, songs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``history_attention`` of each of ``songs``, from one pass of the kernel."""
+        users = np.array([user])
         history = self.attended[users]
-        blocked = kernel.blocked_slots(history, self.attended_mask[users], songs)
-        attention = kernel.mean_attention(self.user_emb[users], self.song_emb[songs],
+        blocked = kernel.blocked_slots(history, self.attended_mask[users], songs[None])
+        attention = kernel.mean_attention(self.user_emb[users], self.song_emb[songs[None]],
                                           self.song_emb[history], blocked, self.sharpness,
-                                          self.members)[0, 0].astype(np.float64)
-        slots = np.flatnonzero(~blocked[0, 0])
-        order = slots[np.argsort(-attention[slots], kind="stable")]
-        return history[0, order], attention[order]
+                                          self.members)[0].astype(np.float64)
+        explained = []
+        for column in range(len(songs)):
+            slots = np.flatnonzero(~blocked[0, :, column])
+            order = slots[np.argsort(-attention[slots, column], kind="stable")]
+            explained.append((history[0, order], attention[order, column]))
+        return explained
 
     def _collaborative(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
         """(users x songs) collaborative scores, in blocks of users."""

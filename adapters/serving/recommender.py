@@ -70,12 +70,15 @@ class CheckpointRecommender(TrainedModel):
         finite = np.isfinite(values)
         songs = songs[finite]
         parts = None
-        if explain and user is not None:  # every explained song's score parts in one pass
+        attention: list = []
+        if explain and user is not None:  # every explained song's score parts and attention in one pass
             parts = self.loaded.score_parts(np.array([user]), songs)
+            attention = self.loaded.history_attentions(user, songs) if self.loaded.is_gat else []
         result = []
         for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True),
                                              start=1):
-            explanation = (self._explanation(user, song, parts, rank - 1)
+            explanation = (self._explanation(user, song, parts, rank - 1,
+                                             attention[rank - 1] if attention else None)
                            if parts is not None and user is not None else None)
             result.append(Recommendation(
                 rank=rank, song_id=self.loaded.song_ids[song], score=float(value),
@@ -130,8 +133,10 @@ class CheckpointRecommender(TrainedModel):
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
                               explanation=self._explanation(user, song, parts, column=song))
 
-    def _explanation(self, user: int, song: int, parts: ScoreParts, column: int) -> Explanation:
-        """``parts`` holds the user's scores, the song's in ``column``."""
+    def _explanation(self, user: int, song: int, parts: ScoreParts, column: int,
+                     attention: tuple[np.ndarray, np.ndarray] | None = None) -> Explanation:
+        """``parts`` holds the user's scores, the song's in ``column``; ``attention`` the
+        history attention behind it, when already computed."""
         loaded = self.loaded
         collaborative = float(parts.collaborative[0, column])
         genre = float(parts.genre[0, column])
@@ -145,9 +150,9 @@ class CheckpointRecommender(TrainedModel):
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
         if loaded.is_gat:
-            songs, attention = loaded.history_attention(user, song)
+            songs, weights = attention or loaded.history_attention(user, song)
             history = tuple((loaded.song_ids[s], float(a))
-                            for s, a in zip(songs[:HISTORY_SHOWN], attention[:HISTORY_SHOWN], strict=True))
+                            for s, a in zip(songs[:HISTORY_SHOWN], weights[:HISTORY_SHOWN], strict=True))
         popularity = self._popularity_context(song, matched)
         text = self._text(song, collaborative_term, genre_term, genre_influence, history,
                           [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)
