@@ -4,19 +4,46 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
-from adapters.sources.formats import MultiFormatSource
-from adapters.sources.synthetic import SyntheticSeedGenerator
-from adapters.sources.synthetic_validation import SyntheticDataValidator
 from adapters.storage.parquet import ParquetInteractionRepository
-from adapters.storage.sql import SqlAlchemyInteractionRepository
 from application.data_generation import GenerateData, ValidateData
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
 from application.recommending import Evaluate, Explain, Recommend, RecommendAll
 
 
-def _graph_builder():  # torch loads only when a command needs it
+# Adapters load when a command needs them: a short command (recommend) imports no torch,
+# SQLAlchemy or pandas.
+def _sql_repository(url):
+    from adapters.storage.sql import SqlAlchemyInteractionRepository
+
+    return SqlAlchemyInteractionRepository(url)
+
+
+def _generator():
+    from adapters.sources.synthetic import SyntheticSeedGenerator
+
+    return SyntheticSeedGenerator()
+
+
+def _validator():
+    from adapters.sources.synthetic_validation import SyntheticDataValidator
+
+    return SyntheticDataValidator()
+
+
+def _session_source():
+    from adapters.sources.formats import MultiFormatSource
+
+    return MultiFormatSource()
+
+
+def _aggregator():
+    from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
+
+    return ArrowInteractionAggregator()
+
+
+def _graph_builder():
     from adapters.graph.pyg_builder import PygGraphBuilder
 
     return PygGraphBuilder()
@@ -46,16 +73,14 @@ class Container(containers.DeclarativeContainer):
     repository = providers.Selector(
         config.storage.backend,
         parquet=providers.Singleton(ParquetInteractionRepository, root=config.store_dir),
-        sqlite=providers.Singleton(SqlAlchemyInteractionRepository, url=config.storage.url),
-        postgresql=providers.Singleton(SqlAlchemyInteractionRepository, url=config.storage.url),
+        sqlite=providers.Singleton(_sql_repository, url=config.storage.url),
+        postgresql=providers.Singleton(_sql_repository, url=config.storage.url),
     )
-    session_source = providers.Singleton(MultiFormatSource)
-    aggregator = providers.Singleton(ArrowInteractionAggregator)
+    session_source = providers.Singleton(_session_source)
+    aggregator = providers.Singleton(_aggregator)
 
-    generate_data = providers.Factory(GenerateData, generator=providers.Singleton(
-        SyntheticSeedGenerator))
-    validate_data = providers.Factory(ValidateData, validator=providers.Singleton(
-        SyntheticDataValidator))
+    generate_data = providers.Factory(GenerateData, generator=providers.Singleton(_generator))
+    validate_data = providers.Factory(ValidateData, validator=providers.Singleton(_validator))
     ingest_sessions = providers.Factory(IngestSessions, source=session_source,
                                         aggregator=aggregator, repository=repository)
     graph_builder = providers.Singleton(_graph_builder)

@@ -12,7 +12,6 @@ with the SplitMix64 mixer.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +27,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def _text_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    import pandas as pd  # a third of a second to import: only commands that hash pay it
+
     encoded = pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
