@@ -262,8 +262,7 @@ def build_graph(app: App, as_json: bool) -> None:
                    "with --hard-negatives, the candidates the hardest is picked from.")
 @click.option("--hard-negatives/--all-negatives", default=None,
               help="BPR on the highest-scored of each positive's sampled negatives (dynamic negative "
-                   "sampling: helps gat-basic on HetRec, harms gat-enhanced on the synthetic set), or "
-                   "averaged over all of them [default all].")
+                   "sampling), or averaged over all of them [default all].")
 @click.option("--ema-decay", type=float,
               help="Validate, checkpoint and save an exponential moving average of the weights, "
                    "updated after every step with this decay (0.98: about the last 50 steps); 0 "
@@ -271,9 +270,8 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--alpha", type=float, help="gat-enhanced: weight of the collaborative score [0.8].")
 @click.option("--members", type=int,
               help="GAT models: train this many independently initialised copies, each on its own "
-                   "loss, and average their scores (an ensemble: on HetRec two lifted gat-basic's "
-                   "validation Recall@10 from 0.206 to 0.212, at twice the time an epoch) [setting "
-                   "model.members; default 1].")
+                   "loss, and average their scores (an ensemble; each member costs a training of its "
+                   "own) [setting model.members; default 1].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
 @click.option("--device", type=click.Choice(DEVICES), help="Where to train [auto].")
 @click.option("--validation-share", type=float, help="advanced: share of each user's songs held out "

@@ -46,15 +46,23 @@ def blocked_slots(history: Array, history_mask: Array, candidates: Array) -> Arr
     return ~history_mask[:, :, None] | (history[:, :, None] == candidates[:, None, :])
 
 
-def history_attention(similarity: Array, blocked: Array, sharpness: Any, xp: Any = None) -> Array:
-    """Softmax over the history axis (-2) of ``sharpness * similarity``; blocked slots get
-    nothing and a candidate with no slot to attend to gets zeros everywhere."""
-    xp = xp or array_namespace(similarity)
+def _softmax_parts(similarity: Array, blocked: Array, sharpness: Any, xp: Any) -> tuple[Array, Array]:
+    """The history softmax of ``sharpness * similarity`` (over axis -2) as its numerators and
+    their total per candidate, so that a weighted sum is divided once per candidate rather than
+    every weight once; blocked slots get nothing, a candidate with no slot to attend to a total
+    of 1 and nothing else."""
     logits = xp.where(blocked, -float("inf"), similarity * sharpness)
     peak = xp.maximum(xp.max(logits, axis=-2, keepdims=True), _FLOOR)
     weights = xp.exp(logits - peak)
     total = xp.sum(weights, axis=-2, keepdims=True)
-    return weights / xp.where(total > 0, total, xp.ones_like(total))
+    return weights, xp.where(total > 0, total, xp.ones_like(total))
+
+
+def history_attention(similarity: Array, blocked: Array, sharpness: Any, xp: Any = None) -> Array:
+    """Softmax over the history axis (-2) of ``sharpness * similarity``; blocked slots get
+    nothing and a candidate with no slot to attend to gets zeros everywhere."""
+    weights, total = _softmax_parts(similarity, blocked, sharpness, xp or array_namespace(similarity))
+    return weights / total
 
 
 def _row_products(rows: Array, candidates: Array, xp: Any) -> Array:
@@ -62,34 +70,34 @@ def _row_products(rows: Array, candidates: Array, xp: Any) -> Array:
     return xp.matmul(candidates, rows[:, :, None])[..., 0]
 
 
-def member_terms(users: Array, candidates: Array, history: Array, blocked: Array,
-                 sharpness: Array, members: int) -> Iterator[tuple[Array, Array, Array]]:
-    """For each member: its graph part (U, C), its history similarity and attention
-    (U, H, C each)."""
-    xp = array_namespace(candidates)
+def _members(users: Array, candidates: Array, history: Array, members: int, xp: Any
+             ) -> Iterator[tuple[int, Array, Array]]:
+    """For each member: its index, graph part (U, C) and history similarity (U, H, C)."""
     dim = candidates.shape[-1] // members
     for k in range(members):
         part = slice(k * dim, (k + 1) * dim)
         candidate, past = candidates[..., part], history[..., part]
         similarity = xp.matmul(past, xp.matrix_transpose(candidate))
-        yield (_row_products(users[..., part], candidate, xp), similarity,
-               history_attention(similarity, blocked, sharpness[k], xp))
+        yield k, _row_products(users[..., part], candidate, xp), similarity
 
 
 def member_scores(users: Array, candidates: Array, history: Array, blocked: Array,
                   sharpness: Array, members: int) -> Array:
     """Each member's collaborative score: graph part plus history part, (U, C, members)."""
     xp = array_namespace(candidates)
-    return xp.stack([graph + xp.sum(attention * similarity, axis=-2)
-                     for graph, similarity, attention in member_terms(
-                         users, candidates, history, blocked, sharpness, members)], axis=-1)
+    scores = []
+    for k, graph, similarity in _members(users, candidates, history, members, xp):
+        weights, total = _softmax_parts(similarity, blocked, sharpness[k], xp)
+        scores.append(graph + (xp.sum(weights * similarity, axis=-2, keepdims=True) / total)[:, 0, :])
+    return xp.stack(scores, axis=-1)
 
 
 def mean_attention(users: Array, candidates: Array, history: Array, blocked: Array,
                    sharpness: Array, members: int) -> Array:
     """The history attention the score used, averaged over the members, (U, H, C)."""
-    terms = [attention for _, _, attention in member_terms(
-        users, candidates, history, blocked, sharpness, members)]
+    xp = array_namespace(candidates)
+    terms = [history_attention(similarity, blocked, sharpness[k], xp)
+             for k, _, similarity in _members(users, candidates, history, members, xp)]
     return sum(terms[1:], terms[0]) / members
 
 

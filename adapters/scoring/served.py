@@ -11,6 +11,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,11 +20,12 @@ import pyarrow.compute as pc
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.scoring import kernel
+from adapters.scoring.kernel import array_namespace
 from domain.ports import Dataset
 
 SERVING_FORMAT = 5  # bump when serving.npz changes; older files are re-exported
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
-SCORING_BLOCK = 4_000_000
+SCORING_BLOCK = 1000000
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
@@ -69,6 +71,8 @@ class LoadedModel:
         self.user_genre, self.song_genre = data["user_genre"], data["song_genre"]
         self._user_genre_unit = _unit_rows(self.user_genre)
         self._song_genre_unit = _unit_rows(self.song_genre)
+        self._catalogue = np.arange(len(self.song_ids))
+        self._by_backend: dict[str, dict[str, Any]] = {}
         self.song_artist = data["song_artist"]
         self.is_gat = "user_emb" in data
         self.members = 1  # GAT models: one per attention sharpness (below)
@@ -113,20 +117,45 @@ class LoadedModel:
             explained.append((history[0, order], attention[order, column]))
         return explained
 
-    def _collaborative(self, users: np.ndarray, songs: np.ndarray | slice) -> np.ndarray:
+    def _arrays(self, backend: str) -> dict[str, Any]:
+        """The scoring arrays in ``backend``'s library: numpy itself, or zero-copy torch views
+        (several threads, which the trainer's every-epoch validation wants)."""
+        if backend not in self._by_backend:
+            arrays = {"user_genre_unit": self._user_genre_unit, "song_genre_unit": self._song_genre_unit,
+                      "popularity": self.popularity, "catalogue": self._catalogue}
+            if self.is_gat:
+                arrays.update(user_emb=self.user_emb, song_emb=self.song_emb, attended=self.attended,
+                              attended_mask=self.attended_mask, sharpness=self.sharpness)
+            if backend == "torch":
+                import torch
+
+                arrays = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
+            self._by_backend[backend] = arrays
+        return self._by_backend[backend]
+
+    @staticmethod
+    def _index(backend: str, index: Any) -> Any:
+        if backend == "torch" and isinstance(index, np.ndarray):
+            import torch
+
+            return torch.from_numpy(np.ascontiguousarray(index))
+        return index
+
+    def _collaborative(self, a: dict[str, Any], users: Any, songs: Any) -> Any:
         """(users x songs) collaborative scores, in blocks of users."""
-        targets = np.arange(len(self.song_ids))[songs][None, :]
-        candidates = self.song_emb[targets]
-        out = np.zeros((len(users), targets.shape[1]), dtype=np.float32)
+        xp = array_namespace(a["song_emb"])
+        targets = a["catalogue"][songs][None, :]
+        candidates = a["song_emb"][targets]
         step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * targets.shape[1]))
+        blocks = []
         for start in range(0, len(users), step):
             batch = users[start:start + step]
-            history = self.attended[batch]
-            blocked = kernel.blocked_slots(history, self.attended_mask[batch], targets)
-            out[start:start + step] = kernel.member_scores(
-                self.user_emb[batch], candidates, self.song_emb[history], blocked, self.sharpness,
-                self.members).mean(-1)
-        return out
+            history = a["attended"][batch]
+            blocked = kernel.blocked_slots(history, a["attended_mask"][batch], targets)
+            members = kernel.member_scores(a["user_emb"][batch], candidates, a["song_emb"][history],
+                                           blocked, a["sharpness"], self.members)
+            blocks.append(xp.mean(members, axis=-1))
+        return xp.concat(blocks, axis=0) if blocks else xp.zeros((0, targets.shape[1]))
 
     def _heard(self, dataset: Dataset | None) -> UserSongs:
         users = songs = np.empty(0, np.int64)
@@ -156,17 +185,22 @@ class LoadedModel:
         return song_names, artist_names
 
     # -- scoring ---------------------------------------------------------------------------
-    def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None)) -> ScoreParts:
-        """(users x songs) collaborative, genre and final scores; all songs by default."""
-        genre = kernel.genre_similarity(self._user_genre_unit[users], self._song_genre_unit[songs][None])
+    def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None),
+                    backend: str = "numpy") -> ScoreParts:
+        """(users x songs) collaborative, genre and final scores; all songs by default; arrays
+        of ``backend`` ("numpy", or "torch": the same kernel on tensors)."""
+        a = self._arrays(backend)
+        users, songs = self._index(backend, users), self._index(backend, songs)
+        xp = array_namespace(a["popularity"])
+        genre = kernel.genre_similarity(a["user_genre_unit"][users], a["song_genre_unit"][songs][None])
         if not self.is_gat:
-            final = np.broadcast_to(np.log1p(self.popularity[songs]), genre.shape)
+            final = xp.broadcast_to(xp.log1p(a["popularity"][songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = self._collaborative(users, songs)
+        collaborative = self._collaborative(a, users, songs)
         return ScoreParts(collaborative, genre, kernel.final_scores(collaborative, genre, self.alpha))
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
-        return self.score_parts(users).final
+    def scores(self, users: np.ndarray, backend: str = "numpy") -> Any:
+        return self.score_parts(users, backend=backend).final
 
     def top_k(self, users: np.ndarray, k: int, include_heard: bool,
               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

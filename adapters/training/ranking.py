@@ -44,8 +44,11 @@ def rank_metrics(score_users: Callable[[torch.Tensor], torch.Tensor], relevant: 
             "top": torch.cat(tops).numpy() if tops else np.empty((0, k), np.int64)}
 
 
-def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = 10
-                ) -> dict[str, object]:
-    """``rank_metrics`` of an exported model's scores."""
-    return rank_metrics(lambda users: torch.from_numpy(np.array(served.scores(users.numpy()), np.float32)),
-                        relevant, exclude, k)
+def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = 10,
+                backend: str = "numpy") -> dict[str, object]:
+    """``rank_metrics`` of an exported model's scores, computed with ``backend``'s arrays."""
+    def score(users: torch.Tensor) -> torch.Tensor:
+        scores = served.scores(users.numpy(), backend)
+        return scores if backend == "torch" else torch.from_numpy(np.array(scores, np.float32))
+
+    return rank_metrics(score, relevant, exclude, k)

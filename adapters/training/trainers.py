@@ -196,8 +196,11 @@ class BaseTrainer:
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None) -> dict[str, Any]:
         """Rank as the exported model ranks (cold-start rules included): what is validated
-        and tested is what `engine recommend` would serve from these weights."""
-        return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K)
+        and tested is what `engine recommend` would serve from these weights, through the same
+        kernel, on torch's arrays (several threads; the scores agree with numpy's to float
+        rounding)."""
+        return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K,
+                           backend="torch")
 
     def _save(self, name: str, epoch: int) -> Path:
         path = self.out_dir / name
