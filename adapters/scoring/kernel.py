@@ -66,8 +66,21 @@ def history_attention(similarity: Array, blocked: Array, sharpness: Any, xp: Any
 
 
 def _row_products(rows: Array, candidates: Array, xp: Any) -> Array:
-    """(U, C): each candidate row dotted with its user's row, as one batched product."""
+    """(U, C): each candidate row dotted with its user's row, as one batched product (one
+    plain matrix product when every user shares one catalogue: numpy broadcasts a batch of
+    one without BLAS)."""
+    if candidates.shape[0] == 1:
+        return xp.matmul(rows, xp.matrix_transpose(candidates[0]))
     return xp.matmul(candidates, rows[:, :, None])[..., 0]
+
+
+def _similarity(history: Array, candidates: Array, xp: Any) -> Array:
+    """(U, H, C): each history row dotted with each of its user's candidate rows."""
+    if candidates.shape[0] == 1:
+        users, slots, dim = history.shape
+        flat = xp.matmul(xp.reshape(history, (users * slots, dim)), xp.matrix_transpose(candidates[0]))
+        return xp.reshape(flat, (users, slots, candidates.shape[1]))
+    return xp.matmul(history, xp.matrix_transpose(candidates))
 
 
 def _members(users: Array, candidates: Array, history: Array, members: int, xp: Any
@@ -77,8 +90,7 @@ def _members(users: Array, candidates: Array, history: Array, members: int, xp: 
     for k in range(members):
         part = slice(k * dim, (k + 1) * dim)
         candidate, past = candidates[..., part], history[..., part]
-        similarity = xp.matmul(past, xp.matrix_transpose(candidate))
-        yield k, _row_products(users[..., part], candidate, xp), similarity
+        yield k, _row_products(users[..., part], candidate, xp), _similarity(past, candidate, xp)
 
 
 def member_scores(users: Array, candidates: Array, history: Array, blocked: Array,

@@ -25,7 +25,7 @@ from domain.ports import Dataset
 
 SERVING_FORMAT = 5  # bump when serving.npz changes; older files are re-exported
 # Elements of one (users x history x songs) block when scoring the whole catalogue.
-SCORING_BLOCK = 1000000
+SCORING_BLOCK = 1_000_000
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
