@@ -46,7 +46,7 @@ SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"
 # 36 epochs), each on the hardest of 32 negatives, L2 0.6 and a moving average of the weights
 # (decay 0.99). Two members cost twice the time an epoch, so the run is capped at 30 epochs and
 # validates every third one to stay within the 5-minute budget on 2 cores. Everything else
-# tried, and what it scored, is listed in README.md (Benchmarks, HetRec). gat-enhanced's epochs
+# tried, and what it scored, is listed in docs/experiments/hetrec-tuning.md. gat-enhanced's epochs
 # cost twice as much, so it was tuned less: the weight average lifts it too (validation
 # Recall@10 0.158 against 0.147 at 20 epochs); the hardest of 32 negatives ruins it (0.128 at
 # 25 epochs), so it keeps the mean. Patience 10 because validation Recall@10 is noisy from
