@@ -37,18 +37,17 @@ def check_spec(spec: TrainingSpec) -> None:
 
 
 class TrainModel:
-    def __init__(self, repository: InteractionRepository, builder: GraphBuilder,
-                 trainer: ModelTrainer) -> None:
+    """The trainer builds its own graph from the training part of the split; the graph of all
+    interactions (`engine build-graph`) is for looking at, not for training."""
+
+    def __init__(self, repository: InteractionRepository, trainer: ModelTrainer) -> None:
         self._repository = repository
-        self._builder = builder
         self._trainer = trainer
 
-    def execute(self, spec: TrainingSpec, models_dir: Path, graph_path: Path,
+    def execute(self, spec: TrainingSpec, models_dir: Path,
                 progress: Progress | None = None) -> TrainingResult:
         check_spec(spec)
         dataset = self._repository.load()
         if dataset is None or dataset.interactions.num_rows == 0:
             raise EmptyRepository("the repository holds no interactions; run `engine ingest` first")
-        if not graph_path.exists():
-            self._builder.build(dataset, graph_path)
         return self._trainer.train(dataset, spec, models_dir, progress or SilentProgress())

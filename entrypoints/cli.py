@@ -291,7 +291,7 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
     settings = app.settings_with(model={"kind": model, "alpha": alpha, "members": members},
                                  training=training)
     result = app.container.train_model().execute(settings.training_spec(), settings.models_dir,
-                                                  settings.graph_path, progress_for(as_json))
+                                                  progress_for(as_json))
     test = result.test
     quality = (f"test Recall@10 {test['recall@10']:.4f}, NDCG@10 {test['ndcg@10']:.4f}"
                if "recall@10" in test else

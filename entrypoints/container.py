@@ -86,8 +86,7 @@ class Container(containers.DeclarativeContainer):
     graph_builder = providers.Singleton(_graph_builder)
     model_trainer = providers.Singleton(_model_trainer)
     build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
-    train_model = providers.Factory(TrainModel, repository=repository, builder=graph_builder,
-                                    trainer=model_trainer)
+    train_model = providers.Factory(TrainModel, repository=repository, trainer=model_trainer)
     model_loader = providers.Singleton(_model_loader, models_dir=config.models_dir,
                                        repository=repository)
     recommend = providers.Factory(Recommend, loader=model_loader)

@@ -58,11 +58,9 @@ def test_build_graph_builds_what_the_repository_holds(tmp_path):
 def test_train_refuses_an_empty_store_and_a_bad_spec_before_training(tmp_path):
     trainer = RecordingTrainer()
     with pytest.raises(EmptyRepository):
-        TrainModel(_repository(None), RecordingGraphBuilder(), trainer).execute(
-            TrainingSpec(), tmp_path, tmp_path / "graph.pt")
+        TrainModel(_repository(None), trainer).execute(TrainingSpec(), tmp_path)
     with pytest.raises(InvalidSetting, match="popularity has nothing to average"):
-        TrainModel(_repository(3), RecordingGraphBuilder(), trainer).execute(
-            TrainingSpec(model="popularity", members=2), tmp_path, tmp_path / "graph.pt")
+        TrainModel(_repository(3), trainer).execute(TrainingSpec(model="popularity", members=2), tmp_path)
     assert trainer.calls == []
 
 
@@ -70,8 +68,7 @@ def test_train_hands_the_stored_dataset_and_spec_to_the_trainer(tmp_path):
     trainer, repository = RecordingTrainer(), _repository(3)
     stored = repository.load()
     spec = TrainingSpec(model="gat-basic", epochs=2)
-    result = TrainModel(repository, RecordingGraphBuilder(), trainer).execute(
-        spec, tmp_path / "models", tmp_path / "graph.pt")
+    result = TrainModel(repository, trainer).execute(spec, tmp_path / "models")
     assert result.model == "gat-basic"
     assert trainer.calls == [(stored, spec, tmp_path / "models")]
 
