@@ -69,7 +69,6 @@ class SeenPlays:
         self._runs: list[np.ndarray] = []
         self._bits = np.zeros(0, dtype=bool)
         self._count = 0
-        self.stored = len(stored)
         if len(stored):
             self._add(np.sort(stored))
 

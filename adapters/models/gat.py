@@ -36,8 +36,6 @@ COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
 # How many of a user's songs (most played first) the target-aware attention reads: bounds
 # the cost of a training step for heavy listeners.
 ATTENDED_HISTORY = 20
-# Elements of one (users x history x songs) block when scoring the whole catalogue.
-FULL_SORT_BLOCK = 2_000_000
 
 
 class HeteroGATLayer(nn.Module):
@@ -217,24 +215,13 @@ class _GATRecommender(GraphRecommender):
     def embed(self) -> dict[str, torch.Tensor]:
         return self()
 
-    def catalogue_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor) -> torch.Tensor:
-        """(users x songs) collaborative scores of the whole catalogue, in blocks of users."""
-        catalogue = torch.arange(len(z["song"]), device=users.device).unsqueeze(0)
-        songs = z["song"].unsqueeze(0)
-        step = max(1, FULL_SORT_BLOCK // max(1, z["attended"].shape[1] * len(z["song"])))
-        blocks = []
-        for start in range(0, len(users), step):
-            batch = users[start:start + step]
-            history = z["attended"][batch]
-            blocked = kernel.blocked_slots(history, z["attended_mask"][batch], catalogue)
-            blocks.append(kernel.member_scores(z["user"][batch], songs, z["song"][history], blocked,
-                                               self.sharpness, self.members).mean(-1))
-        return torch.cat(blocks) if blocks else z["user"].new_zeros((0, len(z["song"])))
-
     @torch.no_grad()
     def full_sort_predict(self, users: torch.Tensor, z: dict[str, torch.Tensor] | None = None
                           ) -> torch.Tensor:
-        return self.catalogue_collaborative(self() if z is None else z, users)
+        z = self() if z is None else z
+        catalogue = torch.arange(len(z["song"]), device=users.device).unsqueeze(0)
+        return kernel.catalogue_collaborative(z["user"], z["song"], z["attended"], z["attended_mask"],
+                                              self.sharpness, self.members, users, catalogue)
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False
                        ) -> torch.Tensor:

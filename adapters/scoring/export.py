@@ -32,9 +32,8 @@ SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
 
 
-def serving_arrays(model: GraphRecommender, z: dict[str, torch.Tensor] | None = None
-                   ) -> dict[str, np.ndarray]:
-    """The exported model as named numpy arrays (``z``: the forward pass, if already run)."""
+def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
+    """The exported model as named numpy arrays."""
     model.eval()
     bundle = model.bundle
     performs = bundle.data[PERFORMS].edge_index.cpu()
@@ -51,9 +50,8 @@ def serving_arrays(model: GraphRecommender, z: dict[str, torch.Tensor] | None = 
     }
     notes: dict[str, int] = {}
     if isinstance(model, _GATRecommender):
-        if z is None:
-            with torch.no_grad():
-                z = model()
+        with torch.no_grad():
+            z = model()
         arrays.update({
             "user_emb": z["user"].detach().cpu().numpy().copy(),
             "song_emb": z["song"].detach().cpu().numpy().copy(),

@@ -32,6 +32,8 @@ from typing import Any
 from array_api_compat import array_namespace
 
 Array = Any  # a numpy array or a torch tensor
+# Elements of one (users x history x songs) block when a whole catalogue is scored.
+CATALOGUE_BLOCK = 4_000_000
 
 
 # Subtracted from the logits of a candidate whose every slot is blocked, in place of its
@@ -111,6 +113,24 @@ def mean_attention(users: Array, candidates: Array, history: Array, blocked: Arr
     terms = [history_attention(similarity, blocked, sharpness[k], xp)
              for k, _, similarity in _members(users, candidates, history, members, xp)]
     return sum(terms[1:], terms[0]) / members
+
+
+def catalogue_collaborative(user_emb: Array, song_emb: Array, attended: Array, attended_mask: Array,
+                            sharpness: Array, members: int, users: Array, songs: Array) -> Array:
+    """(users x songs) collaborative scores against a catalogue every user shares, in blocks
+    of users; ``songs`` (1, C) song indices, ``attended`` / ``attended_mask`` every user's
+    history."""
+    xp = array_namespace(song_emb)
+    candidates = song_emb[songs]
+    step = max(1, CATALOGUE_BLOCK // max(1, attended.shape[1] * songs.shape[1]))
+    blocks = []
+    for start in range(0, len(users), step):
+        batch = users[start:start + step]
+        history = attended[batch]
+        blocked = blocked_slots(history, attended_mask[batch], songs)
+        scores = member_scores(user_emb[batch], candidates, song_emb[history], blocked, sharpness, members)
+        blocks.append(xp.mean(scores, axis=-1))
+    return xp.concat(blocks, axis=0) if blocks else xp.zeros((0, songs.shape[1]), dtype=song_emb.dtype)
 
 
 def genre_similarity(user_genres: Array, candidate_genres: Array) -> Array:

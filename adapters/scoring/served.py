@@ -24,8 +24,6 @@ from adapters.scoring.kernel import array_namespace
 from domain.ports import Dataset
 
 SERVING_FORMAT = 5  # bump when serving.npz changes; older files are re-exported
-# Elements of one (users x history x songs) block when scoring the whole catalogue.
-SCORING_BLOCK = 1_000_000
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
@@ -141,22 +139,6 @@ class LoadedModel:
             return torch.from_numpy(np.ascontiguousarray(index))
         return index
 
-    def _collaborative(self, a: dict[str, Any], users: Any, songs: Any) -> Any:
-        """(users x songs) collaborative scores, in blocks of users."""
-        xp = array_namespace(a["song_emb"])
-        targets = a["catalogue"][songs][None, :]
-        candidates = a["song_emb"][targets]
-        step = max(1, SCORING_BLOCK // max(1, self.attended.shape[1] * targets.shape[1]))
-        blocks = []
-        for start in range(0, len(users), step):
-            batch = users[start:start + step]
-            history = a["attended"][batch]
-            blocked = kernel.blocked_slots(history, a["attended_mask"][batch], targets)
-            members = kernel.member_scores(a["user_emb"][batch], candidates, a["song_emb"][history],
-                                           blocked, a["sharpness"], self.members)
-            blocks.append(xp.mean(members, axis=-1))
-        return xp.concat(blocks, axis=0) if blocks else xp.zeros((0, targets.shape[1]))
-
     def _heard(self, dataset: Dataset | None) -> UserSongs:
         users = songs = np.empty(0, np.int64)
         if dataset is not None:
@@ -196,7 +178,9 @@ class LoadedModel:
         if not self.is_gat:
             final = xp.broadcast_to(xp.log1p(a["popularity"][songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = self._collaborative(a, users, songs)
+        collaborative = kernel.catalogue_collaborative(
+            a["user_emb"], a["song_emb"], a["attended"], a["attended_mask"], a["sharpness"], self.members,
+            users, a["catalogue"][songs][None, :])
         return ScoreParts(collaborative, genre, kernel.final_scores(collaborative, genre, self.alpha))
 
     def scores(self, users: np.ndarray, backend: str = "numpy") -> Any:
