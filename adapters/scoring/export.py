@@ -70,7 +70,10 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
 
 
 def export_serving(model: GraphRecommender, path: Path) -> None:
-    arrays = serving_arrays(model)
+    write_serving(serving_arrays(model), path)
+
+
+def write_serving(arrays: dict[str, np.ndarray], path: Path) -> None:
     with atomic_file(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)
 

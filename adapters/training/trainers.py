@@ -26,7 +26,7 @@ from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
-from adapters.scoring.export import export_serving, serving_arrays
+from adapters.scoring.export import serving_arrays, write_serving
 from adapters.scoring.served import LoadedModel
 from adapters.training.averaging import WeightAverage
 from adapters.training.plots import plot_history
@@ -79,6 +79,7 @@ class BaseTrainer:
         self.device = resolve_device(spec.device)
         self.history: list[dict[str, float]] = []
         self.files: dict[str, str] = {}
+        self.exported: dict[str, np.ndarray] | None = None  # the final weights, as published
 
     # -- what subclasses decide ------------------------------------------------------------
     def parts(self, dataset: Dataset) -> Split:
@@ -143,7 +144,7 @@ class BaseTrainer:
         self.bundle.data = self.bundle.data.to("cpu")
         self._save("model.pt", epochs_run)
         serving = self.out_dir / "serving.npz"
-        export_serving(self.model, serving)
+        write_serving(self.exported if self.exported is not None else serving_arrays(self.model), serving)
         self.files["serving"] = serving.name
         wall = time.perf_counter() - started
         result = TrainingResult(
@@ -194,13 +195,22 @@ class BaseTrainer:
         return total / max(batches, 1)
 
     @torch.no_grad()
-    def rank(self, relevant: UserSongs, exclude: UserSongs | None) -> dict[str, Any]:
+    def rank(self, relevant: UserSongs, exclude: UserSongs | None,
+             exported: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
         """Rank as the exported model ranks (cold-start rules included): what is validated
-        and tested is what `engine recommend` would serve from these weights, through the same
-        kernel, on torch's arrays (several threads; the scores agree with numpy's to float
-        rounding)."""
-        return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K,
-                           backend="torch")
+        and tested is what `engine recommend` serves from these weights, through the same
+        kernel. Validation exports the current weights and ranks on torch's arrays (several
+        threads; the scores agree with numpy's to float rounding); the final figures rank the
+        arrays the run publishes (``exported``) on numpy's, as `engine evaluate` does."""
+        if exported is None:
+            return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K,
+                               backend="torch")
+        return rank_served(LoadedModel(exported, None), relevant, exclude, k=K)
+
+    def final_export(self) -> dict[str, np.ndarray]:
+        """The final weights exported once: ranked for the run's figures, then published."""
+        self.exported = serving_arrays(self.model)
+        return self.exported
 
     def _save(self, name: str, epoch: int) -> Path:
         path = self.out_dir / name
@@ -247,7 +257,7 @@ class SimpleTrainer(BaseTrainer):
         return False
 
     def final_metrics(self) -> dict[str, float]:
-        ranked = self.rank(self.train_matrix, exclude=None)
+        ranked = self.rank(self.train_matrix, None, self.final_export())
         return {"train_recall@10": ranked["recall@10"], "train_ndcg@10": ranked["ndcg@10"]}
 
 
@@ -302,9 +312,10 @@ class AdvancedTrainer(BaseTrainer):
             self._save("best.pt", self.best_epoch)
         # Held-out test songs are ranked against everything but the songs already known
         # (training and validation); message passing still sees training edges only.
-        ranked = self.rank(self.test, self.known_before_test)
+        exported = self.final_export()
+        ranked = self.rank(self.test, self.known_before_test, exported)
         validation = (self.best_score if self.best_state is not None
-                      else self.rank(self.validation, self.known_train)["recall@10"])
+                      else self.rank(self.validation, self.known_train, exported)["recall@10"])
         return {"recall@10": ranked["recall@10"], "ndcg@10": ranked["ndcg@10"],
                 "users": len(ranked["users"]), "val_recall@10": validation}
 
