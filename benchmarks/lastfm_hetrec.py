@@ -24,16 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
-from adapters.common.user_songs import UserSongs  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_metrics, rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
-from adapters.training.ranking import rank_metrics, rank_served  # noqa: E402
-from adapters.training.trainers import Pairs  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
@@ -59,18 +56,18 @@ GAT_FLAGS = {"gat-basic": ["--members", "2", "--epochs", "30", "--validate-every
 ALS_GRID = {"factors": (32, 64, 128), "regularization": (1.0, 10.0, 30.0, 100.0), "alpha": (1.0, 3.0)}
 
 
-def als_scores(split, n_users: int, n_items: int, weights: dict[tuple[int, int], float]):
-    """Fit ALS on the training part for each grid point; pick by validation Recall@10."""
+def als_scores(parts: dict[str, Pairs], weights):
+    """Fit ALS on the training part for each grid point; pick by validation Recall@10.
+    ``weights``: every pair's play count as a users x items sparse matrix."""
     import scipy.sparse as sparse
     from implicit.als import AlternatingLeastSquares
 
-    train_u, train_i = split["train"]
-    values = np.log1p(np.array([weights[(u, i)] for u, i in zip(train_u, train_i, strict=True)]))
-    known = UserSongs.from_pairs(train_u, train_i, n_users, n_items)
-    validation = UserSongs.from_pairs(*split["validation"], n_users, n_items)
+    train = parts[TRAIN]
+    values = np.log1p(np.asarray(weights[train.users, train.songs]).ravel())
+    known, validation = train.matrix(), parts[VALIDATION].matrix()
     best = None
     for factors, regularization, alpha in itertools.product(*ALS_GRID.values()):
-        matrix = sparse.csr_matrix((values * alpha, (train_u, train_i)), shape=(n_users, n_items))
+        matrix = sparse.csr_matrix((values * alpha, (train.users, train.songs)), shape=train.shape)
         model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=15,
                                         random_state=0, num_threads=2)
         started = time.perf_counter()
@@ -79,28 +76,32 @@ def als_scores(split, n_users: int, n_items: int, weights: dict[tuple[int, int],
         user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
 
         def score(users, user_f=user_f, item_f=item_f):
-            return torch.from_numpy(user_f[users.numpy()] @ item_f.T)
+            return user_f[users] @ item_f.T
 
-        val = rank_metrics(score, validation, known)["recall@10"]
+        val = rank_metrics(score, validation, known).recall
         if best is None or val > best[0]:
             best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
                     fit_s)
     return best
 
 
-def per_user(ranked: dict, user_ids: list[str]) -> dict[str, tuple[float, float]]:
+def per_user(ranked, user_ids: list[str]) -> dict[str, tuple[float, float]]:
     """(Recall@10, NDCG@10) of each ranked user, by external user id."""
     return {user_ids[u]: (recall, ndcg) for u, recall, ndcg in zip(
-        ranked["users"], ranked["per_user_recall"].tolist(), ranked["per_user_ndcg"].tolist(), strict=True)}
+        ranked.users, ranked.per_user_recall.tolist(), ranked.per_user_ndcg.tolist(), strict=True)}
+
+
+def split_parts(assignment: pa.Table, ids) -> dict[str, Pairs]:
+    return {part: Pairs(assignment.filter(pc.equal(assignment.column("part"), part)), ids)
+            for part in (TRAIN, VALIDATION, TEST)}
 
 
 def engine_per_user(model_file: Path, assignment: pa.Table) -> dict[str, tuple[float, float]]:
     """Test figures of each user under a trained engine model, as it is served."""
     model, _ = load_checkpoint(model_file)
-    parts = {part: Pairs(assignment.filter(pc.equal(assignment.column("part"), part)), model.bundle).matrix()
-             for part in ("train", "validation", "test")}
-    ranked = rank_served(LoadedModel.from_file(model_file.with_name("serving.npz"), None), parts["test"],
-                         parts["train"].merged(parts["validation"]))
+    parts = {name: pairs.matrix() for name, pairs in split_parts(assignment, model.bundle.ids).items()}
+    ranked = rank_served(LoadedModel.from_file(model_file.with_name("serving.npz"), None), parts[TEST],
+                         parts[TRAIN].merged(parts[VALIDATION]))
     return per_user(ranked, model.bundle.ids["user"])
 
 
@@ -136,28 +137,26 @@ def main() -> None:
     split_file = args.work / "split-8-1-1.parquet"
     shutil.copyfile(results["gat-enhanced"]["files"]["split"], split_file)
     split_table = pq.read_table(split_file)
-    assignment = split_table.to_pandas()
-    interactions = pq.read_table(next((data_dir / "store").glob("v-*/interactions.parquet"))).to_pandas()
-    users = {u: i for i, u in enumerate(sorted(interactions["user_id"].unique()))}
-    items = {s: i for i, s in enumerate(sorted(pq.read_table(
-        next((data_dir / "store").glob("v-*/songs.parquet"))).column("song_id").to_pylist()))}
-    weights = {(users[u], items[s]): c for u, s, c in zip(interactions["user_id"], interactions["song_id"],
-                                                        interactions["play_count"], strict=True)}
-    split = {part: (assignment.loc[assignment["part"] == part, "user_id"].map(users).to_numpy(),
-                    assignment.loc[assignment["part"] == part, "song_id"].map(items).to_numpy())
-             for part in ("train", "validation", "test")}
+    store = next((data_dir / "store").glob("v-*"))
+    interactions = pq.read_table(store / "interactions.parquet")
+    ids = {"user": sorted(set(interactions.column("user_id").to_pylist())),
+           "song": sorted(pq.read_table(store / "songs.parquet").column("song_id").to_pylist())}
+    parts = split_parts(split_table, ids)
+    every = Pairs(interactions, ids)
     references = list(PUBLISHED)
     als_users = None
     try:
-        val, score, chosen, fit_s = als_scores(split, len(users), len(items), weights)
-        known = UserSongs.from_pairs(np.concatenate([split["train"][0], split["validation"][0]]),
-                                     np.concatenate([split["train"][1], split["validation"][1]]),
-                                     len(users), len(items))
-        test = rank_metrics(score, UserSongs.from_pairs(*split["test"], len(users), len(items)), known)
-        rows.append([f"implicit ALS {chosen}", f"{test['recall@10']:.4f}", f"{test['ndcg@10']:.4f}",
+        import scipy.sparse as sparse
+
+        weights = sparse.csr_matrix((interactions.column("play_count").to_numpy().astype(np.float64),
+                                     (every.users, every.songs)), shape=every.shape)
+        val, score, chosen, fit_s = als_scores(parts, weights)
+        known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
+        test = rank_metrics(score, parts[TEST].matrix(), known)
+        rows.append([f"implicit ALS {chosen}", f"{test.recall:.4f}", f"{test.ndcg:.4f}",
                      f"{val:.4f}", f"{fit_s:.1f}", ""])
-        references.append(("implicit ALS", test["recall@10"], test["ndcg@10"]))
-        als_users = per_user(test, list(users))
+        references.append(("implicit ALS", test.recall, test.ndcg))
+        als_users = per_user(test, ids["user"])
     except ImportError:
         rows.append(["implicit ALS (pip install implicit)", "-", "-", "-", "-", ""])
     for name, recall, ndcg in PUBLISHED:

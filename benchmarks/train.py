@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,10 +56,10 @@ def main() -> None:
                      f"{run.wall_s:.1f}", f"{result['wall_s']:.1f}", f"{run.peak_rss_mb:.0f}",
                      result["device"]])
 
-    split = pq.read_table(results["gat-enhanced"]["files"]["split"]).to_pandas()
+    split = pq.read_table(results["gat-enhanced"]["files"]["split"])
     spec = GenerationSpec(**json.loads((raw / "generation.json").read_text())["spec"])
-    is_test = split["part"] == "test"
-    same_split = recall_by_true_preference(spec, split[~is_test], split[is_test])
+    is_test = pc.equal(split.column("part"), "test")
+    same_split = recall_by_true_preference(spec, split.filter(pc.invert(is_test)), split.filter(is_test))
     for label, value in (("oracle (same test split)", same_split["oracle_recall@10"]),
                          ("oracle (engine validate)", validation["oracle_recall@10"]),
                          ("popularity (engine validate)", validation["popularity_recall@10"])):

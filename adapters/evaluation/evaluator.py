@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
+from adapters.evaluation.protocol import K, Pairs, Ranked, from_assignment, rank_served
 from adapters.graph.pyg_builder import HISTORY, LISTENS
 from adapters.models.base import GraphRecommender
 from adapters.models.factory import load_checkpoint
@@ -29,14 +30,10 @@ from adapters.models.popularity import PopularityRecommender
 from adapters.scoring.export import export_serving, serving_arrays
 from adapters.scoring.served import LoadedModel, needs_export
 from adapters.storage.runs import RunStore
-from adapters.training.ranking import rank_served
-from adapters.training.split import from_assignment
-from adapters.training.trainers import Pairs
 from domain.errors import CheckpointError, EmptyRepository
 from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progress
 from domain.training import MODEL_KINDS
 
-K = 10
 DELETION_USERS = 40
 
 
@@ -171,17 +168,17 @@ class CheckpointEvaluator(ModelEvaluator):
         split = from_assignment(dataset.interactions, pq.read_table(run / "split.parquet"))
         progress.start(f"evaluating {kind}", total=3)
         bundle = model.bundle
-        train, validation, test = (Pairs(t, bundle) for t in (split.train, split.validation, split.test))
+        train, validation, test = (Pairs(t, bundle.ids) for t in (split.train, split.validation, split.test))
         known = train.matrix().merged(validation.matrix())
         relevant = test.matrix()
 
         served = LoadedModel(serving_arrays(model), None) if baseline else served_model(run, model)
         ranked = rank_served(served, relevant, known, k=K)
-        users, songs = ranked["users"], ranked["top"]
+        users, songs = ranked.users, ranked.top
         progress.advance()
         result: dict[str, Any] = {
             "model": kind, "checkpoint": str(run / "model.pt"), "test_users": len(users),
-            f"recall@{K}": ranked[f"recall@{K}"], f"ndcg@{K}": ranked[f"ndcg@{K}"],
+            f"recall@{K}": ranked.recall, f"ndcg@{K}": ranked.ndcg,
             **list_metrics(served, bundle, users, songs),
             "by_user_type": self._by_user_type(dataset, bundle, users, ranked),
         }
@@ -195,13 +192,12 @@ class CheckpointEvaluator(ModelEvaluator):
         return result
 
     @staticmethod
-    def _by_user_type(dataset, bundle, users: np.ndarray, ranked: dict[str, Any]) -> dict[str, Any]:
+    def _by_user_type(dataset, bundle, users: np.ndarray, ranked: Ranked) -> dict[str, Any]:
         types_table = dataset.catalogue["users"]
         lookup = dict(zip(types_table.column("user_id").to_pylist(),
                           pc.fill_null(types_table.column("user_type"), "unknown").to_pylist(), strict=True))
         types = np.array([lookup.get(bundle.ids["user"][u], "unknown") for u in users])
-        recall = ranked["per_user_recall"].numpy()
-        ndcg = ranked["per_user_ndcg"].numpy()
+        recall, ndcg = ranked.per_user_recall, ranked.per_user_ndcg
         return {t: {"users": int((types == t).sum()), f"recall@{K}": float(recall[types == t].mean()),
                     f"ndcg@{K}": float(ndcg[types == t].mean())}
                 for t in sorted(set(types))}

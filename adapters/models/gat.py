@@ -168,14 +168,15 @@ class _GATRecommender(GraphRecommender):
     def _gathered(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The kernel's inputs for ``candidates`` (users x m song indices): user, candidate and
-        history rows and the blocked history slots. index_select because its backward is far
-        cheaper on the CPU than advanced indexing's."""
+        history rows and the attention bias of the blocked history slots. index_select because
+        its backward is far cheaper on the CPU than advanced indexing's."""
         history = z["attended"].index_select(0, users)
         blocked = kernel.blocked_slots(history, z["attended_mask"].index_select(0, users), candidates)
         songs = z["song"]
         candidate_rows = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
         history_rows = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
-        return z["user"].index_select(0, users), candidate_rows, history_rows, blocked
+        return (z["user"].index_select(0, users), candidate_rows, history_rows,
+                kernel.attention_bias(blocked, songs))
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                               songs: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,8 @@ genre-aware model mixes in the cosine of the user's and the song's genre profile
 
 Shapes: ``users`` rows (U, members * dim); ``candidates`` rows (U, C, members * dim) or
 (1, C, members * dim) for one catalogue shared by every user; ``history`` rows
-(U, H, members * dim); ``blocked`` (U, H, C) marks the history slots a candidate may not
-attend to (padding, itself). History runs along the middle axis, candidates along the last:
+(U, H, members * dim); ``bias`` (U, H, C) is -inf at the history slots a candidate may not
+attend to (padding, itself) and 0 elsewhere. History runs along the middle axis, candidates along the last:
 the softmax's reductions then run over contiguous candidates, which is several times faster
 than reducing a last axis of 20 history slots.
 """
@@ -33,7 +33,7 @@ from array_api_compat import array_namespace
 
 Array = Any  # a numpy array or a torch tensor
 # Elements of one (users x history x songs) block when a whole catalogue is scored.
-CATALOGUE_BLOCK = 4_000_000
+CATALOGUE_BLOCK = 1_000_000
 
 
 # Subtracted from the logits of a candidate whose every slot is blocked, in place of its
@@ -48,22 +48,45 @@ def blocked_slots(history: Array, history_mask: Array, candidates: Array) -> Arr
     return ~history_mask[:, :, None] | (history[:, :, None] == candidates[:, None, :])
 
 
-def _softmax_parts(similarity: Array, blocked: Array, sharpness: Any, xp: Any) -> tuple[Array, Array]:
-    """The history softmax of ``sharpness * similarity`` (over axis -2) as its numerators and
-    their total per candidate, so that a weighted sum is divided once per candidate rather than
-    every weight once; blocked slots get nothing, a candidate with no slot to attend to a total
-    of 1 and nothing else."""
-    logits = xp.where(blocked, -float("inf"), similarity * sharpness)
-    peak = xp.maximum(xp.max(logits, axis=-2, keepdims=True), _FLOOR)
-    weights = xp.exp(logits - peak)
+def attention_bias(blocked: Array, like: Array) -> Array:
+    """What the history softmax adds to the logits: -inf where ``blocked``, else 0, in
+    ``like``'s dtype (a blocked slot then gets exp(-inf) = 0)."""
+    xp = array_namespace(like)
+    zero = xp.zeros((), dtype=like.dtype)
+    return xp.where(blocked, zero - float("inf"), zero)
+
+
+def _tracked(array: Array) -> bool:
+    """Whether autograd records ``array``: then no operation may overwrite a value it kept."""
+    return bool(getattr(array, "requires_grad", False))
+
+
+def _constant(array: Array) -> Array:
+    """``array`` outside autograd's record (a torch tensor's ``detach``; numpy as it is)."""
+    return array.detach() if hasattr(array, "detach") else array
+
+
+def _softmax_parts(similarity: Array, bias: Array, sharpness: Any, xp: Any) -> tuple[Array, Array]:
+    """The history softmax of ``sharpness * similarity + bias`` (over axis -2) as its
+    numerators and their total per candidate, so that a weighted sum is divided once per
+    candidate rather than every weight once; blocked slots get nothing, a candidate with no
+    slot to attend to a total of 1 and nothing else.
+
+    The block is overwritten in place where autograd allows it (allocating a fresh block per
+    step costs as much as the arithmetic); the peak subtracted is a constant to autograd,
+    which changes no gradient (a softmax does not move when its logits shift together)."""
+    logits = similarity * sharpness
+    logits += bias
+    logits -= xp.maximum(xp.max(_constant(logits), axis=-2, keepdims=True), _FLOOR)
+    weights = xp.exp(logits) if _tracked(logits) else xp.exp(logits, out=logits)
     total = xp.sum(weights, axis=-2, keepdims=True)
     return weights, xp.where(total > 0, total, xp.ones_like(total))
 
 
-def history_attention(similarity: Array, blocked: Array, sharpness: Any, xp: Any = None) -> Array:
-    """Softmax over the history axis (-2) of ``sharpness * similarity``; blocked slots get
-    nothing and a candidate with no slot to attend to gets zeros everywhere."""
-    weights, total = _softmax_parts(similarity, blocked, sharpness, xp or array_namespace(similarity))
+def history_attention(similarity: Array, bias: Array, sharpness: Any, xp: Any = None) -> Array:
+    """Softmax over the history axis (-2) of ``sharpness * similarity``; blocked slots (bias
+    -inf) get nothing and a candidate with no slot to attend to gets zeros everywhere."""
+    weights, total = _softmax_parts(similarity, bias, sharpness, xp or array_namespace(similarity))
     return weights / total
 
 
@@ -95,22 +118,26 @@ def _members(users: Array, candidates: Array, history: Array, members: int, xp: 
         yield k, _row_products(users[..., part], candidate, xp), _similarity(past, candidate, xp)
 
 
-def member_scores(users: Array, candidates: Array, history: Array, blocked: Array,
+def member_scores(users: Array, candidates: Array, history: Array, bias: Array,
                   sharpness: Array, members: int) -> Array:
-    """Each member's collaborative score: graph part plus history part, (U, C, members)."""
+    """Each member's collaborative score: graph part plus history part, (U, C, members);
+    ``bias`` (U, H, C), or (U, H, 1) when no candidate is a history song, from
+    ``attention_bias``."""
     xp = array_namespace(candidates)
     scores = []
     for k, graph, similarity in _members(users, candidates, history, members, xp):
-        weights, total = _softmax_parts(similarity, blocked, sharpness[k], xp)
-        scores.append(graph + (xp.sum(weights * similarity, axis=-2, keepdims=True) / total)[:, 0, :])
+        weights, total = _softmax_parts(similarity, bias, sharpness[k], xp)
+        weighted = weights * similarity if _tracked(weights) else xp.multiply(weights, similarity,
+                                                                              out=weights)
+        scores.append(graph + (xp.sum(weighted, axis=-2, keepdims=True) / total)[:, 0, :])
     return xp.stack(scores, axis=-1)
 
 
-def mean_attention(users: Array, candidates: Array, history: Array, blocked: Array,
+def mean_attention(users: Array, candidates: Array, history: Array, bias: Array,
                    sharpness: Array, members: int) -> Array:
     """The history attention the score used, averaged over the members, (U, H, C)."""
     xp = array_namespace(candidates)
-    terms = [history_attention(similarity, blocked, sharpness[k], xp)
+    terms = [history_attention(similarity, bias, sharpness[k], xp)
              for k, _, similarity in _members(users, candidates, history, members, xp)]
     return sum(terms[1:], terms[0]) / members
 
@@ -119,17 +146,32 @@ def catalogue_collaborative(user_emb: Array, song_emb: Array, attended: Array, a
                             sharpness: Array, members: int, users: Array, songs: Array) -> Array:
     """(users x songs) collaborative scores against a catalogue every user shares, in blocks
     of users; ``songs`` (1, C) song indices, ``attended`` / ``attended_mask`` every user's
-    history."""
+    history.
+
+    Only a user's own history songs need a history slot blocked (a song never attends to
+    itself), so the catalogue is scored with the padding alone blocked, one bias per slot,
+    and those few columns are then scored again as candidates of their own; that spares
+    building and applying a (users x history x songs) mask."""
     xp = array_namespace(song_emb)
     candidates = song_emb[songs]
+    column = xp.full((song_emb.shape[0],), -1, dtype=songs.dtype)
+    column[songs[0]] = xp.arange(songs.shape[1], dtype=songs.dtype)
     step = max(1, CATALOGUE_BLOCK // max(1, attended.shape[1] * songs.shape[1]))
     blocks = []
     for start in range(0, len(users), step):
         batch = users[start:start + step]
-        history = attended[batch]
-        blocked = blocked_slots(history, attended_mask[batch], songs)
-        scores = member_scores(user_emb[batch], candidates, song_emb[history], blocked, sharpness, members)
-        blocks.append(xp.mean(scores, axis=-1))
+        history, mask = attended[batch], attended_mask[batch]
+        user_rows, history_rows = user_emb[batch], song_emb[history]
+        padding = attention_bias(~mask[:, :, None], song_emb)
+        scores = xp.mean(member_scores(user_rows, candidates, history_rows, padding, sharpness, members),
+                         axis=-1)
+        own = attention_bias(blocked_slots(history, mask, history), song_emb)
+        own_scores = xp.mean(member_scores(user_rows, history_rows, history_rows, own, sharpness, members),
+                             axis=-1)
+        offered = mask & (column[history] >= 0)
+        rows = xp.broadcast_to(xp.arange(history.shape[0], dtype=songs.dtype)[:, None], history.shape)
+        scores[rows[offered], column[history][offered]] = own_scores[offered]
+        blocks.append(scores)
     return xp.concat(blocks, axis=0) if blocks else xp.zeros((0, songs.shape[1]), dtype=song_emb.dtype)
 
 

@@ -105,8 +105,9 @@ class LoadedModel:
         users = np.array([user])
         history = self.attended[users]
         blocked = kernel.blocked_slots(history, self.attended_mask[users], songs[None])
+        bias = kernel.attention_bias(blocked, self.song_emb)
         attention = kernel.mean_attention(self.user_emb[users], self.song_emb[songs[None]],
-                                          self.song_emb[history], blocked, self.sharpness,
+                                          self.song_emb[history], bias, self.sharpness,
                                           self.members)[0].astype(np.float64)
         explained = []
         for column in range(len(songs)):
@@ -194,8 +195,17 @@ class LoadedModel:
             scores[self.heard.dense(users)] = -np.inf
         if allowed is not None:
             scores[:, ~allowed] = -np.inf
-        k = min(k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        top_scores = np.take_along_axis(scores, top, 1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        return np.take_along_axis(top_scores, order, 1), np.take_along_axis(top, order, 1)
+        return best_of(scores, k)
+
+
+def best_of(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` best (scores, columns), best first, equal scores in column order: the
+    same scores always give the same list, whoever ranks them."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return scores[:, :0], np.zeros((len(scores), 0), np.int64)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top.sort(axis=1)
+    top_scores = np.take_along_axis(scores, top, 1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top_scores, order, 1), np.take_along_axis(top, order, 1)

@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from adapters.evaluation.protocol import K, Pairs, rank_metrics, split_interactions
 from adapters.sources.csv_checks import require_file
 from adapters.sources.synthetic import ids
 from adapters.sources.synthetic_world import build_world
 from domain.errors import InvalidInputFile, first_line
-from domain.metrics import recall_at_k
 from domain.ports import DataValidator, GenerationSpec, Progress
 
 ORACLE_MIN_LIFT = 2.0
@@ -46,48 +46,26 @@ def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
     return {"name": name, "passed": bool(passed), "detail": detail}
 
 
-def held_out_split(pairs: pd.DataFrame, share: float, seed: int) -> pd.Series:
-    """Mark about ``share`` of each user's distinct songs as test, at least one per user
-    with two or more songs, never all of them."""
-    rng = np.random.default_rng(seed)
-    shuffled = pairs.assign(_key=rng.random(len(pairs))).sort_values(["user_id", "_key"])
-    position = shuffled.groupby("user_id").cumcount()
-    size = shuffled.groupby("user_id")["song_id"].transform("size")
-    n_test = np.where(size >= 2, np.maximum(1, np.floor(size * share)), 0)
-    return (position < n_test).reindex(pairs.index)
-
-
-def oracle_vs_popularity(sessions: pd.DataFrame, spec: GenerationSpec, k: int = 10
-                         ) -> dict[str, float]:
+def oracle_vs_popularity(sessions: pd.DataFrame, spec: GenerationSpec, k: int = K) -> dict[str, float]:
     pairs = sessions[["user_id", "track_id"]].drop_duplicates().rename(columns={"track_id": "song_id"})
-    pairs = pairs.reset_index(drop=True)
-    test_mask = held_out_split(pairs, HELD_OUT_SHARE, SPLIT_SEED)
-    return recall_by_true_preference(spec, pairs[~test_mask], pairs[test_mask], k)
+    split = split_interactions(pa.Table.from_pandas(pairs, preserve_index=False), validation=0.0,
+                               test=HELD_OUT_SHARE, seed=SPLIT_SEED)
+    return recall_by_true_preference(spec, split.train, split.test, k)
 
 
-def recall_by_true_preference(spec: GenerationSpec, known: pd.DataFrame, held_out: pd.DataFrame,
-                              k: int = 10) -> dict[str, float]:
+def recall_by_true_preference(spec: GenerationSpec, known: pa.Table, held_out: pa.Table,
+                              k: int = K) -> dict[str, float]:
     """Recall@k of the oracle (true preference) and of popularity (listeners in ``known``),
-    ranking every song the user does not already know; frames hold user_id, song_id."""
+    ranked as every model is (``adapters.evaluation.protocol``); tables hold user_id, song_id."""
     world = build_world(spec)
-    user_index = {u: i for i, u in enumerate(ids("user_", spec.users))}
-    song_names = np.array(ids("track_", spec.songs))
-    song_index = {s: i for i, s in enumerate(song_names)}
-    known_songs = known.groupby("user_id")["song_id"].apply(lambda s: [song_index[x] for x in s])
-    listeners = np.bincount(known["song_id"].map(song_index), minlength=spec.songs).astype(float)
-    oracle, popularity = [], []
-    for user, songs in held_out.groupby("user_id")["song_id"]:
-        seen = known_songs.get(user, [])
-        truth = world.preference[user_index[user]].copy()
-        pop = listeners.copy()
-        truth[seen] = -np.inf
-        pop[seen] = -np.inf
-        for scores, results in ((truth, oracle), (pop, popularity)):
-            top = np.argsort(-scores, kind="stable")[:k]
-            results.append(recall_at_k(list(song_names[top]), set(songs), k))
-    return {"oracle_recall@10": float(np.mean(oracle)),
-            "popularity_recall@10": float(np.mean(popularity)),
-            "test_users": len(oracle)}
+    index = {"user": ids("user_", spec.users), "song": ids("track_", spec.songs)}
+    exclude, relevant = Pairs(known, index).matrix(), Pairs(held_out, index).matrix()
+    listeners = np.bincount(exclude.indices, minlength=spec.songs).astype(np.float64)
+    oracle = rank_metrics(lambda users: world.preference[users], relevant, exclude, k)
+    popularity = rank_metrics(lambda users: np.broadcast_to(listeners, (len(users), spec.songs)),
+                              relevant, exclude, k)
+    return {f"oracle_recall@{k}": oracle.recall, f"popularity_recall@{k}": popularity.recall,
+            "test_users": len(oracle.users)}
 
 
 class SyntheticDataValidator(DataValidator):

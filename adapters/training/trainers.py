@@ -17,28 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
 from adapters.common.atomic import atomic_file
-from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
-from adapters.graph.pyg_builder import GraphBundle, PygGraphBuilder
+from adapters.evaluation.protocol import K, Pairs, Ranked, Split, rank_served, split_interactions
+from adapters.graph.pyg_builder import PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.scoring.export import serving_arrays, write_serving
 from adapters.scoring.served import LoadedModel
 from adapters.training.averaging import WeightAverage
 from adapters.training.plots import plot_history
-from adapters.training.ranking import rank_served
 from adapters.training.sampling import NegativeSampler
-from adapters.training.split import Split, split_interactions
 from domain.errors import InvalidSetting
 from domain.ports import Dataset, Progress
 from domain.training import DEVICES, TrainingResult, TrainingSpec
 
 log = logging.getLogger(__name__)
-K = 10
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,18 +51,6 @@ def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
     if spec.model == "popularity":
         return {}
     return {"members": spec.members, **({"alpha": spec.alpha} if spec.model == "gat-enhanced" else {})}
-
-
-class Pairs:
-    """Interactions of one part as (user index, song index) arrays in a bundle's index space."""
-
-    def __init__(self, table: pa.Table, bundle: GraphBundle) -> None:
-        self.users = positions(table.column("user_id"), bundle.ids["user"])
-        self.songs = positions(table.column("song_id"), bundle.ids["song"])
-        self.shape = (len(bundle.ids["user"]), len(bundle.ids["song"]))
-
-    def matrix(self) -> UserSongs:
-        return UserSongs.from_pairs(self.users, self.songs, *self.shape)
 
 
 class BaseTrainer:
@@ -106,7 +90,7 @@ class BaseTrainer:
         self.model = create_model(self.spec.model, self.bundle, **model_hyper_parameters(self.spec))
         self.bundle.data = self.bundle.data.to(self.device)
         self.model.to(self.device)
-        self.train_pairs = Pairs(self.split.train, self.bundle)
+        self.train_pairs = Pairs(self.split.train, self.bundle.ids)
         self.best_epoch = 0
         epochs = self.spec.epochs if self.model.trainable else 0
         self.average: WeightAverage | None = None
@@ -196,7 +180,7 @@ class BaseTrainer:
 
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None,
-             exported: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+             exported: dict[str, np.ndarray] | None = None) -> Ranked:
         """Rank as the exported model ranks (cold-start rules included): what is validated
         and tested is what `engine recommend` serves from these weights, through the same
         kernel. Validation exports the current weights and ranks on torch's arrays (several
@@ -250,7 +234,7 @@ class SimpleTrainer(BaseTrainer):
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.train_matrix, exclude=None)
-        return {"train_recall@10": ranked["recall@10"]}
+        return {"train_recall@10": ranked.recall}
 
     def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
         self.best_epoch = epoch
@@ -258,7 +242,7 @@ class SimpleTrainer(BaseTrainer):
 
     def final_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.train_matrix, None, self.final_export())
-        return {"train_recall@10": ranked["recall@10"], "train_ndcg@10": ranked["ndcg@10"]}
+        return {"train_recall@10": ranked.recall, "train_ndcg@10": ranked.ndcg}
 
 
 class AdvancedTrainer(BaseTrainer):
@@ -273,8 +257,8 @@ class AdvancedTrainer(BaseTrainer):
 
     def on_start(self) -> None:
         self.known_train = self.train_pairs.matrix()
-        self.validation = Pairs(self.split.validation, self.bundle).matrix()
-        self.test = Pairs(self.split.test, self.bundle).matrix()
+        self.validation = Pairs(self.split.validation, self.bundle.ids).matrix()
+        self.test = Pairs(self.split.test, self.bundle.ids).matrix()
         self.known_before_test = self.known_train.merged(self.validation)
         self.best_score = -1.0
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -286,7 +270,7 @@ class AdvancedTrainer(BaseTrainer):
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.validation, self.known_train)
-        return {"val_recall@10": ranked["recall@10"], "val_ndcg@10": ranked["ndcg@10"]}
+        return {"val_recall@10": ranked.recall, "val_ndcg@10": ranked.ndcg}
 
     def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
         score = metrics.get("val_recall@10")
@@ -315,9 +299,9 @@ class AdvancedTrainer(BaseTrainer):
         exported = self.final_export()
         ranked = self.rank(self.test, self.known_before_test, exported)
         validation = (self.best_score if self.best_state is not None
-                      else self.rank(self.validation, self.known_train, exported)["recall@10"])
-        return {"recall@10": ranked["recall@10"], "ndcg@10": ranked["ndcg@10"],
-                "users": len(ranked["users"]), "val_recall@10": validation}
+                      else self.rank(self.validation, self.known_train, exported).recall)
+        return {"recall@10": ranked.recall, "ndcg@10": ranked.ndcg,
+                "users": len(ranked.users), "val_recall@10": validation}
 
 
 TRAINERS: dict[str, type[BaseTrainer]] = {"simple": SimpleTrainer, "advanced": AdvancedTrainer}

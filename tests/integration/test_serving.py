@@ -222,5 +222,5 @@ def test_popularity_context_never_overstates_a_share(served):
     top = int(np.argmax(popularity))
     share = float((popularity < popularity[top]).mean())
     assert 0.99 < share < 1.0  # a share the usual rounding would print as 100%
-    context = recommender._popularity_context(top, [])
+    context = recommender.explanations.popularity_context(top, [])
     assert f"more than {int(share * 100)}% of songs" in context and "100%" not in context

@@ -1,29 +1,47 @@
+"""The ranking metrics of the evaluation protocol, against figures worked out by hand."""
+
 import math
 
+import numpy as np
 import pytest
 
-from domain.metrics import ndcg_at_k, recall_at_k
+from adapters.common.user_songs import UserSongs
+from adapters.evaluation.protocol import rank_metrics
 
 
-def test_recall_divides_by_all_relevant_items_not_by_k():
-    ranked = ["a", "b", "c", "d"]
-    # 2 of 12 relevant items found: 2/12, not 2/min(k, 12)
-    relevant = {"a", "c", *(f"x{i}" for i in range(10))}
-    assert recall_at_k(ranked, relevant, k=2) == pytest.approx(1 / 12)
-    assert recall_at_k(ranked, relevant, k=4) == pytest.approx(2 / 12)
+def _rank(scores, relevant_pairs, excluded_pairs=(), k=3):
+    n_users, n_songs = np.shape(scores)
+    def matrix(pairs):
+        users = np.array([u for u, _ in pairs], np.int64)
+        songs = np.array([s for _, s in pairs], np.int64)
+        return UserSongs.from_pairs(users, songs, n_users, n_songs)
+    return rank_metrics(lambda users: np.asarray(scores)[users], matrix(relevant_pairs),
+                        matrix(excluded_pairs), k)
 
 
-def test_ndcg_by_hand():
-    ranked = ["a", "b", "c"]
-    relevant = {"b", "c"}
+def test_recall_divides_by_every_relevant_song_not_by_k():
+    # songs ranked 0, 1, 2, 3; 2 of the 12 relevant songs (0 and 2) in the top 4
+    scores = [[0.9, 0.8, 0.7, 0.6] + [0.0] * 10]
+    relevant = [(0, 0), (0, 2), *((0, s) for s in range(4, 14))]
+    assert _rank(scores, relevant, k=2).recall == pytest.approx(1 / 12)
+    assert _rank(scores, relevant, k=4).recall == pytest.approx(2 / 12)
+
+
+def test_ndcg_by_hand_and_a_perfect_list_scores_one():
+    # user 0 ranks 0, 1, 2 and song 1 and 2 are relevant; user 1 ranks its relevant songs first
+    scores = [[0.9, 0.8, 0.7], [0.1, 0.8, 0.7]]
+    result = _rank(scores, [(0, 1), (0, 2), (1, 1), (1, 2)])
     dcg = 1 / math.log2(3) + 1 / math.log2(4)
     ideal = 1 / math.log2(2) + 1 / math.log2(3)
-    assert ndcg_at_k(ranked, relevant, k=3) == pytest.approx(dcg / ideal)
-    assert ndcg_at_k(["b", "c", "a"], relevant, k=3) == pytest.approx(1.0)
+    assert result.per_user_ndcg.tolist() == pytest.approx([dcg / ideal, 1.0])
+    assert result.ndcg == pytest.approx((dcg / ideal + 1.0) / 2)
 
 
-def test_metrics_refuse_users_without_relevant_items():
-    with pytest.raises(ValueError):
-        recall_at_k(["a"], set(), 10)
-    with pytest.raises(ValueError):
-        ndcg_at_k(["a"], set(), 10)
+def test_excluded_songs_are_never_ranked_and_users_without_held_out_songs_are_left_out():
+    scores = [[0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.5] * 6]
+    result = _rank(scores, [(0, 1), (0, 3), (0, 5), (1, 0)], excluded_pairs=[(0, 0)])
+    assert result.users.tolist() == [0, 1]
+    assert result.top.tolist() == [[1, 2, 3], [5, 4, 3]]
+    # user 0 finds songs 1 and 3 of 3 relevant; user 1 finds nothing
+    assert result.per_user_recall.tolist() == pytest.approx([2 / 3, 0.0])
+    assert result.recall == pytest.approx(1 / 3)

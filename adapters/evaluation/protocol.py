@@ -1,0 +1,144 @@
+"""The evaluation protocol, for every consumer (training's validation and test, `engine
+evaluate`, `engine validate`'s signal check, the benchmarks):
+
+- the split: per user, at random, into train / validation / test. Each user with at least
+  three songs keeps at least one song in every part (in test only, when no validation share
+  is asked for); users with fewer stay in training only (they cannot be evaluated). The
+  split is saved beside the model so that evaluation reuses exactly the same held-out songs;
+- ``Pairs``: a part as (user, song) indices in a model's index space;
+- full ranking: every song is ranked, the songs the user already knows excluded, the top
+  ``K`` kept; Recall@k = hits / number of the user's held-out songs (not min(k, that));
+  NDCG@k with binary relevance (gain 1 / log2(rank + 1) at 1-based rank, ideal DCG of
+  min(k, held-out) hits); both averaged over users with at least one held-out song.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.common.tables import positions
+from adapters.common.user_songs import UserSongs
+from adapters.scoring.served import LoadedModel, best_of
+
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+K = 10
+RANKING_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pa.Table
+    validation: pa.Table
+    test: pa.Table
+
+    def assignment(self) -> pa.Table:
+        parts = []
+        for name, table in ((TRAIN, self.train), (VALIDATION, self.validation), (TEST, self.test)):
+            keys = table.select(["user_id", "song_id"])
+            parts.append(keys.append_column("part", pa.array([name] * keys.num_rows, pa.string())))
+        return pa.concat_tables(parts)
+
+    def counts(self) -> dict[str, int]:
+        return {TRAIN: self.train.num_rows, VALIDATION: self.validation.num_rows,
+                TEST: self.test.num_rows}
+
+
+def split_interactions(interactions: pa.Table, validation: float = 0.15, test: float = 0.15,
+                       seed: int = 0) -> Split:
+    rng = np.random.default_rng(seed)
+    users = pc.dictionary_encode(interactions.column("user_id")).combine_chunks()
+    codes = users.indices.to_numpy()
+    order = np.lexsort((rng.random(len(codes)), codes))
+    sizes = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[order] = np.arange(len(codes)) - starts[codes[order]]
+    size = sizes[codes]
+    evaluable = size >= 3
+    n_test = np.where(evaluable, np.maximum(1, np.round(size * test)), 0)
+    n_validation = np.where(evaluable & (validation > 0), np.maximum(1, np.round(size * validation)), 0)
+    is_test = rank < n_test
+    is_validation = ~is_test & (rank < n_test + n_validation)
+    is_train = ~is_test & ~is_validation
+    return Split(interactions.filter(pa.array(is_train)),
+                 interactions.filter(pa.array(is_validation)),
+                 interactions.filter(pa.array(is_test)))
+
+
+def from_assignment(interactions: pa.Table, assignment: pa.Table) -> Split:
+    """Rebuild a saved split against the interactions it was made from."""
+    joined = interactions.join(assignment, ["user_id", "song_id"], join_type="inner")
+    part = joined.column("part")
+    return Split(*(joined.filter(pc.equal(part, name)).drop_columns(["part"])
+                   for name in (TRAIN, VALIDATION, TEST)))
+
+
+class Pairs:
+    """Interactions of one part as (user index, song index) arrays in a model's index space:
+    ``ids["user"]`` and ``ids["song"]``, external ids in index order (a graph bundle's
+    ``ids``); pairs outside it get index -1."""
+
+    def __init__(self, table: pa.Table, ids: Mapping[str, Sequence[str]]) -> None:
+        self.users = positions(table.column("user_id"), list(ids["user"]))
+        self.songs = positions(table.column("song_id"), list(ids["song"]))
+        self.shape = (len(ids["user"]), len(ids["song"]))
+
+    def matrix(self) -> UserSongs:
+        return UserSongs.from_pairs(self.users, self.songs, *self.shape)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """What full ranking found: the mean figures, and per ranked user (``users``, in order)
+    their figures and top ``k`` song indices, best first."""
+
+    k: int
+    recall: float
+    ndcg: float
+    users: np.ndarray
+    per_user_recall: np.ndarray
+    per_user_ndcg: np.ndarray
+    top: np.ndarray
+
+
+def rank_metrics(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
+                 exclude: UserSongs | None, k: int = K) -> Ranked:
+    """Rank every song for each user with relevant songs (``score_users``: user indices to a
+    users x songs array, numpy's or torch's), ``exclude``'s songs left out."""
+    candidates = np.flatnonzero(relevant.counts() > 0)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
+    ideal = np.cumsum(discounts)
+    recall, ndcg, tops = [], [], []
+    for start in range(0, len(candidates), RANKING_CHUNK):
+        batch = candidates[start:start + RANKING_CHUNK]
+        scores = score_users(batch)
+        # torch's scores are read in place, through the array interchange protocol
+        scores = np.array(scores if isinstance(scores, np.ndarray) else np.from_dlpack(scores),
+                          dtype=np.float64)
+        if exclude is not None:
+            scores[exclude.dense(batch)] = -np.inf
+        _, top = best_of(scores, k)
+        tops.append(top)
+        hits = np.take_along_axis(relevant.dense(batch), top, 1).astype(np.float64)
+        n_relevant = relevant.counts()[batch].astype(np.float64)
+        recall.append(hits.sum(1) / n_relevant)
+        ndcg.append((hits * discounts[:top.shape[1]]).sum(1)
+                    / ideal[np.minimum(n_relevant, top.shape[1]).astype(np.int64) - 1])
+    per_recall = np.concatenate(recall) if recall else np.empty(0)
+    per_ndcg = np.concatenate(ndcg) if ndcg else np.empty(0)
+    return Ranked(k=k, recall=float(per_recall.mean()) if len(per_recall) else 0.0,
+                  ndcg=float(per_ndcg.mean()) if len(per_ndcg) else 0.0, users=candidates,
+                  per_user_recall=per_recall, per_user_ndcg=per_ndcg,
+                  top=np.concatenate(tops) if tops else np.empty((0, k), np.int64))
+
+
+def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = K,
+                backend: str = "numpy") -> Ranked:
+    """``rank_metrics`` of an exported model's scores, computed with ``backend``'s arrays."""
+    return rank_metrics(lambda users: served.scores(users, backend), relevant, exclude, k)

@@ -1,0 +1,1 @@
+"""Explanations of served scores: the builder and its picture."""

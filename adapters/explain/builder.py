@@ -1,0 +1,93 @@
+"""What an explanation says: the score's parts, the history songs the model attended to,
+the genres matched and where the song stands in popularity, read from the served model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adapters.scoring.served import LoadedModel, ScoreParts
+from domain.model import Explanation
+
+HISTORY_SHOWN = 3
+
+
+def _whole_percent(share: float) -> str:
+    """A share as a whole percentage, rounded down: 'more than 99.7%' must not read 100%."""
+    return f"{math.floor(share * 100)}%"
+
+
+class ExplanationBuilder:
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    def explanation(self, user: int, song: int, parts: ScoreParts, column: int,
+                     attention: tuple[np.ndarray, np.ndarray] | None = None) -> Explanation:
+        """``parts`` holds the user's scores, the song's in ``column``; ``attention`` the
+        history attention behind it, when already computed."""
+        loaded = self.loaded
+        collaborative = float(parts.collaborative[0, column])
+        genre = float(parts.genre[0, column])
+        final = float(parts.final[0, column])
+        collaborative_term = loaded.alpha * collaborative if loaded.is_gat else final
+        genre_term = (1 - loaded.alpha) * genre if loaded.is_gat else 0.0
+        total = abs(collaborative_term) + abs(genre_term)
+        genre_influence = abs(genre_term) / total if total else 0.0
+        song_genres = np.flatnonzero(loaded.song_genre[song]).tolist()
+        affinity = loaded.user_genre[user]
+        matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
+        history: tuple[tuple[str, float], ...] = ()
+        if loaded.is_gat:
+            songs, weights = attention or loaded.history_attention(user, song)
+            history = tuple((loaded.song_ids[s], float(a))
+                            for s, a in zip(songs[:HISTORY_SHOWN], weights[:HISTORY_SHOWN], strict=True))
+        popularity = self.popularity_context(song, matched)
+        text = self._text(song, collaborative_term, genre_term, genre_influence, history,
+                          [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)
+        return Explanation(
+            collaborative_score=collaborative, genre_score=genre, final_score=final,
+            matched_genres=tuple(loaded.genre_names[g] for g in matched),
+            genre_influence=genre_influence, influential_history=history,
+            popularity_context=popularity, text=text)
+
+    def popularity_context(self, song: int, matched: list[int]) -> str:
+        popularity = self.loaded.popularity
+        listeners = int(popularity[song])
+        overall = float((popularity < popularity[song]).mean())
+        context = (f"heard by {listeners} listener(s) in training, "
+                   f"more than {_whole_percent(overall)} of songs")
+        if matched:
+            same_genre = self.loaded.song_genre[:, matched].sum(1) > 0
+            within = float((popularity[same_genre] < popularity[song]).mean())
+            level = ("very popular" if within > 0.9 else
+                     "moderately popular" if within > 0.5 else "a deeper cut")
+            context += f"; {level} in your preferred genres (above {_whole_percent(within)} of them)"
+        return context
+
+    def _text(self, song: int, collaborative_term: float, genre_term: float, genre_influence: float,
+              history: tuple[tuple[str, float], ...], matched: list[tuple[str, float]],
+              popularity: str) -> str:
+        loaded = self.loaded
+        title = loaded.song_names[song] or loaded.song_ids[song]
+        lines = [f'Recommending "{title}" because:']
+        if loaded.is_gat:
+            lines.append(f"1. Similar listening patterns ({1 - genre_influence:.0%} influence):")
+            for song_id, weight in history:
+                index = loaded.song_index[song_id]
+                name = loaded.song_names[index] or song_id
+                lines.append(f'   - because you played "{name}" (attention {weight:.2f})')
+            if not history:
+                lines.append("   - drawn from listeners with tastes like yours")
+        else:
+            lines.append("1. Popularity (100% influence): among the most played songs")
+        if loaded.genre_names:
+            lines.append(f"2. Genre match ({genre_influence:.0%} influence):")
+            for name, affinity in matched[:3]:
+                lines.append(f"   - matches your preference for {name} (affinity {affinity:.2f})")
+            if not matched:
+                lines.append("   - outside the genres you usually play")
+        number = 3 if loaded.genre_names else 2
+        lines.append(f"{number}. Popularity context: {popularity}")
+        return "\n".join(lines)
+
