@@ -20,6 +20,38 @@ def check_model_kind(kind: str) -> None:
         raise InvalidSetting(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
 
 
+class InvalidSpec(InvalidSetting):
+    """A training setting out of its range; ``setting`` names the field of ``TrainingSpec``."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+# (lowest, highest, whether the lowest and the highest are allowed themselves); None: no bound.
+_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "epochs": (0, None, True, True), "lr": (0, None, False, True), "batch_size": (1, None, True, True),
+    "l2": (0, None, True, True), "negatives": (1, 1024, True, True), "ema_decay": (0, 1, True, False),
+    "patience": (1, None, True, True), "validate_every": (1, None, True, True),
+    "seed": (0, 2**32 - 1, True, True), "alpha": (0, 1, True, True), "members": (1, None, True, True),
+    "checkpoint_every": (0, None, True, True), "validation_share": (0, 0.5, False, False),
+    "test_share": (0, 0.5, False, False)}
+_CHOICES: dict[str, tuple[str, ...]] = {"model": MODEL_KINDS, "trainer": TRAINER_KINDS, "device": DEVICES}
+
+
+def _range_problem(value: float, low: float | None, high: float | None, low_in: bool,
+                   high_in: bool) -> str | None:
+    """What is wrong with ``value`` for its range, None when nothing (NaN is never in range)."""
+    above = low is None or (value >= low if low_in else value > low)
+    below = high is None or (value <= high if high_in else value < high)
+    if above and below and value == value:
+        return None
+    if high is None:
+        return f"must be {'at least' if low_in else 'greater than'} {low}"
+    return f"must lie in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+
+
 @dataclass(frozen=True)
 class TrainingSpec:
     model: ModelKind = "gat-enhanced"
@@ -40,6 +72,21 @@ class TrainingSpec:
     checkpoint_every: int = 5
     validation_share: float = 0.15
     test_share: float = 0.15
+
+    def __post_init__(self) -> None:
+        """The one place a training setting is checked: a spec out of range is never made."""
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise InvalidSpec(name, f"unknown {name} {getattr(self, name)!r}; choose one of "
+                                  f"{', '.join(choices)}")
+        for name, bounds in _RANGES.items():
+            value = getattr(self, name)
+            problem = _range_problem(value, *bounds)
+            if problem:
+                raise InvalidSpec(name, f"{problem}, got {value!r}")
+        if self.members > 1 and self.model == "popularity":
+            raise InvalidSpec("members", f"{self.members}: only the GAT models train several members; "
+                              "popularity has nothing to average")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting, first_line
-from domain.training import Device, ModelKind, TrainerKind, TrainingSpec
+from domain.training import Device, InvalidSpec, ModelKind, TrainerKind, TrainingSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,38 +45,45 @@ class StorageSettings(_Section):
         return self
 
 
-# Defaults live once, in domain.training.TrainingSpec; settings add validation and layering.
+# Defaults and limits live once, in domain.training.TrainingSpec; settings only layer the
+# sources and name the setting a problem is in.
 _SPEC = TrainingSpec()
 
 
 class ModelSettings(_Section):
     kind: ModelKind = _SPEC.model
-    alpha: float = Field(default=_SPEC.alpha, ge=0.0, le=1.0,
-                         description="weight of the collaborative score in gat-enhanced")
-    members: int = Field(default=_SPEC.members, ge=1,
+    alpha: float = Field(default=_SPEC.alpha, description="weight of the collaborative score in gat-enhanced")
+    members: int = Field(default=_SPEC.members,
                          description="independently trained copies of a GAT model whose scores are averaged")
 
 
 class TrainingSettings(_Section):
     trainer: TrainerKind = _SPEC.trainer
-    epochs: int = Field(default=_SPEC.epochs, ge=0)
-    lr: float = Field(default=_SPEC.lr, gt=0)
-    batch_size: int = Field(default=_SPEC.batch_size, ge=1)
-    l2: float = Field(default=_SPEC.l2, ge=0)
-    negatives: int = Field(default=_SPEC.negatives, ge=1, le=1024,
-                           description="negative songs per positive in BPR")
+    epochs: int = _SPEC.epochs
+    lr: float = _SPEC.lr
+    batch_size: int = _SPEC.batch_size
+    l2: float = _SPEC.l2
+    negatives: int = Field(default=_SPEC.negatives, description="negative songs per positive in BPR")
     hard_negatives: bool = Field(default=_SPEC.hard_negatives,
                                  description="BPR on the highest-scored of the sampled negatives only")
-    ema_decay: float = Field(default=_SPEC.ema_decay, ge=0, lt=1,
+    ema_decay: float = Field(default=_SPEC.ema_decay,
                              description="decay of the weights' moving average; 0 turns it off")
-    patience: int = Field(default=_SPEC.patience, ge=1)
-    validate_every: int = Field(default=_SPEC.validate_every, ge=1,
+    patience: int = _SPEC.patience
+    validate_every: int = Field(default=_SPEC.validate_every,
                                 description="epochs between rankings of the validation part")
-    seed: int = Field(default=_SPEC.seed, ge=0, le=2**32 - 1)
+    seed: int = _SPEC.seed
     device: Device = _SPEC.device
-    checkpoint_every: int = Field(default=_SPEC.checkpoint_every, ge=0)
-    validation_share: float = Field(default=_SPEC.validation_share, gt=0, lt=0.5)
-    test_share: float = Field(default=_SPEC.test_share, gt=0, lt=0.5)
+    checkpoint_every: int = _SPEC.checkpoint_every
+    validation_share: float = _SPEC.validation_share
+    test_share: float = _SPEC.test_share
+
+
+# TrainingSpec fields that settings keep in the model section, by the setting's name there
+_MODEL_FIELDS = {"model": "kind", "alpha": "alpha", "members": "members"}
+
+
+class SpecProblem(ValueError):
+    """A training setting the spec refused, already named as the user sets it."""
 
 
 class Settings(BaseSettings):
@@ -95,6 +102,17 @@ class Settings(BaseSettings):
                              "when missing)")
         return self
 
+    @model_validator(mode="after")
+    def _training_spec_holds(self) -> Settings:
+        """Every setting of a training run checked by the spec itself, when settings load."""
+        try:
+            self.training_spec()
+        except InvalidSpec as error:
+            section = "model" if error.setting in _MODEL_FIELDS else "training"
+            raise SpecProblem(f"{_where((section, _MODEL_FIELDS.get(error.setting, error.setting)))}: "
+                              f"{error.problem}") from None
+        return self
+
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
@@ -110,6 +128,7 @@ class Settings(BaseSettings):
     def training_spec(self) -> TrainingSpec:
         return TrainingSpec(model=self.model.kind, alpha=self.model.alpha, members=self.model.members,
                             **self.training.model_dump())
+
 
     @property
     def chosen_model_kind(self) -> str | None:
@@ -151,8 +170,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return _Configured(**_without_none(overrides))
     except ValidationError as error:
-        problems = "; ".join(f"{_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}{_given(e)}"
-                             for e in error.errors())
+        problems = "; ".join(_problem(e) for e in error.errors())
         raise InvalidSetting(f"invalid setting ({problems}); see `engine --help`") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InvalidSetting(f"{toml_file}: not a readable TOML file ({first_line(error)})") from None
@@ -175,6 +193,12 @@ def _where(loc: tuple[Any, ...]) -> str:
         return ".".join(path) or "settings"
     flag = _FLAGS.get(path) or "--" + path[-1].replace("_", "-")
     return f"{'.'.join(path)} ({flag}, ENGINE_{'__'.join(path).upper()})"
+
+
+def _problem(error: Any) -> str:
+    if isinstance(error.get("ctx", {}).get("error"), SpecProblem):
+        return str(error["ctx"]["error"])
+    return f"{_where(error['loc'])}: {error['msg'].removeprefix('Value error, ')}{_given(error)}"
 
 
 def _given(error: Any) -> str:

@@ -55,12 +55,10 @@ def test_build_graph_builds_what_the_repository_holds(tmp_path):
     assert summary == {"interactions": 5} and builder.built[0][1] == tmp_path / "graph.pt"
 
 
-def test_train_refuses_an_empty_store_and_a_bad_spec_before_training(tmp_path):
+def test_train_refuses_an_empty_store_before_training(tmp_path):
     trainer = RecordingTrainer()
     with pytest.raises(EmptyRepository):
         TrainModel(_repository(None), trainer).execute(TrainingSpec(), tmp_path)
-    with pytest.raises(InvalidSetting, match="popularity has nothing to average"):
-        TrainModel(_repository(3), trainer).execute(TrainingSpec(model="popularity", members=2), tmp_path)
     assert trainer.calls == []
 
 
