@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from domain.errors import EmptyRepository
+from domain.model import GraphSummary
 from domain.ports import GraphBuilder, InteractionRepository, ModelTrainer, Progress, SilentProgress
 from domain.training import TrainingResult, TrainingSpec
 
@@ -15,7 +15,7 @@ class BuildGraph:
         self._repository = repository
         self._builder = builder
 
-    def execute(self, out_path: Path) -> dict[str, Any]:
+    def execute(self, out_path: Path) -> GraphSummary:
         return self._builder.build(self._repository.load(), out_path)
 
 

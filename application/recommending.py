@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
-from domain.model import ExplainedSong, RecommendAllResult, RecommendationList
+from domain.model import ExplainedSong, ModelEvaluation, RecommendAllResult, RecommendationList
 from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
 from domain.training import check_model_kind
 
@@ -125,7 +124,7 @@ class Evaluate:
         self._evaluator = evaluator
 
     def execute(self, models: tuple[str, ...] = (), progress: Progress | None = None
-                ) -> list[dict[str, Any]]:
+                ) -> list[ModelEvaluation]:
         for model in models:
             check_model_kind(model)
         trained = self._evaluator.trained_kinds()

@@ -1,4 +1,4 @@
-"""Entities and value objects: the small things a user sees.
+"""Value objects: the small things a user sees, and what each use case reports.
 
 Bulk data (millions of plays) never becomes lists of these objects; it travels
 as columnar tables behind the ports (see ``domain.ports``).
@@ -6,53 +6,8 @@ as columnar tables behind the ports (see ``domain.ports``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
-
-
-class UserType(str, Enum):
-    CASUAL = "casual"
-    REGULAR = "regular"
-    POWER = "power"
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    type: UserType | None = None
-
-
-@dataclass(frozen=True)
-class Genre:
-    id: str
-    name: str
-    popularity: float = 0.0
-
-
-@dataclass(frozen=True)
-class Artist:
-    id: str
-    name: str
-    genre_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Song:
-    id: str
-    name: str
-    artist_id: str | None = None
-    duration_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Interaction:
-    """What one user did with one song, aggregated over all their plays."""
-
-    user_id: str
-    song_id: str
-    play_count: int
-    completion_ratio: float
-    edge_weight: float
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -154,3 +109,128 @@ class IngestReport:
             "notes": list(self.notes),
             "wall_s": round(self.wall_s, 3),
         }
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    users: int = 1000
+    songs: int = 5000
+    artists: int = 500
+    genres: int = 35
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class GeneratedData:
+    """A synthetic data set written: rows per file of the raw layout."""
+
+    out_dir: str
+    rows: dict[str, int]
+    spec: GenerationSpec
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"out": self.out_dir, "files": dict(self.rows), "seed": self.spec.seed,
+                "wall_s": round(self.wall_s, 3)}
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DataQualityReport:
+    """`engine validate`: each check and the figures behind them."""
+
+    data_dir: str
+    checks: tuple[QualityCheck, ...]
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"data_dir": self.data_dir, "passed": self.passed,
+                "checks": [asdict(check) for check in self.checks], "figures": dict(self.figures)}
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """The listening graph built from the repository: nodes and edges by type."""
+
+    path: str
+    nodes: dict[str, int]
+    edges: dict[str, int]
+    songs_without_artist: int
+    users_without_preferences: int
+    isolated_nodes: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        summary = asdict(self)
+        summary["graph"] = summary.pop("path")
+        return summary
+
+
+@dataclass(frozen=True)
+class ListFigures:
+    """What the top-k lists look like, beyond accuracy."""
+
+    genre_diversity: float
+    genre_coverage: float
+    genre_influence: float
+    catalogue_coverage: float
+    diversity: float
+    novelty: float
+
+
+@dataclass(frozen=True)
+class RankingFigures:
+    users: int
+    recall: float
+    ndcg: float
+
+
+@dataclass(frozen=True)
+class DeletionTest:
+    """How far a recommended song's score falls without the history edge its explanation
+    names first, against a random history edge of the same user."""
+
+    users: int
+    mean_drop_top_attention: float
+    mean_drop_random_edge: float
+    share_top_attention_beats_random: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """`engine evaluate` of one model on its run's held-out test split."""
+
+    model: str
+    checkpoint: str
+    k: int
+    test: RankingFigures
+    lists: ListFigures
+    by_user_type: dict[str, RankingFigures]
+    deletion_test: DeletionTest | None = None
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        def figures(ranking: RankingFigures) -> dict[str, Any]:
+            return {"users": ranking.users, f"recall@{self.k}": ranking.recall,
+                    f"ndcg@{self.k}": ranking.ndcg}
+
+        result: dict[str, Any] = {
+            "model": self.model, "checkpoint": self.checkpoint, "test_users": self.test.users,
+            f"recall@{self.k}": self.test.recall, f"ndcg@{self.k}": self.test.ndcg, **asdict(self.lists),
+            "by_user_type": {name: figures(f) for name, f in self.by_user_type.items()},
+            "wall_s": self.wall_s}
+        if self.deletion_test is not None:
+            deletion = asdict(self.deletion_test)
+            if deletion["share_top_attention_beats_random"] is None:
+                del deletion["share_top_attention_beats_random"]
+            result["deletion_test"] = deletion
+        return result

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from domain.model import Recommendation, RepositoryStats
+from domain.model import (
+    DataQualityReport,
+    GenerationSpec,
+    GraphSummary,
+    ModelEvaluation,
+    Recommendation,
+    RepositoryStats,
+)
 from domain.training import TrainingResult, TrainingSpec
 
 
@@ -185,28 +192,19 @@ class InteractionRepository(ABC):
 
 class SyntheticDataGenerator(ABC):
     @abstractmethod
-    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, Any]:
-        """Write the raw layout to out_dir and return counts per file."""
-
-
-@dataclass(frozen=True)
-class GenerationSpec:
-    users: int = 1000
-    songs: int = 5000
-    artists: int = 500
-    genres: int = 35
-    seed: int = 42
+    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, int]:
+        """Write the raw layout to out_dir and return rows per file."""
 
 
 class DataValidator(ABC):
     @abstractmethod
-    def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
-        """Data-quality checks: a dict with 'checks' (name, passed, detail) and figures."""
+    def validate(self, data_dir: Path, progress: Progress) -> DataQualityReport:
+        """Data-quality checks and the figures behind them."""
 
 
 class GraphBuilder(ABC):
     @abstractmethod
-    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+    def build(self, dataset: Dataset | None, out_path: Path) -> GraphSummary:
         """Build the graph of all stored interactions, save it atomically, return its summary."""
 
 
@@ -277,5 +275,5 @@ class ModelEvaluator(ABC):
     def trained_kinds(self) -> list[str]: ...
 
     @abstractmethod
-    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
+    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
         """The full metric set of one trained model on its run's held-out test split."""

@@ -14,7 +14,7 @@ import click
 from domain.errors import EngineError, first_line
 from domain.ports import SOURCE_FORMATS
 from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
-from entrypoints.rendering import describe, evaluation_table, ingest_summary, recommendation_dict
+from entrypoints import rendering
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -124,18 +124,12 @@ def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: 
     Plays are drawn from hidden tastes (latent factors, genre affinity,
     popularity), so models can learn personal signal. Same seed, same bytes.
     """
-    import time
-
-    from domain.ports import GenerationSpec
+    from domain.model import GenerationSpec
     from entrypoints.progress import progress_for
 
-    started = time.perf_counter()
     spec = GenerationSpec(users=users, songs=songs, artists=artists, genres=genres, seed=seed)
-    counts = app.container.generate_data().execute(out, spec, progress_for(as_json))
-    wall = time.perf_counter() - started
-    emit(as_json, {"out": str(out), "files": counts, "seed": seed, "wall_s": round(wall, 3)},
-         f"wrote {out}: {counts['raw_sessions.csv']:,} plays by {users:,} users over "
-         f"{songs:,} songs, {artists:,} artists, {genres} genres (seed {seed}) in {wall:.1f}s")
+    generated = app.container.generate_data().execute(out, spec, progress_for(as_json))
+    emit(as_json, generated.as_dict(), rendering.generated_summary(generated))
 
 
 @cli.command()
@@ -151,11 +145,8 @@ def validate(app: App, data_dir: Path, as_json: bool) -> None:
     from entrypoints.progress import progress_for
 
     report = app.container.validate_data().execute(data_dir, progress_for(as_json))
-    lines = [f"{'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['detail']}"
-             for c in report["checks"]]
-    verdict = "all checks passed" if report["passed"] else "some checks FAILED"
-    emit(as_json, report, "\n".join([*lines, verdict]))
-    if not report["passed"]:
+    emit(as_json, report.as_dict(), rendering.quality_report(report))
+    if not report.passed:
         sys.exit(1)
 
 
@@ -202,14 +193,13 @@ def ingest(app: App, path: Path | None, source_format: str, listener: str | None
     given = {role: p for role, p in files.items() if p is not None}
     if path is None and "sessions" not in given:
         raise click.UsageError("give a PATH or --sessions FILE")
-    sessions_name = (given.get("sessions") or path or Path("sessions")).name
-    rejects = rejects or app.settings.data_dir / "rejects" / f"{sessions_name}.rejects.csv"
     options = {"format": source_format, "user": listener, "user_column": user_column,
                "artist_genres": artist_genres}
+    rejects = rejects or app.settings.rejects_path(given.get("sessions") or path)
     request = SourceRequest(path=path, files=given, rejects_path=rejects, options=options)
     report = app.container.ingest_sessions().execute(IngestCommand(request, strict),
                                                      progress_for(as_json))
-    emit(as_json, report.as_dict(), ingest_summary(report))
+    emit(as_json, report.as_dict(), rendering.ingest_summary(report))
 
 
 @cli.command()
@@ -217,8 +207,8 @@ def ingest(app: App, path: Path | None, source_format: str, listener: str | None
 @click.pass_obj
 def stats(app: App, as_json: bool) -> None:
     """Show what the repository holds."""
-    summary = app.container.repository().stats().as_dict()
-    emit(as_json, summary, "  ".join(f"{k} {v:,}" for k, v in summary.items()))
+    stats = app.container.repository().stats()
+    emit(as_json, stats.as_dict(), rendering.stats_line(stats))
 
 
 @cli.command("build-graph")
@@ -231,13 +221,7 @@ def build_graph(app: App, as_json: bool) -> None:
     interactions (`train` builds its own graph from the training split).
     """
     summary = app.container.build_graph().execute(app.settings.graph_path)
-    nodes = ", ".join(f"{n:,} {t}s" for t, n in summary["nodes"].items())
-    listens = summary["edges"].get("user__listens_to__song", 0)
-    emit(as_json, {"graph": str(app.settings.graph_path), **summary},
-         f"graph {app.settings.graph_path}: {nodes}; {listens:,} listening edges; "
-         f"{summary['songs_without_artist']} songs without artist, "
-         f"{summary['users_without_preferences']} users without genre preferences, "
-         f"isolated nodes {summary['isolated_nodes']}")
+    emit(as_json, summary.as_dict(), rendering.graph_summary(summary))
 
 
 @cli.command()
@@ -292,16 +276,7 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
                                  training=training)
     result = app.container.train_model().execute(settings.training_spec(), settings.models_dir,
                                                   progress_for(as_json))
-    test = result.test
-    quality = (f"test Recall@10 {test['recall@10']:.4f}, NDCG@10 {test['ndcg@10']:.4f}"
-               if "recall@10" in test else
-               f"train Recall@10 {test.get('train_recall@10', 0):.4f}")
-    emit(as_json, result.as_dict(),
-         f"trained {result.model} ({result.trainer}, {result.device}): "
-         f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
-         f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
-         f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"
-         + "".join(f"\nnote: {note}" for note in result.notes))
+    emit(as_json, result.as_dict(), rendering.training_summary(result))
 
 
 model_option = click.option(
@@ -337,24 +312,15 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
             raise click.UsageError("--all-users needs --output FILE (.csv or .parquet)")
         written = app.container.recommend_all().execute(k, model, output, include_heard,
                                                         progress_for(as_json))
-        emit(as_json, {"model": written.model, "output": str(output), "rows": written.rows, "k": k},
-             f"wrote {written.rows:,} recommendations ({written.model}, top {k} per user) to {output}")
+        emit(as_json, rendering.all_users_written_dict(written, output, k),
+             rendering.all_users_written(written, output, k))
         return
     if not user_id:
         raise click.UsageError("give --user USER_ID or --all-users")
     wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
     result = app.container.recommend().execute(
         RecommendQuery(user_id, k, model, include_heard, explain, wanted))
-    payload = {"user_id": result.user_id, "model": result.model, "cold_start": result.cold_start,
-               "notices": list(result.notices),
-               "recommendations": [recommendation_dict(r) for r in result.recommendations]}
-    lines = [f"top {len(result.recommendations)} for {result.user_id} ({result.model}):",
-             *(f"note: {n}" for n in result.notices)]
-    for rec in result.recommendations:
-        lines.append(describe(rec))
-        if rec.explanation is not None:
-            lines.append("     " + rec.explanation.text.replace("\n", "\n     "))
-    emit(as_json, payload, "\n".join(lines))
+    emit(as_json, rendering.recommendation_list_dict(result), rendering.recommendation_list(result))
 
 
 @cli.command()
@@ -373,13 +339,8 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
     """
     model = model or app.settings.chosen_model_kind
     explained = app.container.explain().execute(user_id, song_id, model, plot)
-    rec = explained.recommendation
-    payload = {"user_id": user_id, "model": explained.model, **recommendation_dict(rec)}
-    if plot is not None:
-        payload["plot"] = str(plot)
-    human = (f"{describe(rec)} (rank {rec.rank} for {user_id})\n{rec.explanation.text}"
-             + (f"\nplot: {plot}" if plot else ""))
-    emit(as_json, payload, human)
+    emit(as_json, rendering.explained_song_dict(explained, user_id, plot),
+         rendering.explained_song(explained, user_id, plot))
 
 
 @cli.command()
@@ -397,7 +358,7 @@ def evaluate(app: App, models: tuple[str, ...], as_json: bool) -> None:
     from entrypoints.progress import progress_for
 
     results = app.container.evaluate().execute(models, progress_for(as_json))
-    emit(as_json, {"models": results}, evaluation_table(results))
+    emit(as_json, {"models": [r.as_dict() for r in results]}, rendering.evaluation_table(results))
 
 
 def main() -> None:

@@ -1,12 +1,65 @@
-"""How results look on a terminal and in JSON: pure functions of domain objects."""
+"""How results look on a terminal and in JSON: pure functions of the use cases' results."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
+from domain.model import (
+    DataQualityReport,
+    DeletionTest,
+    ExplainedSong,
+    Explanation,
+    GeneratedData,
+    GraphSummary,
+    IngestReport,
+    ModelEvaluation,
+    RecommendAllResult,
+    Recommendation,
+    RecommendationList,
+    RepositoryStats,
+)
+from domain.training import TrainingResult
 
-def ingest_summary(report) -> str:
+
+def generated_summary(generated: GeneratedData) -> str:
+    spec = generated.spec
+    return (f"wrote {generated.out_dir}: {generated.rows['raw_sessions.csv']:,} plays by "
+            f"{spec.users:,} users over {spec.songs:,} songs, {spec.artists:,} artists, "
+            f"{spec.genres} genres (seed {spec.seed}) in {generated.wall_s:.1f}s")
+
+
+def quality_report(report: DataQualityReport) -> str:
+    lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in report.checks]
+    return "\n".join([*lines, "all checks passed" if report.passed else "some checks FAILED"])
+
+
+def stats_line(stats: RepositoryStats) -> str:
+    return "  ".join(f"{k} {v:,}" for k, v in stats.as_dict().items())
+
+
+def graph_summary(summary: GraphSummary) -> str:
+    nodes = ", ".join(f"{n:,} {t}s" for t, n in summary.nodes.items())
+    listens = summary.edges.get("user__listens_to__song", 0)
+    return (f"graph {summary.path}: {nodes}; {listens:,} listening edges; "
+            f"{summary.songs_without_artist} songs without artist, "
+            f"{summary.users_without_preferences} users without genre preferences, "
+            f"isolated nodes {summary.isolated_nodes}")
+
+
+def training_summary(result: TrainingResult) -> str:
+    test = result.test
+    quality = (f"test Recall@10 {test['recall@10']:.4f}, NDCG@10 {test['ndcg@10']:.4f}"
+               if "recall@10" in test else f"train Recall@10 {test.get('train_recall@10', 0):.4f}")
+    return (f"trained {result.model} ({result.trainer}, {result.device}): "
+            f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
+            f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
+            f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"
+            + "".join(f"\nnote: {note}" for note in result.notes))
+
+
+def ingest_summary(report: IngestReport) -> str:
     if report.skipped:
         return f"skipped {report.source}: already ingested (same content); nothing changed"
     lines = [f"ingested {report.source}: {report.rows_read:,} rows read, {report.rows_rejected:,} "
@@ -24,7 +77,7 @@ def ingest_summary(report) -> str:
     return "\n".join(lines)
 
 
-def explanation_dict(explanation) -> dict[str, Any]:
+def explanation_dict(explanation: Explanation) -> dict[str, Any]:
     return {
         "collaborative_score": explanation.collaborative_score,
         "genre_score": explanation.genre_score,
@@ -38,7 +91,7 @@ def explanation_dict(explanation) -> dict[str, Any]:
     }
 
 
-def recommendation_dict(rec) -> dict[str, Any]:
+def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
     item = {"rank": rec.rank, "song_id": rec.song_id, "score": rec.score,
             "song_name": rec.song_name, "artist_name": rec.artist_name}
     if rec.explanation is not None:
@@ -46,50 +99,86 @@ def recommendation_dict(rec) -> dict[str, Any]:
     return item
 
 
-def describe(rec) -> str:
+def describe(rec: Recommendation) -> str:
     title = rec.song_name or rec.song_id
     by = f" - {rec.artist_name}" if rec.artist_name else ""
     return f"{rec.rank:>3}. {title}{by}  [{rec.song_id}]  score {rec.score:.4f}"
 
 
-EVALUATION_COLUMNS = (("recall@10", "Recall@10"), ("ndcg@10", "NDCG@10"),
-                      ("genre_diversity", "genres/list"), ("genre_coverage", "genre cov"),
-                      ("genre_influence", "genre infl"), ("catalogue_coverage", "catalogue cov"),
-                      ("diversity", "diversity"), ("novelty", "novelty"))
+def recommendation_list_dict(result: RecommendationList) -> dict[str, Any]:
+    return {"user_id": result.user_id, "model": result.model, "cold_start": result.cold_start,
+            "notices": list(result.notices),
+            "recommendations": [recommendation_dict(r) for r in result.recommendations]}
 
 
-def evaluation_table(results: list[dict[str, Any]]) -> str:
+def recommendation_list(result: RecommendationList) -> str:
+    lines = [f"top {len(result.recommendations)} for {result.user_id} ({result.model}):",
+             *(f"note: {n}" for n in result.notices)]
+    for rec in result.recommendations:
+        lines.append(describe(rec))
+        if rec.explanation is not None:
+            lines.append("     " + rec.explanation.text.replace("\n", "\n     "))
+    return "\n".join(lines)
+
+
+def all_users_written_dict(written: RecommendAllResult, output: Path, k: int) -> dict[str, Any]:
+    return {"model": written.model, "output": str(output), "rows": written.rows, "k": k}
+
+
+def all_users_written(written: RecommendAllResult, output: Path, k: int) -> str:
+    return f"wrote {written.rows:,} recommendations ({written.model}, top {k} per user) to {output}"
+
+
+def explained_song_dict(explained: ExplainedSong, user_id: str, plot: Path | None) -> dict[str, Any]:
+    payload = {"user_id": user_id, "model": explained.model, **recommendation_dict(explained.recommendation)}
+    if plot is not None:
+        payload["plot"] = str(plot)
+    return payload
+
+
+def explained_song(explained: ExplainedSong, user_id: str, plot: Path | None) -> str:
+    rec = explained.recommendation
+    text = rec.explanation.text if rec.explanation is not None else "no explanation"
+    return f"{describe(rec)} (rank {rec.rank} for {user_id})\n{text}" + (f"\nplot: {plot}" if plot else "")
+
+
+LIST_COLUMNS = (("genre_diversity", "genres/list"), ("genre_coverage", "genre cov"),
+                ("genre_influence", "genre infl"), ("catalogue_coverage", "catalogue cov"),
+                ("diversity", "diversity"), ("novelty", "novelty"))
+
+
+def evaluation_table(results: list[ModelEvaluation]) -> str:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="held-out test split (known songs excluded)")
+    k = results[0].k if results else 10
     table.add_column("model")
-    for _, header in EVALUATION_COLUMNS:
+    for header in (f"Recall@{k}", f"NDCG@{k}", *(header for _, header in LIST_COLUMNS)):
         table.add_column(header, justify="right")
     table.add_column("score drop: most attended / random edge (top wins)", justify="right")
     for result in results:
-        deletion = result.get("deletion_test")
-        table.add_row(result["model"], *(f"{result[key]:.4f}" for key, _ in EVALUATION_COLUMNS),
-                      _deletion_cell(deletion) if deletion else "-")
-    by_type = Table(title="by user type: Recall@10 / NDCG@10 (users)")
+        table.add_row(result.model, f"{result.test.recall:.4f}", f"{result.test.ndcg:.4f}",
+                      *(f"{getattr(result.lists, key):.4f}" for key, _ in LIST_COLUMNS),
+                      _deletion_cell(result.deletion_test) if result.deletion_test else "-")
+    by_type = Table(title=f"by user type: Recall@{k} / NDCG@{k} (users)")
     by_type.add_column("model")
-    types = sorted({t for r in results for t in r["by_user_type"]})
+    types = sorted({t for r in results for t in r.by_user_type})
     for user_type in types:
         by_type.add_column(user_type, justify="right")
     for result in results:
         cells = []
         for user_type in types:
-            figures = result["by_user_type"].get(user_type)
-            cells.append(f"{figures['recall@10']:.4f} / {figures['ndcg@10']:.4f} ({figures['users']})"
-                         if figures else "-")
-        by_type.add_row(result["model"], *cells)
+            figures = result.by_user_type.get(user_type)
+            cells.append(f"{figures.recall:.4f} / {figures.ndcg:.4f} ({figures.users})" if figures else "-")
+        by_type.add_row(result.model, *cells)
     console = Console(width=170, record=True, file=io.StringIO())
     console.print(table)
     console.print(by_type)
     return console.export_text().rstrip()
 
 
-def _deletion_cell(deletion: dict[str, float]) -> str:
-    wins = deletion.get("share_top_attention_beats_random")
+def _deletion_cell(deletion: DeletionTest) -> str:
+    wins = deletion.share_top_attention_beats_random
     share = f" ({wins:.0%})" if wins is not None else ""
-    return f"{deletion['mean_drop_top_attention']:.3f} / {deletion['mean_drop_random_edge']:.3f}{share}"
+    return f"{deletion.mean_drop_top_attention:.3f} / {deletion.mean_drop_random_edge:.3f}{share}"

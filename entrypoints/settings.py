@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    def rejects_path(self, source: Path) -> Path:
+        """Where an ingest of ``source`` lists the rows it rejected, unless told otherwise."""
+        return self.data_dir / "rejects" / f"{source.name}.rejects.csv"
+
     def training_spec(self) -> TrainingSpec:
         return TrainingSpec(model=self.model.kind, alpha=self.model.alpha, members=self.model.members,
                             **self.training.model_dump())

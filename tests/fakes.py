@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from adapters.common.tables import dataset_stats, empty_catalogue, play_rows
-from domain.model import Recommendation, RepositoryStats
+from domain.model import (
+    DataQualityReport,
+    GraphSummary,
+    ListFigures,
+    ModelEvaluation,
+    QualityCheck,
+    RankingFigures,
+    Recommendation,
+    RepositoryStats,
+)
 from domain.ports import (
     Catalogue,
     Dataset,
     DataValidator,
     GenerationSpec,
     GraphBuilder,
+    InteractionAggregator,
     InteractionRepository,
     ModelEvaluator,
     ModelLoader,
     ModelTrainer,
+    NewPlays,
     Progress,
     RejectLog,
     SessionFeed,
     SessionSource,
+    SourceRecord,
     SourceRequest,
     SyntheticDataGenerator,
     TrainedModel,
@@ -96,10 +108,11 @@ class RecordingGraphBuilder(GraphBuilder):
     def __init__(self) -> None:
         self.built: list[tuple[Dataset | None, Path]] = []
 
-    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+    def build(self, dataset: Dataset | None, out_path: Path) -> GraphSummary:
         self.built.append((dataset, out_path))
         out_path.write_text("graph")
-        return {"interactions": 0 if dataset is None else dataset.interactions.num_rows}
+        interactions = 0 if dataset is None else dataset.interactions.num_rows
+        return GraphSummary(str(out_path), {}, {"user__listens_to__song": interactions}, 0, 0, {})
 
 
 class FixedEvaluator(ModelEvaluator):
@@ -109,22 +122,24 @@ class FixedEvaluator(ModelEvaluator):
     def trained_kinds(self) -> list[str]:
         return list(self.trained)
 
-    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
-        return {"model": kind}
+    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
+        return ModelEvaluation(kind, f"{kind}/model.pt", 10, RankingFigures(1, 0.5, 0.5),
+                               ListFigures(1.0, 0.5, 0.0, 0.1, 0.9, 3.0), {})
 
 
 class RecordingGenerator(SyntheticDataGenerator):
     def __init__(self) -> None:
         self.specs: list[GenerationSpec] = []
 
-    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, Any]:
+    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, int]:
         self.specs.append(spec)
-        return {"users": spec.users}
+        return {"users.csv": spec.users}
 
 
 class FixedValidator(DataValidator):
-    def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
-        return {"checks": [("data directory", data_dir.exists(), str(data_dir))]}
+    def validate(self, data_dir: Path, progress: Progress) -> DataQualityReport:
+        return DataQualityReport(str(data_dir), (QualityCheck("data directory", data_dir.exists(),
+                                                              str(data_dir)),))
 
 
 class InMemoryFeed(SessionFeed):
@@ -156,6 +171,42 @@ class InMemorySource(SessionSource):
 
     def open(self, request: SourceRequest) -> SessionFeed:
         return self.feeds[str(request.path)]
+
+
+class SummingAggregator(InteractionAggregator):
+    """Plays counted per (user, song) in a dict, a play key seen before left out: what the use
+    case hands over and gets back, without the adapters' columnar arithmetic."""
+
+    def aggregate(self, batches: Iterator[pa.Table], current: Dataset | None) -> NewPlays:
+        seen = set() if current is None or current.play_keys is None else set(
+            current.play_keys.column("play_key").to_pylist())
+        counts: Counter[tuple[str, str]] = Counter()
+        repeated = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                if row["play_key"] in seen:
+                    repeated += 1
+                    continue
+                seen.add(row["play_key"])
+                counts[(row["user_id"], row["song_id"])] += row["play_count"]
+        return NewPlays(_counts_table(counts), pa.table({"play_key": pa.array(sorted(seen), pa.int64())}),
+                        repeated)
+
+    def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
+              source: SourceRecord) -> Dataset:
+        counts: Counter[tuple[str, str]] = Counter()
+        for table in ([] if current is None else [current.interactions]) + [plays.totals]:
+            for row in table.to_pylist():
+                counts[(row["user_id"], row["song_id"])] += row["play_count"]
+        sources = () if current is None else current.sources
+        return Dataset(catalogue, _counts_table(counts), (*sources, source), plays.play_keys)
+
+
+def _counts_table(counts: Counter[tuple[str, str]]) -> pa.Table:
+    pairs = sorted(counts)
+    return pa.table({"user_id": pa.array([u for u, _ in pairs], pa.string()),
+                     "song_id": pa.array([s for _, s in pairs], pa.string()),
+                     "play_count": pa.array([counts[p] for p in pairs], pa.int64())})
 
 
 class InMemoryInteractionRepository(InteractionRepository):

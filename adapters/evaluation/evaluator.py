@@ -31,6 +31,7 @@ from adapters.scoring.export import export_serving, serving_arrays
 from adapters.scoring.served import LoadedModel, needs_export
 from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError, EmptyRepository
+from domain.model import DeletionTest, ListFigures, ModelEvaluation, RankingFigures
 from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progress
 from domain.training import MODEL_KINDS
 
@@ -38,7 +39,7 @@ DELETION_USERS = 40
 
 
 def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.ndarray
-                 ) -> dict[str, float]:
+                 ) -> ListFigures:
     """What the top-k lists (``songs``: users x k) look like, beyond accuracy."""
     song_genre = bundle.song_genre.numpy() > 0
     n_songs, n_genres = song_genre.shape
@@ -62,18 +63,17 @@ def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.
             genre = (1 - served.alpha) * np.abs(parts.genre[0])
             shares.append(genre / np.maximum(collaborative + genre, 1e-12))
         influence = float(np.mean(shares))
-    return {
-        "genre_diversity": float(genres_per_list.sum(1).mean()),
-        "genre_coverage": float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
-        "genre_influence": influence,
-        "catalogue_coverage": float(np.unique(songs).size / n_songs),
-        "diversity": float(1 - jaccard.mean()) if len(jaccard) else 0.0,
-        "novelty": float(self_information.mean()),
-    }
+    return ListFigures(
+        genre_diversity=float(genres_per_list.sum(1).mean()),
+        genre_coverage=float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
+        genre_influence=influence,
+        catalogue_coverage=float(np.unique(songs).size / n_songs),
+        diversity=float(1 - jaccard.mean()) if len(jaccard) else 0.0,
+        novelty=float(self_information.mean()))
 
 
 def deletion_test(model: _GATRecommender, served: LoadedModel, users: np.ndarray, targets: np.ndarray,
-                  seed: int = 0) -> dict[str, float]:
+                  seed: int = 0) -> DeletionTest:
     """For each user's top recommendation, take one history edge out of the graph and see how
     far the song's score falls: the edge the exported model attended to most when it scored
     that song (the one its explanation names first), and a random other history edge of the
@@ -93,13 +93,11 @@ def deletion_test(model: _GATRecommender, served: LoadedModel, users: np.ndarray
         for name, edge in chosen.items():
             drops[name].append(base - _score_without(model, data, edge, user, target))
     model.bundle.data = data
-    result: dict[str, float] = {"users": len(drops["random_edge"])}
-    for name, values in drops.items():
-        result[f"mean_drop_{name}"] = float(np.mean(values)) if values else 0.0
-    if drops["random_edge"]:
-        result["share_top_attention_beats_random"] = float(
-            (np.array(drops["top_attention"]) > np.array(drops["random_edge"])).mean())
-    return result
+    top, random = np.array(drops["top_attention"]), np.array(drops["random_edge"])
+    return DeletionTest(users=len(random), mean_drop_top_attention=float(top.mean()) if len(top) else 0.0,
+                        mean_drop_random_edge=float(random.mean()) if len(random) else 0.0,
+                        share_top_attention_beats_random=float((top > random).mean()) if len(random)
+                        else None)
 
 
 def _served_score(served: LoadedModel, user: int, song: int) -> float:
@@ -153,7 +151,7 @@ class CheckpointEvaluator(ModelEvaluator):
             kinds.insert(0, "popularity")  # the baseline, on the split of a trained model
         return kinds
 
-    def evaluate(self, kind: str, progress: Progress) -> dict[str, Any]:
+    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
         started = time.perf_counter()
         run = self._run_dir(kind)
         if run is None and kind == "popularity":
@@ -176,28 +174,27 @@ class CheckpointEvaluator(ModelEvaluator):
         ranked = rank_served(served, relevant, known, k=K)
         users, songs = ranked.users, ranked.top
         progress.advance()
-        result: dict[str, Any] = {
-            "model": kind, "checkpoint": str(run / "model.pt"), "test_users": len(users),
-            f"recall@{K}": ranked.recall, f"ndcg@{K}": ranked.ndcg,
-            **list_metrics(served, bundle, users, songs),
-            "by_user_type": self._by_user_type(dataset, bundle, users, ranked),
-        }
+        lists = list_metrics(served, bundle, users, songs)
+        by_type = self._by_user_type(dataset, bundle, users, ranked)
         progress.advance()
+        deletion = None
         if isinstance(model, _GATRecommender):
             sample = np.random.default_rng(0).permutation(len(users))[:DELETION_USERS]
-            result["deletion_test"] = deletion_test(model, served, users[sample], songs[sample, 0])
+            deletion = deletion_test(model, served, users[sample], songs[sample, 0])
         progress.advance()
         progress.finish()
-        result["wall_s"] = time.perf_counter() - started
-        return result
+        return ModelEvaluation(model=kind, checkpoint=str(run / "model.pt"), k=ranked.k,
+                               test=RankingFigures(len(users), ranked.recall, ranked.ndcg), lists=lists,
+                               by_user_type=by_type, deletion_test=deletion,
+                               wall_s=time.perf_counter() - started)
 
     @staticmethod
-    def _by_user_type(dataset, bundle, users: np.ndarray, ranked: Ranked) -> dict[str, Any]:
+    def _by_user_type(dataset, bundle, users: np.ndarray, ranked: Ranked) -> dict[str, RankingFigures]:
         types_table = dataset.catalogue["users"]
         lookup = dict(zip(types_table.column("user_id").to_pylist(),
                           pc.fill_null(types_table.column("user_type"), "unknown").to_pylist(), strict=True))
         types = np.array([lookup.get(bundle.ids["user"][u], "unknown") for u in users])
         recall, ndcg = ranked.per_user_recall, ranked.per_user_ndcg
-        return {t: {"users": int((types == t).sum()), f"recall@{K}": float(recall[types == t].mean()),
-                    f"ndcg@{K}": float(ndcg[types == t].mean())}
+        return {t: RankingFigures(int((types == t).sum()), float(recall[types == t].mean()),
+                                  float(ndcg[types == t].mean()))
                 for t in sorted(set(types))}

@@ -32,6 +32,7 @@ from torch_geometric.data import HeteroData
 from adapters.common.atomic import atomic_file
 from adapters.common.tables import positions
 from domain.errors import EmptyRepository
+from domain.model import GraphSummary
 from domain.ports import Dataset, GraphBuilder
 
 LISTENS = ("user", "listens_to", "song")
@@ -98,10 +99,10 @@ def _known_pairs(table: pa.Table, left: tuple[str, list[str]], right: tuple[str,
 
 
 class PygGraphBuilder(GraphBuilder):
-    def build(self, dataset: Dataset | None, out_path: Path) -> dict[str, Any]:
+    def build(self, dataset: Dataset | None, out_path: Path) -> GraphSummary:
         bundle = self.build_bundle(dataset)
         bundle.save(out_path)
-        return bundle.summary
+        return GraphSummary(path=str(out_path), **bundle.summary)
 
     def build_bundle(self, dataset: Dataset | None, interactions: pa.Table | None = None) -> GraphBundle:
         """Graph from ``interactions`` (default: all stored ones) plus the catalogue."""

@@ -89,7 +89,7 @@ def _write_csv(path: Path, columns: dict[str, Any]) -> int:
 
 
 class SyntheticSeedGenerator(SyntheticDataGenerator):
-    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, Any]:
+    def generate(self, out_dir: Path, spec: GenerationSpec, progress: Progress) -> dict[str, int]:
         progress.start("generating", total=4)
         world = build_world(spec)
         progress.advance()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ from adapters.sources.csv_checks import require_file
 from adapters.sources.synthetic import ids
 from adapters.sources.synthetic_world import build_world
 from domain.errors import InvalidInputFile, first_line
+from domain.model import DataQualityReport, QualityCheck
 from domain.ports import DataValidator, GenerationSpec, Progress
 
 ORACLE_MIN_LIFT = 2.0
@@ -42,8 +42,8 @@ def _read(data_dir: Path, name: str) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
-    return {"name": name, "passed": bool(passed), "detail": detail}
+def _check(name: str, passed: bool, detail: str) -> QualityCheck:
+    return QualityCheck(name, bool(passed), detail)
 
 
 def oracle_vs_popularity(sessions: pd.DataFrame, spec: GenerationSpec, k: int = K) -> dict[str, float]:
@@ -69,7 +69,7 @@ def recall_by_true_preference(spec: GenerationSpec, known: pa.Table, held_out: p
 
 
 class SyntheticDataValidator(DataValidator):
-    def validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
+    def validate(self, data_dir: Path, progress: Progress) -> DataQualityReport:
         try:
             return self._validate(data_dir, progress)
         except (KeyError, ValueError, TypeError, IndexError, ZeroDivisionError) as error:
@@ -77,7 +77,7 @@ class SyntheticDataValidator(DataValidator):
             raise InvalidInputFile(str(data_dir), "not a raw set in the generator's layout "
                                    f"({type(error).__name__}: {first_line(error, 120)})") from None
 
-    def _validate(self, data_dir: Path, progress: Progress) -> dict[str, Any]:
+    def _validate(self, data_dir: Path, progress: Progress) -> DataQualityReport:
         progress.start("validating", total=3)
         sessions = _read(data_dir, "raw_sessions.csv")
         genres = _read(data_dir, "genres.csv")
@@ -141,7 +141,7 @@ class SyntheticDataValidator(DataValidator):
                              f"quietest {hours.idxmin()}:00 ({hours.min():.1%})"))
         progress.advance()
 
-        figures: dict[str, Any] = {
+        figures: dict[str, float] = {
             "plays": len(sessions), "users": int(sessions["user_id"].nunique()),
             "songs": len(tracks), "artists": int(tracks["artist_id"].nunique()),
             "genres": len(genres), "interactions": len(pair_plays),
@@ -161,5 +161,4 @@ class SyntheticDataValidator(DataValidator):
                 f"{HELD_OUT_SHARE:.0%} held-out split"))
         progress.advance()
         progress.finish()
-        return {"data_dir": str(data_dir), "passed": all(c["passed"] for c in checks),
-                "checks": checks, "figures": figures}
+        return DataQualityReport(str(data_dir), tuple(checks), figures)

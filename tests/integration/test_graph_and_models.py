@@ -14,6 +14,7 @@ from adapters.graph.pyg_builder import HISTORY, LISTENS, PREFERS, GraphBundle, P
 from adapters.models.factory import create_model, load_checkpoint, save_checkpoint
 from adapters.training.sampling import NegativeSampler
 from domain.errors import CheckpointError, EmptyRepository
+from domain.model import GraphSummary
 from domain.ports import Catalogue, Dataset
 from tests.conftest import SMALL
 
@@ -35,7 +36,7 @@ def test_graph_has_every_node_type_relation_and_attribute(small_dataset, tmp_pat
     assert len(bundle.genre_names) == SMALL.genres and data["genre"].popularity.shape == (SMALL.genres,)
     path = tmp_path / "graph.pt"
     summary = PygGraphBuilder().build(small_dataset, path)
-    assert summary["nodes"]["song"] == SMALL.songs
+    assert summary.nodes["song"] == SMALL.songs
     assert GraphBundle.load(path).ids == bundle.ids
 
 
@@ -50,10 +51,10 @@ def test_songs_without_artist_and_users_without_preferences_are_counted(small_da
                           schema=CATALOGUE_SCHEMAS["users"])
     tables["users"] = pa.concat_tables([tables["users"], extra_user])
     dataset = Dataset(Catalogue(tables), small_dataset.interactions, small_dataset.sources)
-    summary = PygGraphBuilder().build_bundle(dataset).summary
-    assert summary["songs_without_artist"] == 1
-    assert summary["isolated_nodes"]["user"] == 1  # the newcomer has no plays, no preferences
-    assert summary["users_without_preferences"] == 1
+    summary = GraphSummary("graph.pt", **PygGraphBuilder().build_bundle(dataset).summary)
+    assert summary.songs_without_artist == 1
+    assert summary.isolated_nodes["user"] == 1  # the newcomer has no plays, no preferences
+    assert summary.users_without_preferences == 1
 
 
 def test_empty_repository_is_a_user_error():

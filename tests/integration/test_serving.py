@@ -151,17 +151,18 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     evaluator = CheckpointEvaluator(models, repository)
     assert evaluator.trained_kinds() == ["popularity", "gat-basic", "gat-enhanced"]
     result = evaluator.evaluate("gat-basic", SilentProgress())
-    for key in ("recall@10", "ndcg@10", "genre_diversity", "genre_coverage", "catalogue_coverage",
-                "diversity", "novelty"):
-        assert np.isfinite(result[key])
-    assert 0 < result["catalogue_coverage"] <= 1 and 0 <= result["diversity"] <= 1
-    deletion = result["deletion_test"]
-    assert deletion["users"] > 0
-    assert deletion["mean_drop_top_attention"] > deletion["mean_drop_random_edge"]
-    assert deletion["share_top_attention_beats_random"] > 0.5
-    assert set(result["by_user_type"]) <= {"casual", "regular", "power", "unknown"}
+    figures = (result.test.recall, result.test.ndcg, *vars(result.lists).values())
+    assert np.all(np.isfinite(figures))
+    assert 0 < result.lists.catalogue_coverage <= 1 and 0 <= result.lists.diversity <= 1
+    deletion = result.deletion_test
+    assert deletion is not None and deletion.users > 0
+    assert deletion.mean_drop_top_attention > deletion.mean_drop_random_edge
+    assert deletion.share_top_attention_beats_random > 0.5
+    assert set(result.by_user_type) <= {"casual", "regular", "power", "unknown"}
+    assert sum(f.users for f in result.by_user_type.values()) == result.test.users
     popularity = evaluator.evaluate("popularity", SilentProgress())
-    assert popularity["genre_influence"] == 0.0 and "deletion_test" not in popularity
+    assert popularity.lists.genre_influence == 0.0 and popularity.deletion_test is None
+    assert "deletion_test" not in popularity.as_dict() and "deletion_test" in result.as_dict()
 
 
 def test_taking_out_the_most_attended_edge_lowers_the_score_most(served):

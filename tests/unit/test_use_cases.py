@@ -3,23 +3,29 @@ what each use case checks before the work, and what it hands the ports."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from application.data_generation import GenerateData, ValidateData
+from application.ingest_sessions import IngestCommand, IngestSessions
 from application.learning import BuildGraph, TrainModel
 from application.recommending import Evaluate, RecommendAll
-from domain.errors import EmptyRepository, EngineError, InvalidSetting
-from domain.ports import Catalogue, Dataset, GenerationSpec
+from domain.errors import EmptyRepository, EngineError, InvalidInputFile, InvalidSetting, RejectedRows
+from domain.ports import Catalogue, Dataset, GenerationSpec, SourceRequest
 from domain.training import TrainingSpec
 from tests.fakes import (
     FixedEvaluator,
     FixedValidator,
+    InMemoryFeed,
     InMemoryInteractionRepository,
     InMemoryRecommender,
+    InMemorySource,
     Loader,
     RecordingGenerator,
     RecordingGraphBuilder,
     RecordingTrainer,
+    SummingAggregator,
 )
 
 
@@ -42,17 +48,21 @@ def test_generate_refuses_impossible_sizes_before_generating(tmp_path):
     with pytest.raises(InvalidSetting, match="--users must be at least 1"):
         GenerateData(generator).execute(tmp_path, GenerationSpec(users=0))
     assert generator.specs == []
-    assert GenerateData(generator).execute(tmp_path, GenerationSpec(users=7)) == {"users": 7}
+    generated = GenerateData(generator).execute(tmp_path, GenerationSpec(users=7))
+    assert generated.rows == {"users.csv": 7} and generated.spec.users == 7
+    assert generated.out_dir == str(tmp_path) and generated.wall_s >= 0
 
 
 def test_validate_hands_the_directory_to_the_validator(tmp_path):
-    assert ValidateData(FixedValidator()).execute(tmp_path)["checks"][0][1] is True
+    report = ValidateData(FixedValidator()).execute(tmp_path)
+    assert report.passed and report.checks[0].detail == str(tmp_path)
+    assert not ValidateData(FixedValidator()).execute(tmp_path / "missing").passed
 
 
 def test_build_graph_builds_what_the_repository_holds(tmp_path):
     builder = RecordingGraphBuilder()
     summary = BuildGraph(_repository(5), builder).execute(tmp_path / "graph.pt")
-    assert summary == {"interactions": 5} and builder.built[0][1] == tmp_path / "graph.pt"
+    assert summary.edges == {"user__listens_to__song": 5} and builder.built[0][1] == tmp_path / "graph.pt"
 
 
 def test_train_refuses_an_empty_store_before_training(tmp_path):
@@ -84,9 +94,42 @@ def test_recommend_all_writes_through_the_model_and_checks_the_file_first(tmp_pa
 
 def test_evaluate_scores_the_trained_models_and_names_the_missing_one():
     evaluator = FixedEvaluator(["gat-basic", "popularity"])
-    assert Evaluate(evaluator).execute() == [{"model": "gat-basic"}, {"model": "popularity"}]
-    assert Evaluate(evaluator).execute(("popularity",)) == [{"model": "popularity"}]
+    assert [r.model for r in Evaluate(evaluator).execute()] == ["gat-basic", "popularity"]
+    assert [r.model for r in Evaluate(evaluator).execute(("popularity",))] == ["popularity"]
     with pytest.raises(EngineError, match="no trained gat-enhanced"):
         Evaluate(evaluator).execute(("gat-enhanced",))
     with pytest.raises(EngineError, match="no trained model"):
         Evaluate(FixedEvaluator([])).execute()
+
+
+def _ingest(feeds: dict[str, InMemoryFeed]) -> tuple[IngestSessions, InMemoryInteractionRepository]:
+    repository = InMemoryInteractionRepository()
+    return IngestSessions(InMemorySource(feeds), SummingAggregator(), repository), repository
+
+
+def test_ingest_stores_new_plays_once_and_skips_an_input_it_holds():
+    first = [("u1", "s1", 1.0, 100), ("u1", "s2", 0.5, 200), ("u2", "s1", 1.0, 300)]
+    overlapping = [*first[1:], ("u2", "s3", 1.0, 400)]
+    ingest, repository = _ingest({"a": InMemoryFeed("a", first), "b": InMemoryFeed("b", overlapping)})
+    report = ingest.execute(IngestCommand(SourceRequest(path=Path("a"))))
+    assert (report.interactions, report.plays, report.plays_repeated) == (3, 3, 0)
+    again = ingest.execute(IngestCommand(SourceRequest(path=Path("a"))))
+    assert again.skipped and repository.stats().plays == 3
+    report = ingest.execute(IngestCommand(SourceRequest(path=Path("b"))))
+    assert (report.interactions, report.plays, report.plays_repeated) == (4, 4, 2)
+    assert [s.name for s in repository.load().sources] == ["a", "b"]
+
+
+def test_ingest_refuses_an_empty_input_and_strict_rejects_leaving_the_store_as_it_was():
+    feeds = {"good": InMemoryFeed("good", [("u1", "s1", 1.0, 100)]), "empty": InMemoryFeed("empty", []),
+             "bad": InMemoryFeed("bad", [("u2", "s2", 1.0, 100)], rejected=1)}
+    ingest, repository = _ingest(feeds)
+    ingest.execute(IngestCommand(SourceRequest(path=Path("good"))))
+    before = repository.load()
+    with pytest.raises(InvalidInputFile, match="holds no plays"):
+        ingest.execute(IngestCommand(SourceRequest(path=Path("empty"))))
+    with pytest.raises(RejectedRows, match="strict mode"):
+        ingest.execute(IngestCommand(SourceRequest(path=Path("bad")), strict=True))
+    assert repository.load() is before
+    lenient = ingest.execute(IngestCommand(SourceRequest(path=Path("bad"))))
+    assert (lenient.rows_rejected, lenient.plays) == (1, 2)
