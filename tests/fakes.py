@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from adapters.common.tables import dataset_stats, empty_catalogue, play_rows
+from adapters.common.tables import PLAY_KEYS, dataset_stats, empty_catalogue, play_rows
 from domain.model import (
     DataQualityReport,
     GraphSummary,
@@ -188,9 +188,9 @@ class SummingAggregator(InteractionAggregator):
                     repeated += 1
                     continue
                 seen.add(row["play_key"])
-                counts[(row["user_id"], row["song_id"])] += row["play_count"]
-        return NewPlays(_counts_table(counts), pa.table({"play_key": pa.array(sorted(seen), pa.int64())}),
-                        repeated)
+                counts[(row["user_id"], row["song_id"])] += row["plays"]
+        keys = pa.table({"play_key": pa.array(sorted(seen), PLAY_KEYS.field("play_key").type)})
+        return NewPlays(_counts_table(counts), keys, repeated)
 
     def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
               source: SourceRecord) -> Dataset:
