@@ -103,7 +103,7 @@ class Explain:
         explained = explainer.explain(user_id, song_id)
         if plot is not None:
             explainer.plot(user_id, explained, plot)
-        return ExplainedSong(model, explained)
+        return ExplainedSong(model, user_id, explained, None if plot is None else str(plot))
 
 
 class RecommendAll:
@@ -116,7 +116,7 @@ class RecommendAll:
         check_output_file(out_path, (".csv", ".parquet"), "--output")
         recommender = self._loader.load(chosen_kind(self._loader, model))
         rows = recommender.recommend_all(k, include_heard, out_path, progress or SilentProgress())
-        return RecommendAllResult(recommender.kind, rows)
+        return RecommendAllResult(recommender.kind, rows, k, str(out_path))
 
 
 class Evaluate:

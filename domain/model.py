@@ -43,10 +43,12 @@ class RecommendationList:
 
 @dataclass(frozen=True)
 class ExplainedSong:
-    """One user-song score explained by the model of this kind."""
+    """One user-song score explained by the model of this kind (and drawn, when ``plot``)."""
 
     model: str
+    user_id: str
     recommendation: Recommendation
+    plot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class RecommendAllResult:
 
     model: str
     rows: int
+    k: int
+    output: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

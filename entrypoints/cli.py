@@ -312,8 +312,7 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
             raise click.UsageError("--all-users needs --output FILE (.csv or .parquet)")
         written = app.container.recommend_all().execute(k, model, output, include_heard,
                                                         progress_for(as_json))
-        emit(as_json, rendering.all_users_written_dict(written, output, k),
-             rendering.all_users_written(written, output, k))
+        emit(as_json, written.as_dict(), rendering.all_users_written(written))
         return
     if not user_id:
         raise click.UsageError("give --user USER_ID or --all-users")
@@ -339,8 +338,7 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
     """
     model = model or app.settings.chosen_model_kind
     explained = app.container.explain().execute(user_id, song_id, model, plot)
-    emit(as_json, rendering.explained_song_dict(explained, user_id, plot),
-         rendering.explained_song(explained, user_id, plot))
+    emit(as_json, rendering.explained_song_dict(explained), rendering.explained_song(explained))
 
 
 @cli.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 from domain.model import (
@@ -121,25 +120,24 @@ def recommendation_list(result: RecommendationList) -> str:
     return "\n".join(lines)
 
 
-def all_users_written_dict(written: RecommendAllResult, output: Path, k: int) -> dict[str, Any]:
-    return {"model": written.model, "output": str(output), "rows": written.rows, "k": k}
+def all_users_written(written: RecommendAllResult) -> str:
+    return (f"wrote {written.rows:,} recommendations ({written.model}, top {written.k} per user) "
+            f"to {written.output}")
 
 
-def all_users_written(written: RecommendAllResult, output: Path, k: int) -> str:
-    return f"wrote {written.rows:,} recommendations ({written.model}, top {k} per user) to {output}"
-
-
-def explained_song_dict(explained: ExplainedSong, user_id: str, plot: Path | None) -> dict[str, Any]:
-    payload = {"user_id": user_id, "model": explained.model, **recommendation_dict(explained.recommendation)}
-    if plot is not None:
-        payload["plot"] = str(plot)
+def explained_song_dict(explained: ExplainedSong) -> dict[str, Any]:
+    payload = {"user_id": explained.user_id, "model": explained.model,
+               **recommendation_dict(explained.recommendation)}
+    if explained.plot is not None:
+        payload["plot"] = explained.plot
     return payload
 
 
-def explained_song(explained: ExplainedSong, user_id: str, plot: Path | None) -> str:
+def explained_song(explained: ExplainedSong) -> str:
     rec = explained.recommendation
     text = rec.explanation.text if rec.explanation is not None else "no explanation"
-    return f"{describe(rec)} (rank {rec.rank} for {user_id})\n{text}" + (f"\nplot: {plot}" if plot else "")
+    return (f"{describe(rec)} (rank {rec.rank} for {explained.user_id})\n{text}"
+            + (f"\nplot: {explained.plot}" if explained.plot else ""))
 
 
 LIST_COLUMNS = (("genre_diversity", "genres/list"), ("genre_coverage", "genre cov"),

@@ -19,9 +19,9 @@ genre-aware model mixes in the cosine of the user's and the song's genre profile
 Shapes: ``users`` rows (U, members * dim); ``candidates`` rows (U, C, members * dim) or
 (1, C, members * dim) for one catalogue shared by every user; ``history`` rows
 (U, H, members * dim); ``bias`` (U, H, C) is -inf at the history slots a candidate may not
-attend to (padding, itself) and 0 elsewhere. History runs along the middle axis, candidates along the last:
-the softmax's reductions then run over contiguous candidates, which is several times faster
-than reducing a last axis of 20 history slots.
+attend to (padding, itself) and 0 elsewhere. History runs along the middle axis, candidates
+along the last: the softmax's reductions then run over contiguous candidates, which is
+several times faster than reducing a last axis of 20 history slots.
 """
 
 from __future__ import annotations

@@ -63,6 +63,18 @@ def test_explanation_fields_are_consistent(served):
         assert set(e.matched_genres) <= genres
 
 
+def test_explain_gives_the_rank_recommend_gives(served):
+    recommender = served[0].load("gat-basic")
+    user = _a_user(recommender)
+    for rec in recommender.recommend(user, 5):
+        explained = recommender.explain(user, rec.song_id)
+        assert (explained.rank, explained.score) == (rec.rank, pytest.approx(rec.score))
+    heard = recommender.loaded.song_ids[recommender.loaded.heard.row(recommender.loaded.user_index[user])[0]]
+    with_heard = [r.song_id for r in recommender.recommend(user, len(recommender.loaded.song_ids),
+                                                            include_heard=True)]
+    assert recommender.explain(user, heard).rank <= with_heard.index(heard) + 1
+
+
 @pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
 def test_explained_attention_is_the_attention_that_scored_the_song(served, kind):
     """Each member attends over the history by its own similarity; the explanation shows the
