@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, measure, print_table  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_metrics, rank_served  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores, rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
@@ -78,7 +78,7 @@ def als_scores(parts: dict[str, Pairs], weights):
         def score(users, user_f=user_f, item_f=item_f):
             return user_f[users] @ item_f.T
 
-        val = rank_metrics(score, validation, known).recall
+        val = rank_scores(score, validation, known).recall
         if best is None or val > best[0]:
             best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
                     fit_s)
@@ -152,7 +152,7 @@ def main() -> None:
                                      (every.users, every.songs)), shape=every.shape)
         val, score, chosen, fit_s = als_scores(parts, weights)
         known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
-        test = rank_metrics(score, parts[TEST].matrix(), known)
+        test = rank_scores(score, parts[TEST].matrix(), known)
         rows.append([f"implicit ALS {chosen}", f"{test.recall:.4f}", f"{test.ndcg:.4f}",
                      f"{val:.4f}", f"{fit_s:.1f}", ""])
         references.append(("implicit ALS", test.recall, test.ndcg))

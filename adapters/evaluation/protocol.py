@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
-from adapters.scoring.served import LoadedModel, best_of
+from adapters.scoring.served import LoadedModel, as_numpy, best_of
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 K = 10
@@ -107,25 +107,19 @@ class Ranked:
     top: np.ndarray
 
 
-def rank_metrics(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
-                 exclude: UserSongs | None, k: int = K) -> Ranked:
-    """Rank every song for each user with relevant songs (``score_users``: user indices to a
-    users x songs array, numpy's or torch's), ``exclude``'s songs left out."""
+def rank_metrics(top_of: Callable[[np.ndarray], np.ndarray], relevant: UserSongs, k: int = K) -> Ranked:
+    """Score the ranking of each user with relevant songs: ``top_of`` gives a batch of users'
+    top ``k`` song indices, best first, the songs they already know left out (-1 where a user
+    has fewer to offer)."""
     candidates = np.flatnonzero(relevant.counts() > 0)
     discounts = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
     ideal = np.cumsum(discounts)
     recall, ndcg, tops = [], [], []
     for start in range(0, len(candidates), RANKING_CHUNK):
         batch = candidates[start:start + RANKING_CHUNK]
-        scores = score_users(batch)
-        # torch's scores are read in place, through the array interchange protocol
-        scores = np.array(scores if isinstance(scores, np.ndarray) else np.from_dlpack(scores),
-                          dtype=np.float64)
-        if exclude is not None:
-            scores[exclude.dense(batch)] = -np.inf
-        _, top = best_of(scores, k)
+        top = top_of(batch)
         tops.append(top)
-        hits = np.take_along_axis(relevant.dense(batch), top, 1).astype(np.float64)
+        hits = np.take_along_axis(relevant.dense(batch), np.maximum(top, 0), 1) & (top >= 0)
         n_relevant = relevant.counts()[batch].astype(np.float64)
         recall.append(hits.sum(1) / n_relevant)
         ndcg.append((hits * discounts[:top.shape[1]]).sum(1)
@@ -138,7 +132,21 @@ def rank_metrics(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
                   top=np.concatenate(tops) if tops else np.empty((0, k), np.int64))
 
 
+def rank_scores(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
+                exclude: UserSongs | None, k: int = K) -> Ranked:
+    """``rank_metrics`` of any scorer that gives a batch of users' scores for every song
+    (``score_users``: a users x songs array), ranked whole; ``exclude``'s songs left out."""
+    def top_of(users: np.ndarray) -> np.ndarray:
+        scores = as_numpy(score_users(users))
+        if exclude is not None:
+            scores[exclude.dense(users)] = -np.inf
+        return best_of(scores, k)[1]
+
+    return rank_metrics(top_of, relevant, k)
+
+
 def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = K,
                 backend: str = "numpy") -> Ranked:
-    """``rank_metrics`` of an exported model's scores, computed with ``backend``'s arrays."""
-    return rank_metrics(lambda users: served.scores(users, backend), relevant, exclude, k)
+    """``rank_metrics`` of an exported model, ranking as it serves (``LoadedModel.top_k``),
+    with ``backend``'s arrays."""
+    return rank_metrics(lambda users: served.top_k(users, k, exclude, backend)[1], relevant, k)

@@ -25,7 +25,8 @@ from adapters.common.atomic import atomic_file
 from adapters.graph.pyg_builder import PERFORMS
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
-from adapters.scoring.served import SERVING_FORMAT
+from adapters.scoring.retrieval import item_index, song_neighbours
+from adapters.scoring.served import SERVING_FORMAT, unit_rows
 
 SPARSE_USER_PLAYS = 3
 SIMILAR_USERS = 10
@@ -62,7 +63,12 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         notes["cold_songs_from_artist"] = _fill_cold_songs(arrays, artist_input)
         arrays["sparse_users"] = _supplement_sparse_users(arrays)
         notes["sparse_users_supplemented"] = len(arrays["sparse_users"])
+        arrays["neighbours"] = song_neighbours(arrays["song_emb"])
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
+    if isinstance(model, _GATRecommender):
+        index = item_index(arrays["song_emb"], unit_rows(arrays["song_genre"]), alpha)
+        if index is not None:
+            arrays["item_index"] = index
     meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha,
             "notes": {name: n for name, n in notes.items() if n}}
     arrays["meta"] = np.array(json.dumps(meta))

@@ -175,6 +175,23 @@ def catalogue_collaborative(user_emb: Array, song_emb: Array, attended: Array, a
     return xp.concat(blocks, axis=0) if blocks else xp.zeros((0, songs.shape[1]), dtype=song_emb.dtype)
 
 
+def candidate_collaborative(user_emb: Array, song_emb: Array, attended: Array, attended_mask: Array,
+                            sharpness: Array, members: int, users: Array, candidates: Array) -> Array:
+    """(users x m) collaborative scores of each user's own ``candidates`` (users x m song
+    indices), in blocks of users: the second stage of a two-stage ranking."""
+    xp = array_namespace(song_emb)
+    step = max(1, CATALOGUE_BLOCK // max(1, attended.shape[1] * candidates.shape[1]))
+    blocks = []
+    for start in range(0, len(users), step):
+        batch, mine = users[start:start + step], candidates[start:start + step]
+        history = attended[batch]
+        bias = attention_bias(blocked_slots(history, attended_mask[batch], mine), song_emb)
+        blocks.append(xp.mean(member_scores(user_emb[batch], song_emb[mine], song_emb[history], bias,
+                                            sharpness, members), axis=-1))
+    return (xp.concat(blocks, axis=0) if blocks
+            else xp.zeros((0, candidates.shape[1]), dtype=song_emb.dtype))
+
+
 def genre_similarity(user_genres: Array, candidate_genres: Array) -> Array:
     """(U, C) cosine of unit genre profiles: users (U, G), candidates (U or 1, C, G)."""
     return _row_products(user_genres, candidate_genres, array_namespace(candidate_genres))

@@ -21,9 +21,10 @@ from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.scoring import kernel
 from adapters.scoring.kernel import array_namespace
+from adapters.scoring.retrieval import QUERY_CANDIDATES, Retrieval, top_columns
 from domain.ports import Dataset
 
-SERVING_FORMAT = 5  # bump when serving.npz changes; older files are re-exported
+SERVING_FORMAT = 6  # bump when serving.npz changes; older files are re-exported
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
@@ -44,7 +45,7 @@ def needs_export(run: Path) -> bool:
     return stale or serving_format(serving) != SERVING_FORMAT
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
 
@@ -57,7 +58,8 @@ class ScoreParts:
 
 
 class LoadedModel:
-    def __init__(self, data: dict[str, np.ndarray], dataset: Dataset | None) -> None:
+    def __init__(self, data: dict[str, np.ndarray], dataset: Dataset | None,
+                 query_candidates: int = QUERY_CANDIDATES) -> None:
         meta = json.loads(str(data["meta"]))
         self.kind, self.alpha = meta["kind"], float(meta["alpha"])
         self.user_ids = data["user_ids"].astype(object)
@@ -67,8 +69,8 @@ class LoadedModel:
         self.song_index = {s: i for i, s in enumerate(self.song_ids)}
         self.popularity = data["popularity"]
         self.user_genre, self.song_genre = data["user_genre"], data["song_genre"]
-        self._user_genre_unit = _unit_rows(self.user_genre)
-        self._song_genre_unit = _unit_rows(self.song_genre)
+        self._user_genre_unit = unit_rows(self.user_genre)
+        self._song_genre_unit = unit_rows(self.song_genre)
         self._catalogue = np.arange(len(self.song_ids))
         self._by_backend: dict[str, dict[str, Any]] = {}
         self.song_artist = data["song_artist"]
@@ -82,6 +84,9 @@ class LoadedModel:
             self.sharpness = data["sharpness"]
             self.members = len(self.sharpness)
             self.sparse_users = set(data["sparse_users"].tolist())
+            self.retrieval = Retrieval({**data, "user_genre_unit": self._user_genre_unit,
+                                        "song_genre_unit": self._song_genre_unit}, self.members, self.alpha,
+                                       query_candidates)
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
 
@@ -170,41 +175,56 @@ class LoadedModel:
     # -- scoring ---------------------------------------------------------------------------
     def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None),
                     backend: str = "numpy") -> ScoreParts:
-        """(users x songs) collaborative, genre and final scores; all songs by default; arrays
-        of ``backend`` ("numpy", or "torch": the same kernel on tensors)."""
+        """Collaborative, genre and final scores of ``users`` for ``songs``: all songs by
+        default, a list every user shares (1-D), or each user's own (users x m); arrays of
+        ``backend`` ("numpy", or "torch": the same kernel on tensors)."""
         a = self._arrays(backend)
+        own = isinstance(songs, np.ndarray) and songs.ndim == 2
         users, songs = self._index(backend, users), self._index(backend, songs)
         xp = array_namespace(a["popularity"])
-        genre = kernel.genre_similarity(a["user_genre_unit"][users], a["song_genre_unit"][songs][None])
+        song_genres = a["song_genre_unit"][songs]
+        genre = kernel.genre_similarity(a["user_genre_unit"][users],
+                                        song_genres if own else song_genres[None])
         if not self.is_gat:
             final = xp.broadcast_to(xp.log1p(a["popularity"][songs]), genre.shape)
             return ScoreParts(final, genre, final)
-        collaborative = kernel.catalogue_collaborative(
-            a["user_emb"], a["song_emb"], a["attended"], a["attended_mask"], a["sharpness"], self.members,
-            users, a["catalogue"][songs][None, :])
+        arguments = (a["user_emb"], a["song_emb"], a["attended"], a["attended_mask"], a["sharpness"],
+                     self.members, users)
+        collaborative = (kernel.candidate_collaborative(*arguments, songs) if own
+                         else kernel.catalogue_collaborative(*arguments, a["catalogue"][songs][None, :]))
         return ScoreParts(collaborative, genre, kernel.final_scores(collaborative, genre, self.alpha))
 
     def scores(self, users: np.ndarray, backend: str = "numpy") -> Any:
         return self.score_parts(users, backend=backend).final
 
-    def top_k(self, users: np.ndarray, k: int, include_heard: bool,
-              allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, song indices) best first; -inf scores mark songs that could not be offered."""
-        scores = np.array(self.scores(users), dtype=np.float64)
-        if not include_heard:
-            scores[self.heard.dense(users)] = -np.inf
-        if allowed is not None:
-            scores[:, ~allowed] = -np.inf
+    def top_k(self, users: np.ndarray, k: int, exclude: UserSongs | None = None,
+              backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``k`` best (scores, song indices), ``exclude``'s songs left out; a GAT
+        model ranks in two stages (``adapters.scoring.retrieval``) when its catalogue is larger
+        than the candidate pool. -inf scores (song -1 or an excluded one) fill a row that has
+        fewer than ``k`` songs to offer."""
+        if self.is_gat and len(self.song_ids) > self.retrieval.pool:
+            pool = self.retrieval.candidates(users, exclude)
+            scores = as_numpy(self.score_parts(users, np.maximum(pool, 0), backend).final)
+            scores[pool < 0] = -np.inf
+            values, columns = best_of(scores, k)
+            return values, np.take_along_axis(pool, columns, 1)
+        scores = as_numpy(self.scores(users, backend))
+        if exclude is not None:
+            scores[exclude.dense(users)] = -np.inf
         return best_of(scores, k)
+
+
+def as_numpy(scores: Any) -> np.ndarray:
+    """Scores as a float64 numpy array (torch's read in place, through the array interchange
+    protocol, before the copy)."""
+    return np.array(scores if isinstance(scores, np.ndarray) else np.from_dlpack(scores), dtype=np.float64)
 
 
 def best_of(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` best (scores, columns), best first, equal scores in column order: the
     same scores always give the same list, whoever ranks them."""
-    k = min(k, scores.shape[1])
-    if k == 0:
-        return scores[:, :0], np.zeros((len(scores), 0), np.int64)
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top = top_columns(scores, k)
     top.sort(axis=1)
     top_scores = np.take_along_axis(scores, top, 1)
     order = np.argsort(-top_scores, axis=1, kind="stable")

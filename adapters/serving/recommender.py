@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from adapters.common.user_songs import UserSongs
 from adapters.explain.builder import ExplanationBuilder
 from adapters.scoring.served import UNREADABLE, LoadedModel, needs_export
 from adapters.storage.runs import RunStore
@@ -45,8 +46,12 @@ class CheckpointRecommender(TrainedModel):
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
                   explain: bool = False) -> list[Recommendation]:
         user = self.loaded.user_index[user_id]
-        values, songs = self.loaded.top_k(np.array([user]), k, include_heard)
+        values, songs = self.loaded.top_k(np.array([user]), k, self._unheard(include_heard))
         return self._recommendations(user, values[0], songs[0], explain)
+
+    def _unheard(self, include_heard: bool) -> UserSongs | None:
+        """What a list leaves out: the songs each user has heard, unless they are wanted."""
+        return None if include_heard else self.loaded.heard
 
     def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
         loaded = self.loaded
@@ -93,7 +98,7 @@ class CheckpointRecommender(TrainedModel):
         progress.start("recommending for every user", total=len(users))
         for start in range(0, len(users), ALL_USERS_CHUNK):
             batch = users[start:start + ALL_USERS_CHUNK]
-            values, songs = loaded.top_k(batch, k, include_heard)
+            values, songs = loaded.top_k(batch, k, self._unheard(include_heard))
             finite = np.isfinite(values)
             columns["user"].append(np.repeat(batch, values.shape[1])[finite.ravel()])
             columns["song"].append(songs[finite])

@@ -189,7 +189,7 @@ def test_the_deletion_test_takes_one_edge_out_of_the_served_history_and_puts_it_
     loaded = served[0].load("gat-basic").loaded
     counts = loaded.history_counts()
     user = int(np.argmax((counts >= 5) & (counts <= 15)))
-    target = int(loaded.top_k(np.array([user]), 1, include_heard=False)[1][0, 0])
+    target = int(loaded.top_k(np.array([user]), 1, loaded.heard)[1][0, 0])
     songs, _ = loaded.history_attention(user, target)
     data = model.bundle.data
     edge_index = data[HISTORY].edge_index
@@ -238,3 +238,55 @@ def test_popularity_context_never_overstates_a_share(served):
     assert 0.99 < share < 1.0  # a share the usual rounding would print as 100%
     context = recommender.explanations.popularity_context(top, [])
     assert f"more than {int(share * 100)}% of songs" in context and "100%" not in context
+
+
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_two_stage_lists_are_the_full_models_best_among_distinct_unheard_candidates(served, kind):
+    run = RunStore(served[2]).current(kind)
+    exact = served[0].load(kind).loaded
+    arrays = dict(np.load(run / "serving.npz"))
+    narrow = LoadedModel(arrays, served[1].load(), query_candidates=20)
+    assert narrow.retrieval.pool < len(narrow.song_ids)  # two stages, not the whole catalogue
+    users = np.arange(len(narrow.user_ids))
+    values, songs = narrow.top_k(users, 10, narrow.heard)
+    heard = narrow.heard.dense(users)
+    full = exact.scores(users)
+    for user in users:
+        offered = songs[user][songs[user] >= 0]
+        assert len(set(offered.tolist())) == len(offered) and not heard[user, offered].any()
+        np.testing.assert_allclose(values[user][: len(offered)], full[user, offered], rtol=1e-5, atol=1e-6)
+        pool = narrow.retrieval.candidates(np.array([user]), narrow.heard)[0]
+        pool = pool[pool >= 0]
+        assert set(offered.tolist()) <= set(pool.tolist())
+        left_out = full[user, np.setdiff1d(pool, offered)]
+        assert full[user, offered].min() >= np.max(left_out, initial=-np.inf) - 1e-6
+    wide = LoadedModel(arrays, served[1].load(), query_candidates=len(narrow.song_ids))
+    assert wide.retrieval.pool >= len(wide.song_ids)
+    np.testing.assert_array_equal(wide.top_k(users, 10, wide.heard)[1],
+                                  exact.top_k(users, 10, exact.heard)[1])
+
+
+def test_large_catalogues_search_a_faiss_graph_exported_with_the_model(served, monkeypatch):
+    """Above ``EXACT_LIMIT`` songs the neighbour lists and the query's search come from FAISS
+    HNSW graphs built at export (here the limit is lowered to the small model's catalogue); on
+    a few hundred songs such a graph finds what an exact search finds."""
+    from adapters.scoring import retrieval
+
+    model, _ = load_checkpoint(RunStore(served[2]).current("gat-enhanced") / "model.pt")
+    exact_arrays = serving_arrays(model)
+    monkeypatch.setattr(retrieval, "EXACT_LIMIT", 10)
+    arrays = serving_arrays(model)
+    assert "item_index" in arrays and "item_index" not in exact_arrays
+    assert arrays["neighbours"].shape == exact_arrays["neighbours"].shape
+    assert not (arrays["neighbours"] == np.arange(len(arrays["neighbours"]))[:, None]).any()
+    dataset = served[1].load()
+    searched = LoadedModel(arrays, dataset, query_candidates=20)
+    scanned = LoadedModel(exact_arrays, dataset, query_candidates=20)
+    assert searched.retrieval.index is not None and scanned.retrieval.index is None
+    users = np.arange(len(searched.user_ids))
+    pools = [model.retrieval.candidates(users, model.heard) for model in (searched, scanned)]
+    shared = np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum())
+                      for a, b in zip(*pools, strict=True)])
+    assert shared > 0.9
+    assert not searched.heard.dense(users)[np.arange(len(users))[:, None], np.maximum(pools[0], 0)][
+        pools[0] >= 0].any()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adapters.common.user_songs import UserSongs
-from adapters.evaluation.protocol import rank_metrics
+from adapters.evaluation.protocol import rank_scores
 
 
 def _rank(scores, relevant_pairs, excluded_pairs=(), k=3):
@@ -15,7 +15,7 @@ def _rank(scores, relevant_pairs, excluded_pairs=(), k=3):
         users = np.array([u for u, _ in pairs], np.int64)
         songs = np.array([s for _, s in pairs], np.int64)
         return UserSongs.from_pairs(users, songs, n_users, n_songs)
-    return rank_metrics(lambda users: np.asarray(scores)[users], matrix(relevant_pairs),
+    return rank_scores(lambda users: np.asarray(scores)[users], matrix(relevant_pairs),
                         matrix(excluded_pairs), k)
 
 

@@ -1,0 +1,165 @@
+"""The first stage of a two-stage ranking: a few hundred candidate songs per user, found by
+inner products over the exported model's embeddings, for the full model to score.
+
+The full score of song s for user u (``adapters.scoring.kernel``) is, per member, a graph
+part ``z_u . z_s`` plus an attention-weighted mean of ``z_h . z_s`` over u's history h, and,
+for a genre-aware model, a genre cosine. Two cheap views of it find what it ranks high:
+
+- one inner product per song: the attention replaced by a plain mean over the history, so
+  ``q_u . z_s`` with ``q_u = (z_u + mean_h z_h) / members``, the genre cosine added exactly
+  (``alpha`` and ``1 - alpha`` weigh the two halves of one vector); its best ``QUERY_CANDIDATES``;
+- the attention leans towards the history songs most like s, so each history song's own
+  nearest songs (``HISTORY_NEIGHBOURS`` of them, by ``z . z``, listed at export) join in.
+
+What both leave out is rarely in the full model's top 10 (``benchmarks/retrieval.py``
+measures how rarely). A catalogue no larger than the candidate pool is scored whole.
+
+Both views are exact (blocked matrix products) up to ``EXACT_LIMIT`` songs; above it, FAISS
+HNSW graphs over inner products find them instead: the neighbour lists are built once at
+export, and the index the queries search is built at export too and travels, serialised,
+in ``serving.npz`` (a serving process loads it; it never builds one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adapters.common.user_songs import UserSongs
+
+QUERY_CANDIDATES = 200
+HISTORY_NEIGHBOURS = 10
+# Elements of one (users x songs) block of inner products.
+PRODUCT_BLOCK = 4_000_000
+# Songs above which inner-product searches go to a FAISS HNSW graph instead of every song.
+EXACT_LIMIT = 50_000
+HNSW_LINKS = 32  # neighbours a song keeps in the graph (FAISS's M)
+HNSW_SEARCH_DEPTH = 128  # candidates a search keeps in view (efSearch)
+
+
+def hnsw_index(vectors: np.ndarray) -> Any:
+    """A FAISS HNSW graph over ``vectors`` for the highest inner products."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def serialise(index: Any) -> np.ndarray:
+    import faiss
+
+    return faiss.serialize_index(index)
+
+
+def deserialise(data: np.ndarray) -> Any:
+    import faiss
+
+    index = faiss.deserialize_index(data)
+    index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+    return index
+
+
+def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` highest columns, in no particular order."""
+    k = min(k, scores.shape[1])
+    return np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else np.zeros((len(scores), 0), np.int64)
+
+
+def song_neighbours(song_emb: np.ndarray, count: int = HISTORY_NEIGHBOURS) -> np.ndarray:
+    """(songs x count) each song's most similar other songs by inner product: exactly, in
+    blocks of songs, up to ``EXACT_LIMIT`` songs; by a FAISS HNSW graph above."""
+    n = len(song_emb)
+    count = min(count, max(n - 1, 0))
+    if n > EXACT_LIMIT:
+        _, found = hnsw_index(song_emb).search(np.ascontiguousarray(song_emb, dtype=np.float32), count + 1)
+        # a song is usually its own first hit; keep the first ``count`` others
+        others = found != np.arange(n)[:, None]
+        order = np.argsort(~others, axis=1, kind="stable")[:, :count]
+        return np.take_along_axis(found, order, 1).astype(np.int32)
+    step = max(1, PRODUCT_BLOCK // max(n, 1))
+    blocks = []
+    for start in range(0, n, step):
+        similarity = song_emb[start:start + step] @ song_emb.T
+        rows = np.arange(len(similarity))
+        similarity[rows, start + rows] = -np.inf
+        blocks.append(top_columns(similarity, count))
+    return (np.concatenate(blocks) if blocks else np.zeros((0, count), np.int64)).astype(np.int32)
+
+
+def retrieval_items(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) -> np.ndarray:
+    """The song side of the first stage's inner product: embeddings, and the unit genre
+    profile when the model mixes genres in."""
+    items = [song_emb] + ([song_genre_unit] if alpha < 1.0 else [])
+    return np.concatenate(items, axis=1).astype(np.float32)
+
+
+def item_index(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) -> np.ndarray | None:
+    """The serialised FAISS index the first stage searches, for catalogues above
+    ``EXACT_LIMIT`` songs (None below: every song is scored)."""
+    if len(song_emb) <= EXACT_LIMIT:
+        return None
+    return serialise(hnsw_index(retrieval_items(song_emb, song_genre_unit, alpha)))
+
+
+class Retrieval:
+    """Candidates for the users of one exported model; ``arrays`` as ``LoadedModel`` holds them."""
+
+    def __init__(self, arrays: dict[str, Any], members: int, alpha: float,
+                 query_candidates: int = QUERY_CANDIDATES) -> None:
+        self.attended, self.attended_mask = arrays["attended"], arrays["attended_mask"]
+        self.neighbours = arrays["neighbours"]
+        self.query_candidates = query_candidates
+        song_emb, user_emb = arrays["song_emb"], arrays["user_emb"]
+        history = song_emb[self.attended] * self.attended_mask[:, :, None]
+        mean_history = history.sum(1) / np.maximum(self.attended_mask.sum(1, keepdims=True), 1)
+        queries = [alpha * (user_emb + mean_history) / members]
+        if alpha < 1.0:
+            queries.append((1 - alpha) * arrays["user_genre_unit"])
+        self.queries = np.concatenate(queries, axis=1).astype(np.float32)
+        self.items = retrieval_items(song_emb, arrays["song_genre_unit"], alpha)
+        self.index = deserialise(arrays["item_index"]) if "item_index" in arrays else None
+
+    @property
+    def pool(self) -> int:
+        """The most candidates a user gets."""
+        return self.query_candidates + self.attended.shape[1] * self.neighbours.shape[1]
+
+    def candidates(self, users: np.ndarray, exclude: UserSongs | None) -> np.ndarray:
+        """(users x pool) distinct candidate songs per user, ``exclude``'s songs left out;
+        -1 pads a row."""
+        n_songs = len(self.items)
+        step = max(1, PRODUCT_BLOCK // max(n_songs, 1))
+        blocks = []
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
+            excluded = (exclude.dense(batch) if exclude is not None
+                        else np.zeros((len(batch), n_songs), dtype=bool))
+            rows = np.arange(len(batch))[:, None]
+            found = self._query(batch, excluded)
+            near = np.where(self.attended_mask[batch][:, :, None],
+                            self.neighbours[self.attended[batch]], -1).reshape(len(batch), -1)
+            pool = np.sort(np.concatenate([found, near], axis=1), axis=1)
+            drop = (pool < 0) | excluded[rows, np.maximum(pool, 0)]
+            drop[:, 1:] |= pool[:, 1:] == pool[:, :-1]
+            pool[drop] = -1
+            blocks.append(pool)
+        return (np.concatenate(blocks) if blocks
+                else np.zeros((0, self.pool), np.int64)).astype(np.int64)
+
+    def _query(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        """Each user's best ``query_candidates`` songs by the query's inner product, excluded
+        songs left out (-1 where fewer remain)."""
+        if self.index is None:
+            scores = self.queries[batch] @ self.items.T
+            scores[excluded] = -np.inf
+            found = top_columns(scores, self.query_candidates)
+            found[~np.isfinite(np.take_along_axis(scores, found, 1))] = -1
+            return found
+        # excluded songs are among the hits too: ask for enough to leave the count after them
+        wanted = self.query_candidates + int(excluded.sum(1).max(initial=0))
+        _, found = self.index.search(self.queries[batch], min(wanted, len(self.items)))
+        found[(found >= 0) & excluded[np.arange(len(batch))[:, None], np.maximum(found, 0)]] = -1
+        return found

@@ -1,0 +1,78 @@
+"""Two-stage ranking against ranking the whole catalogue, on trained models.
+
+For every user of each trained GAT model found (the default synthetic set of
+benchmarks/train.py, HetRec of benchmarks/lastfm_hetrec.py), the top 10 unheard songs are
+ranked twice: by the full model over the whole catalogue, and in two stages (candidates by
+inner product and the history songs' neighbours, then the full model on them). Prints the
+recall of the exact top 10 within the two-stage top 10 (target >= 0.99 at the default
+candidate count), the test Recall@10 both ways and the time each takes for all users.
+Run after those benchmarks: .venv/bin/python benchmarks/retrieval.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, print_table  # noqa: E402
+
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_metrics  # noqa: E402
+from adapters.models.factory import load_checkpoint  # noqa: E402
+from adapters.scoring.served import LoadedModel  # noqa: E402
+from adapters.serving.recommender import CheckpointModelLoader  # noqa: E402
+from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
+from adapters.storage.runs import RunStore  # noqa: E402
+
+SETS = {"default synthetic": ROOT / "bench-data" / "train" / "engine",
+        "HetRec 2011 Last.fm": ROOT / "bench-data" / "hetrec" / "engine"}
+KINDS = ("gat-basic", "gat-enhanced")
+
+
+def ranked(served: LoadedModel, users: np.ndarray, exclude) -> tuple[np.ndarray, float]:
+    """Each user's top 10 song indices and the seconds it took."""
+    started = time.perf_counter()
+    top = served.top_k(users, 10, exclude)[1]
+    return top, time.perf_counter() - started
+
+
+def main() -> None:
+    rows = []
+    for name, data_dir in SETS.items():
+        if not (data_dir / "store").exists():
+            print(f"{name}: {data_dir} not found; run its benchmark first")
+            continue
+        repository = ParquetInteractionRepository(data_dir / "store")
+        loader = CheckpointModelLoader(data_dir / "models", repository)
+        for kind in KINDS:
+            run = RunStore(data_dir / "models").current(kind)
+            if run is None:
+                continue
+            two_stage = loader.load(kind).loaded
+            arrays = dict(np.load(run / "serving.npz"))
+            exact = LoadedModel(arrays, repository.load(), query_candidates=len(two_stage.song_ids))
+            users = np.arange(len(two_stage.user_ids))
+            best, exact_s = ranked(exact, users, exact.heard)
+            found, two_stage_s = ranked(two_stage, users, two_stage.heard)
+            recall = np.mean([len(set(b) & set(f)) / 10 for b, f in zip(best, found, strict=True)])
+            model, _ = load_checkpoint(run / "model.pt")
+            split = pq.read_table(run / "split.parquet")
+            parts = {p: Pairs(split.filter(pc.equal(split.column("part"), p)), model.bundle.ids).matrix()
+                     for p in (TRAIN, VALIDATION, TEST)}
+            known = parts[TRAIN].merged(parts[VALIDATION])
+            figures = [rank_metrics(lambda u, m=m, known=known: m.top_k(u, 10, known)[1], parts[TEST]).recall
+                       for m in (exact, two_stage)]
+            rows.append([name, kind, f"{len(two_stage.song_ids):,}", two_stage.retrieval.pool,
+                         f"{recall:.4f}", f"{figures[0]:.4f} / {figures[1]:.4f}",
+                         f"{exact_s:.2f} / {two_stage_s:.2f}"])
+    print_table(["set", "model", "songs", "candidates", "exact top 10 found (target >= 0.99)",
+                 "test Recall@10 exact / two-stage", "all users s, exact / two-stage"], rows)
+
+
+if __name__ == "__main__":
+    main()
