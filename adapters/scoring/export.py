@@ -63,7 +63,8 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         notes["cold_songs_from_artist"] = _fill_cold_songs(arrays, artist_input)
         arrays["sparse_users"] = _supplement_sparse_users(arrays)
         notes["sparse_users_supplemented"] = len(arrays["sparse_users"])
-        arrays["neighbours"] = song_neighbours(arrays["song_emb"])
+        arrays["neighbours"] = song_neighbours(arrays["song_emb"],
+                                               np.unique(arrays["attended"][arrays["attended_mask"]]))
     alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
     if isinstance(model, _GATRecommender):
         index = item_index(arrays["song_emb"], unit_rows(arrays["song_genre"]), alpha)

@@ -9,7 +9,9 @@ for a genre-aware model, a genre cosine. Two cheap views of it find what it rank
   ``q_u . z_s`` with ``q_u = (z_u + mean_h z_h) / members``, the genre cosine added exactly
   (``alpha`` and ``1 - alpha`` weigh the two halves of one vector); its best ``QUERY_CANDIDATES``;
 - the attention leans towards the history songs most like s, so each history song's own
-  nearest songs (``HISTORY_NEIGHBOURS`` of them, by ``z . z``, listed at export) join in.
+  nearest songs (``HISTORY_NEIGHBOURS`` of them, by ``z . z``) join in; they are listed at
+  export for the songs some user's attention reads, the only ones ever looked up (the cost
+  follows the histories, not the square of the catalogue).
 
 What both leave out is rarely in the full model's top 10 (``benchmarks/retrieval.py``
 measures how rarely). A catalogue no larger than the candidate pool is scored whole.
@@ -68,25 +70,28 @@ def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else np.zeros((len(scores), 0), np.int64)
 
 
-def song_neighbours(song_emb: np.ndarray, count: int = HISTORY_NEIGHBOURS) -> np.ndarray:
-    """(songs x count) each song's most similar other songs by inner product: exactly, in
-    blocks of songs, up to ``EXACT_LIMIT`` songs; by a FAISS HNSW graph above."""
+def song_neighbours(song_emb: np.ndarray, songs: np.ndarray, count: int = HISTORY_NEIGHBOURS) -> np.ndarray:
+    """(all songs x count) the most similar other songs by inner product of each of ``songs``
+    (the songs some user's attention reads: only theirs are ever looked up), -1 in the rows
+    of the others; exactly, in blocks, up to ``EXACT_LIMIT`` songs, by a FAISS HNSW graph
+    above."""
     n = len(song_emb)
     count = min(count, max(n - 1, 0))
+    neighbours = np.full((n, count), -1, dtype=np.int32)
     if n > EXACT_LIMIT:
-        _, found = hnsw_index(song_emb).search(np.ascontiguousarray(song_emb, dtype=np.float32), count + 1)
+        queries = np.ascontiguousarray(song_emb[songs], dtype=np.float32)
+        _, found = hnsw_index(song_emb).search(queries, count + 1)
         # a song is usually its own first hit; keep the first ``count`` others
-        others = found != np.arange(n)[:, None]
-        order = np.argsort(~others, axis=1, kind="stable")[:, :count]
-        return np.take_along_axis(found, order, 1).astype(np.int32)
+        order = np.argsort(found == songs[:, None], axis=1, kind="stable")[:, :count]
+        neighbours[songs] = np.take_along_axis(found, order, 1)
+        return neighbours
     step = max(1, PRODUCT_BLOCK // max(n, 1))
-    blocks = []
-    for start in range(0, n, step):
-        similarity = song_emb[start:start + step] @ song_emb.T
-        rows = np.arange(len(similarity))
-        similarity[rows, start + rows] = -np.inf
-        blocks.append(top_columns(similarity, count))
-    return (np.concatenate(blocks) if blocks else np.zeros((0, count), np.int64)).astype(np.int32)
+    for start in range(0, len(songs), step):
+        block = songs[start:start + step]
+        similarity = song_emb[block] @ song_emb.T
+        similarity[np.arange(len(block)), block] = -np.inf
+        neighbours[block] = top_columns(similarity, count)
+    return neighbours
 
 
 def retrieval_items(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) -> np.ndarray:
