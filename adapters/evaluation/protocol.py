@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
-from adapters.scoring.served import LoadedModel, as_numpy, best_of
+from adapters.scoring.served import LoadedModel, as_numpy, best_of, excluded_for
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 K = 10
@@ -137,10 +137,7 @@ def rank_scores(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
     """``rank_metrics`` of any scorer that gives a batch of users' scores for every song
     (``score_users``: a users x songs array), ranked whole; ``exclude``'s songs left out."""
     def top_of(users: np.ndarray) -> np.ndarray:
-        scores = as_numpy(score_users(users))
-        if exclude is not None:
-            scores[exclude.dense(users)] = -np.inf
-        return best_of(scores, k)[1]
+        return best_of(as_numpy(score_users(users)), k, excluded_for(users, exclude))[1]
 
     return rank_metrics(top_of, relevant, k)
 

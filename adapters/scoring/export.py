@@ -50,6 +50,7 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         "genre_names": np.array(bundle.genre_names, dtype=str),
     }
     notes: dict[str, int] = {}
+    alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
     if isinstance(model, _GATRecommender):
         with torch.no_grad():
             z = model()
@@ -65,8 +66,6 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         notes["sparse_users_supplemented"] = len(arrays["sparse_users"])
         arrays["neighbours"] = song_neighbours(arrays["song_emb"],
                                                np.unique(arrays["attended"][arrays["attended_mask"]]))
-    alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
-    if isinstance(model, _GATRecommender):
         index = item_index(arrays["song_emb"], unit_rows(arrays["song_genre"]), alpha)
         if index is not None:
             arrays["item_index"] = index

@@ -110,22 +110,28 @@ def item_index(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) 
 
 
 class Retrieval:
-    """Candidates for the users of one exported model; ``arrays`` as ``LoadedModel`` holds them."""
+    """Candidates for the users of one exported model; ``arrays`` as ``LoadedModel`` holds them.
+    Nothing is computed when a model loads: the queries are made for each batch of users
+    asked for, and the songs' side is the model's own arrays (no concatenated copy)."""
 
     def __init__(self, arrays: dict[str, Any], members: int, alpha: float,
                  query_candidates: int = QUERY_CANDIDATES) -> None:
         self.attended, self.attended_mask = arrays["attended"], arrays["attended_mask"]
         self.neighbours = arrays["neighbours"]
+        self.user_emb, self.song_emb = arrays["user_emb"], arrays["song_emb"]
+        self.user_genre_unit, self.song_genre_unit = arrays["user_genre_unit"], arrays["song_genre_unit"]
+        self.members, self.alpha = members, alpha
         self.query_candidates = query_candidates
-        song_emb, user_emb = arrays["song_emb"], arrays["user_emb"]
-        history = song_emb[self.attended] * self.attended_mask[:, :, None]
-        mean_history = history.sum(1) / np.maximum(self.attended_mask.sum(1, keepdims=True), 1)
-        queries = [alpha * (user_emb + mean_history) / members]
-        if alpha < 1.0:
-            queries.append((1 - alpha) * arrays["user_genre_unit"])
-        self.queries = np.concatenate(queries, axis=1).astype(np.float32)
-        self.items = retrieval_items(song_emb, arrays["song_genre_unit"], alpha)
         self.index = deserialise(arrays["item_index"]) if "item_index" in arrays else None
+
+    def _queries(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The users' side of the inner product: embedding part and genre part (None for a
+        model without the genre term), weighted as the score weighs them."""
+        mask = self.attended_mask[batch]
+        history = (self.song_emb[self.attended[batch]] * mask[:, :, None]).sum(1)
+        embedding = self.alpha * (self.user_emb[batch] + history / np.maximum(mask.sum(1, keepdims=True), 1))
+        genre = (1 - self.alpha) * self.user_genre_unit[batch] if self.alpha < 1.0 else None
+        return (embedding / self.members).astype(np.float32), genre
 
     @property
     def pool(self) -> int:
@@ -135,7 +141,7 @@ class Retrieval:
     def candidates(self, users: np.ndarray, exclude: UserSongs | None) -> np.ndarray:
         """(users x pool) distinct candidate songs per user, ``exclude``'s songs left out;
         -1 pads a row."""
-        n_songs = len(self.items)
+        n_songs = len(self.song_emb)
         step = max(1, PRODUCT_BLOCK // max(n_songs, 1))
         blocks = []
         for start in range(0, len(users), step):
@@ -157,14 +163,19 @@ class Retrieval:
     def _query(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
         """Each user's best ``query_candidates`` songs by the query's inner product, excluded
         songs left out (-1 where fewer remain)."""
+        embedding, genre = self._queries(batch)
         if self.index is None:
-            scores = self.queries[batch] @ self.items.T
+            scores = embedding @ self.song_emb.T
+            if genre is not None:
+                scores += genre @ self.song_genre_unit.T
             scores[excluded] = -np.inf
             found = top_columns(scores, self.query_candidates)
             found[~np.isfinite(np.take_along_axis(scores, found, 1))] = -1
             return found
         # excluded songs are among the hits too: ask for enough to leave the count after them
         wanted = self.query_candidates + int(excluded.sum(1).max(initial=0))
-        _, found = self.index.search(self.queries[batch], min(wanted, len(self.items)))
+        queries = embedding if genre is None else np.concatenate([embedding, genre], axis=1)
+        _, found = self.index.search(np.ascontiguousarray(queries, dtype=np.float32),
+                                     min(wanted, len(self.song_emb)))
         found[(found >= 0) & excluded[np.arange(len(batch))[:, None], np.maximum(found, 0)]] = -1
         return found

@@ -209,10 +209,7 @@ class LoadedModel:
             scores[pool < 0] = -np.inf
             values, columns = best_of(scores, k)
             return values, np.take_along_axis(pool, columns, 1)
-        scores = as_numpy(self.scores(users, backend))
-        if exclude is not None:
-            scores[exclude.dense(users)] = -np.inf
-        return best_of(scores, k)
+        return best_of(as_numpy(self.scores(users, backend)), k, excluded_for(users, exclude))
 
 
 def as_numpy(scores: Any) -> np.ndarray:
@@ -221,9 +218,17 @@ def as_numpy(scores: Any) -> np.ndarray:
     return np.array(scores if isinstance(scores, np.ndarray) else np.from_dlpack(scores), dtype=np.float64)
 
 
-def best_of(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def excluded_for(users: np.ndarray, exclude: UserSongs | None) -> np.ndarray | None:
+    """(users x songs) True at the songs a ranking leaves out, None when it leaves none."""
+    return None if exclude is None else exclude.dense(users)
+
+
+def best_of(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` best (scores, columns), best first, equal scores in column order: the
-    same scores always give the same list, whoever ranks them."""
+    same scores always give the same list, whoever ranks them. ``excluded`` columns are set
+    to -inf in ``scores`` first (in place: callers pass their own copy)."""
+    if excluded is not None:
+        scores[excluded] = -np.inf
     top = top_columns(scores, k)
     top.sort(axis=1)
     top_scores = np.take_along_axis(scores, top, 1)
