@@ -61,7 +61,7 @@ def recall_by_true_preference(spec: GenerationSpec, known: pa.Table, held_out: p
     index = {"user": ids("user_", spec.users), "song": ids("track_", spec.songs)}
     exclude, relevant = Pairs(known, index).matrix(), Pairs(held_out, index).matrix()
     listeners = np.bincount(exclude.indices, minlength=spec.songs).astype(np.float64)
-    oracle = rank_scores(lambda users: world.preference[users], relevant, exclude, k)
+    oracle = rank_scores(world.preference, relevant, exclude, k)
     popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), spec.songs)),
                               relevant, exclude, k)
     return {f"oracle_recall@{k}": oracle.recall, f"popularity_recall@{k}": popularity.recall,

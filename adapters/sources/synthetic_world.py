@@ -9,6 +9,7 @@ not change when the sampling of plays changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,6 +25,7 @@ GENRE_NAMES = (
 USER_TYPES = ("casual", "regular", "power")
 USER_TYPE_SHARES = (0.45, 0.40, 0.15)
 LATENT_DIM = 4
+MAX_ARTIST_GENRES = 3
 GENRE_ZIPF_EXPONENT = 1.0
 # Temperature of the softmax that turns true preference into listening choices:
 # lower means users stick more closely to their tastes.
@@ -45,6 +47,9 @@ _WORDS_B = ("Echo", "River", "Heart", "Dream", "Signal", "Shadow", "Garden", "Hi
 
 @dataclass(frozen=True)
 class World:
+    """The hidden truth, held as factors: a user's preference for a song is computed when
+    asked (``preference``), never stored for every pair, so memory follows users + songs."""
+
     genre_names: list[str]
     genre_popularity: np.ndarray  # (G,) sums to 1, Zipf by rank
     artist_names: list[str]
@@ -55,13 +60,50 @@ class World:
     song_popularity: np.ndarray  # (S,) sums to 1
     user_types: np.ndarray  # (U,) index into USER_TYPES
     user_genre_affinity: np.ndarray  # (U, G) rows sum to 1
-    preference: np.ndarray  # (U, S) true preference, higher = more liked
+    user_factors: np.ndarray  # (U, LATENT_DIM)
+    song_factors: np.ndarray  # (S, LATENT_DIM)
 
-    def song_genre_matrix(self) -> np.ndarray:
-        matrix = np.zeros((len(self.song_artist), len(self.genre_names)), dtype=bool)
-        for song, artist in enumerate(self.song_artist):
-            matrix[song, self.artist_genres[artist]] = True
-        return matrix
+    @property
+    def song_genre_slots(self) -> np.ndarray:
+        """(S, 3) each song's genre indices (its artist's), padded with G: at most three."""
+        return self._artist_genre_slots[self.song_artist]
+
+    @cached_property
+    def _artist_genre_slots(self) -> np.ndarray:
+        slots = np.full((len(self.artist_genres), MAX_ARTIST_GENRES), len(self.genre_names), np.int64)
+        for artist, genres in enumerate(self.artist_genres):
+            slots[artist, :len(genres)] = genres
+        return slots
+
+    def song_genre_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(song, genre) index pairs, by song then genre."""
+        slots = self.song_genre_slots
+        songs, slot = np.nonzero(slots < len(self.genre_names))
+        return songs, slots[songs, slot]
+
+    def genre_match(self, users: np.ndarray, songs: np.ndarray) -> np.ndarray:
+        """Affinity mass of each user on each song's genres; ``songs`` (m,) for every user
+        or (len(users), m) per user."""
+        padded = np.concatenate([self.user_genre_affinity[users],
+                                 np.zeros((len(users), 1))], axis=1)
+        slots = self.song_genre_slots[songs]  # (..., m, 3)
+        if songs.ndim == 1:
+            return padded[:, slots].sum(-1)
+        return np.take_along_axis(padded, slots.reshape(len(users), -1), 1).reshape(
+            slots.shape).sum(-1)
+
+    def preference(self, users: np.ndarray, songs: np.ndarray | None = None) -> np.ndarray:
+        """True preference (higher = more liked) of ``users`` for ``songs``: (m,) song indices
+        shared by every user, (len(users), m) per user, or None for the whole catalogue."""
+        songs = np.arange(len(self.song_artist)) if songs is None else songs
+        user_factors = self.user_factors[users]
+        if songs.ndim == 1:
+            latent = user_factors @ self.song_factors[songs].T
+        else:
+            latent = (self.song_factors[songs] @ user_factors[:, :, None])[..., 0]
+        return (latent / np.sqrt(LATENT_DIM)
+                + GENRE_WEIGHT * np.log(self.genre_match(users, songs) + 1e-3)
+                + POPULARITY_WEIGHT * np.log(self.song_popularity[songs] * len(self.song_artist)))
 
 
 def stage_rngs(seed: int) -> dict[str, np.random.Generator]:
@@ -84,7 +126,7 @@ def build_world(spec: GenerationSpec) -> World:
     genre_popularity = 1.0 / np.arange(1, n_genres + 1) ** GENRE_ZIPF_EXPONENT
     genre_popularity /= genre_popularity.sum()
 
-    genre_count = rng.choice([1, 2, 3], size=n_artists, p=[0.5, 0.35, 0.15])
+    genre_count = rng.choice([1, 2, MAX_ARTIST_GENRES], size=n_artists, p=[0.5, 0.35, 0.15])
     artist_genres = [np.sort(rng.choice(n_genres, size=min(c, n_genres), replace=False,
                                         p=genre_popularity)) for c in genre_count]
     artist_popularity = rng.lognormal(0.0, 1.0, n_artists)
@@ -110,15 +152,6 @@ def build_world(spec: GenerationSpec) -> World:
     artist_factors += rng.normal(0.0, ARTIST_NOISE, artist_factors.shape)
     song_factors = artist_factors[song_artist] + rng.normal(0.0, SONG_NOISE, (n_songs, LATENT_DIM))
     user_factors = user_genre_affinity @ genre_factors + rng.normal(0.0, USER_NOISE, (n_users, LATENT_DIM))
-
-    world = World(genre_names, genre_popularity, artist_names, artist_genres, song_names,
-                  song_artist, song_duration_ms, song_popularity, user_types,
-                  user_genre_affinity, preference=np.empty(0))
-    song_genres = world.song_genre_matrix().astype(np.float64)
-    genre_match = user_genre_affinity @ song_genres.T  # (U, S) affinity mass on the song's genres
-    preference = (
-        (user_factors @ song_factors.T) / np.sqrt(LATENT_DIM)
-        + GENRE_WEIGHT * np.log(genre_match + 1e-3)
-        + POPULARITY_WEIGHT * np.log(song_popularity * n_songs)
-    )
-    return World(**{**world.__dict__, "preference": preference})
+    return World(genre_names, genre_popularity, artist_names, artist_genres, song_names,
+                 song_artist, song_duration_ms, song_popularity, user_types,
+                 user_genre_affinity, user_factors, song_factors)
