@@ -13,20 +13,17 @@ Run: .venv/bin/python benchmarks/lastfm_hetrec.py
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, measure, print_table  # noqa: E402
+from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
 
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores, rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
@@ -51,49 +48,10 @@ SPLIT_FLAGS = ["--validation-share", "0.1", "--test-share", "0.1", "--seed", "0"
 GAT_FLAGS = {"gat-basic": ["--members", "2", "--epochs", "30", "--validate-every", "3", "--patience", "10",
                            "--l2", "0.6", "--ema-decay", "0.99", "--hard-negatives", "--negatives", "32"],
              "gat-enhanced": ["--epochs", "20", "--patience", "10", "--l2", "0.1", "--ema-decay", "0.99"]}
-# Validation Recall@10 kept rising with regularization up to 30 (0.01 to 1 all gave under
-# 0.200); 100 falls back.
-ALS_GRID = {"factors": (32, 64, 128), "regularization": (1.0, 10.0, 30.0, 100.0), "alpha": (1.0, 3.0)}
-
-
-def als_scores(parts: dict[str, Pairs], weights):
-    """Fit ALS on the training part for each grid point; pick by validation Recall@10.
-    ``weights``: every pair's play count as a users x items sparse matrix."""
-    import scipy.sparse as sparse
-    from implicit.als import AlternatingLeastSquares
-
-    train = parts[TRAIN]
-    values = np.log1p(np.asarray(weights[train.users, train.songs]).ravel())
-    known, validation = train.matrix(), parts[VALIDATION].matrix()
-    best = None
-    for factors, regularization, alpha in itertools.product(*ALS_GRID.values()):
-        matrix = sparse.csr_matrix((values * alpha, (train.users, train.songs)), shape=train.shape)
-        model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=15,
-                                        random_state=0, num_threads=2)
-        started = time.perf_counter()
-        model.fit(matrix, show_progress=False)
-        fit_s = time.perf_counter() - started
-        user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
-
-        def score(users, user_f=user_f, item_f=item_f):
-            return user_f[users] @ item_f.T
-
-        val = rank_scores(score, validation, known).recall
-        if best is None or val > best[0]:
-            best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
-                    fit_s)
-    return best
-
-
 def per_user(ranked, user_ids: list[str]) -> dict[str, tuple[float, float]]:
     """(Recall@10, NDCG@10) of each ranked user, by external user id."""
     return {user_ids[u]: (recall, ndcg) for u, recall, ndcg in zip(
         ranked.users, ranked.per_user_recall.tolist(), ranked.per_user_ndcg.tolist(), strict=True)}
-
-
-def split_parts(assignment: pa.Table, ids) -> dict[str, Pairs]:
-    return {part: Pairs(assignment.filter(pc.equal(assignment.column("part"), part)), ids)
-            for part in (TRAIN, VALIDATION, TEST)}
 
 
 def engine_per_user(model_file: Path, assignment: pa.Table) -> dict[str, tuple[float, float]]:

@@ -36,7 +36,7 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "patience": (1, None, True, True), "validate_every": (1, None, True, True),
     "seed": (0, 2**32 - 1, True, True), "alpha": (0, 1, True, True), "members": (1, None, True, True),
     "checkpoint_every": (0, None, True, True), "validation_share": (0, 0.5, False, False),
-    "test_share": (0, 0.5, False, False)}
+    "test_share": (0, 0.5, False, False), "validation_users": (0, None, True, True)}
 _CHOICES: dict[str, tuple[str, ...]] = {"model": MODEL_KINDS, "trainer": TRAINER_KINDS, "device": DEVICES}
 
 
@@ -72,6 +72,8 @@ class TrainingSpec:
     checkpoint_every: int = 5
     validation_share: float = 0.15
     test_share: float = 0.15
+    # users whose validation songs are ranked after an epoch (a fixed seeded sample); 0: all
+    validation_users: int = 5000
 
     def __post_init__(self) -> None:
         """The one place a training setting is checked: a spec out of range is never made."""

@@ -261,6 +261,10 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--validation-share", type=float, help="advanced: share of each user's songs held out "
               "for validation [0.15].")
 @click.option("--test-share", type=float, help="advanced: share held out for the test [0.15].")
+@click.option("--validation-users", type=int,
+              help="advanced: rank the validation songs of this many users (a sample fixed by the "
+                   "seed) after each epoch, so one validation costs bounded time on any data; 0 ranks "
+                   "every user [setting training.validation_users; default 5000]. The test ranks all.")
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, members: int | None,

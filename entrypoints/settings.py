@@ -76,6 +76,8 @@ class TrainingSettings(_Section):
     checkpoint_every: int = _SPEC.checkpoint_every
     validation_share: float = _SPEC.validation_share
     test_share: float = _SPEC.test_share
+    validation_users: int = Field(default=_SPEC.validation_users,
+                                  description="users ranked in each validation, a seeded sample; 0: all")
 
 
 # TrainingSpec fields that settings keep in the model section, by the setting's name there

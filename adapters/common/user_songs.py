@@ -42,3 +42,11 @@ class UserSongs:
                                 np.repeat(np.arange(n_users), other.counts())])
         return UserSongs.from_pairs(users, np.concatenate([self.indices, other.indices]), n_users,
                                     self.n_songs)
+
+    def keeping(self, users: np.ndarray) -> UserSongs:
+        """The rows of ``users`` as they are, every other row empty."""
+        n_users = len(self.indptr) - 1
+        kept = np.zeros(n_users, dtype=bool)
+        kept[users] = True
+        row_of = np.repeat(np.arange(n_users), self.counts())
+        return UserSongs.from_pairs(row_of[kept[row_of]], self.indices[kept[row_of]], n_users, self.n_songs)

@@ -224,10 +224,11 @@ class _GATRecommender(GraphRecommender):
         return kernel.catalogue_collaborative(z["user"], z["song"], z["attended"], z["attended_mask"],
                                               self.sharpness, self.members, users, catalogue)
 
-    def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False
-                       ) -> torch.Tensor:
-        """Each member's own BPR (and L2), summed: with one member, plain BPR."""
-        z = self()
+    def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False,
+                       z: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Each member's own BPR (and L2), summed: with one member, plain BPR. ``z``: the
+        forward pass to score from (default: a new one)."""
+        z = self() if z is None else z
         negatives = negatives.view(len(users), -1)
         if hardest:
             negatives = self._hardest(z, users, negatives)

@@ -35,6 +35,11 @@ from domain.ports import Dataset, Progress
 from domain.training import DEVICES, TrainingResult, TrainingSpec
 
 log = logging.getLogger(__name__)
+# An epoch takes at most this many steps (the batch grows past the spec's where it must),
+# so its cost follows the graph's size; the default set and HetRec take fewer at 4,096.
+MAX_STEPS_PER_EPOCH = 20
+# Pairs scored at once in a step's loss: bounds a large batch's memory.
+LOSS_CHUNK = 4096
 
 
 def resolve_device(name: str) -> torch.device:
@@ -153,30 +158,58 @@ class BaseTrainer:
                          "them with `engine ingest ... --artist-genres FILE`")
         return notes
 
+    def epoch_batch_size(self) -> int:
+        """The spec's batch size, or larger where an epoch would otherwise take more than
+        MAX_STEPS_PER_EPOCH steps: each step passes messages over the whole graph, so a
+        fixed batch would make an epoch cost grow with the square of the data."""
+        return max(self.spec.batch_size, -(-len(self.train_pairs.users) // MAX_STEPS_PER_EPOCH))
+
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         generator = torch.Generator().manual_seed(self.spec.seed + epoch)
         order = torch.randperm(len(self.train_pairs.users), generator=generator).numpy()
+        batch_size = self.epoch_batch_size()
         total, batches = 0.0, 0
-
-        def to(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array).to(self.device)
-
-        for start in range(0, len(order), self.spec.batch_size):
-            batch = order[start:start + self.spec.batch_size]
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
             users, positives = self.train_pairs.users[batch], self.train_pairs.songs[batch]
             # Several negatives per positive: one graph forward pass serves them all and BPR
             # gets more pairs to learn from.
             negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
                 len(batch), self.spec.negatives)
             self.optimizer.zero_grad()
-            loss = self.model.calculate_loss(to(users), to(positives), to(negatives), self.spec.l2,
-                                             hardest=self.spec.hard_negatives)
-            loss.backward()
+            total += self._step_backward(users, positives, negatives)
             self.optimizer.step()
-            total += loss.item()
             batches += 1
         return total / max(batches, 1)
+
+    def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> float:
+        """One step's gradients from one message-passing pass; the loss of a batch larger
+        than LOSS_CHUNK pairs is taken chunk by chunk against detached copies of the pass's
+        embeddings, whose gradients then flow back through the graph once, so memory follows
+        the chunk, not the batch. Returns the batch's loss."""
+        def to(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array).to(self.device)
+
+        def loss(rows: slice, z: dict[str, torch.Tensor] | None) -> torch.Tensor:
+            return self.model.calculate_loss(to(users[rows]), to(positives[rows]), to(negatives[rows]),
+                                             self.spec.l2, hardest=self.spec.hard_negatives, z=z)
+
+        if len(users) <= LOSS_CHUNK:
+            whole = loss(slice(None), None)
+            whole.backward()
+            return float(whole.item())
+        z = self.model.embed()
+        scored = [name for name, value in z.items() if value.requires_grad]
+        detached = {name: value.detach().requires_grad_(name in scored) for name, value in z.items()}
+        total = 0.0
+        for start in range(0, len(users), LOSS_CHUNK):
+            rows = slice(start, start + LOSS_CHUNK)
+            part = loss(rows, detached) * (len(users[rows]) / len(users))
+            part.backward()
+            total += float(part.item())
+        torch.autograd.backward([z[name] for name in scored], [detached[name].grad for name in scored])
+        return total
 
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None,
@@ -257,9 +290,10 @@ class AdvancedTrainer(BaseTrainer):
 
     def on_start(self) -> None:
         self.known_train = self.train_pairs.matrix()
-        self.validation = Pairs(self.split.validation, self.bundle.ids).matrix()
+        validation = Pairs(self.split.validation, self.bundle.ids).matrix()
+        self.validation = self._judged_users(validation)
         self.test = Pairs(self.split.test, self.bundle.ids).matrix()
-        self.known_before_test = self.known_train.merged(self.validation)
+        self.known_before_test = self.known_train.merged(validation)
         self.best_score = -1.0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stale = 0
@@ -267,6 +301,15 @@ class AdvancedTrainer(BaseTrainer):
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="max", factor=0.5,
                 patience=max(1, self.spec.patience // (2 * self.spec.validate_every)))
+
+    def _judged_users(self, validation: UserSongs) -> UserSongs:
+        """The validation songs of at most ``validation_users`` users, a sample the seed fixes."""
+        with_songs = np.flatnonzero(validation.counts() > 0)
+        if not self.spec.validation_users or len(with_songs) <= self.spec.validation_users:
+            return validation
+        sample = np.random.default_rng(self.spec.seed).choice(with_songs, self.spec.validation_users,
+                                                              replace=False)
+        return validation.keeping(sample)
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.validation, self.known_train)

@@ -108,3 +108,64 @@ def test_validating_every_other_epoch_judges_those_epochs_and_the_last(small_dat
     best = max(h["val_recall@10"] for h in result.history if "val_recall@10" in h)
     assert result.test["val_recall@10"] == pytest.approx(best)
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_a_batch_in_loss_chunks_gets_the_gradients_of_the_whole_batch(small_dataset, tmp_path, monkeypatch,
+                                                                       kind):
+    """Past LOSS_CHUNK pairs a step's loss is taken chunk by chunk against one forward pass:
+    same loss, same gradients (dropout off, so both passes compute the same graph)."""
+    from adapters.training import trainers
+
+    spec = TrainingSpec(model=kind, epochs=0, l2=1e-3, seed=2)
+    trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
+    trainer.train(small_dataset)
+    trainer.model.eval()
+    rng = np.random.default_rng(0)
+    pairs = trainer.train_pairs
+    rows = rng.integers(0, len(pairs.users), 300)
+    users, positives = pairs.users[rows], pairs.songs[rows]
+    negatives = trainer.sampler.sample(np.repeat(users, 3)).reshape(len(rows), 3)
+
+    def gradients(chunk: int) -> tuple[float, dict[str, torch.Tensor]]:
+        monkeypatch.setattr(trainers, "LOSS_CHUNK", chunk)
+        trainer.model.zero_grad()
+        loss = trainer._step_backward(users, positives, negatives)
+        return loss, {name: p.grad.clone() for name, p in trainer.model.named_parameters()
+                      if p.grad is not None}
+
+    whole_loss, whole = gradients(len(rows))
+    chunked_loss, chunked = gradients(64)
+    assert chunked_loss == pytest.approx(whole_loss, rel=1e-5)
+    assert whole.keys() == chunked.keys() and len(whole) > 3
+    for name, grad in whole.items():
+        assert torch.allclose(chunked[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+def test_an_epoch_takes_at_most_the_step_limit_however_large_the_data(small_dataset, tmp_path, monkeypatch):
+    from adapters.training import trainers
+
+    monkeypatch.setattr(trainers, "MAX_STEPS_PER_EPOCH", 3)
+    spec = TrainingSpec(model="gat-basic", epochs=1, batch_size=64, seed=2)
+    trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
+    steps = []
+    monkeypatch.setattr(trainer, "_step_backward", lambda users, *_: steps.append(len(users)) or 0.0)
+    trainer.train(small_dataset)
+    assert len(steps) == 3 and sum(steps) == len(trainer.train_pairs.users)
+    assert trainer.epoch_batch_size() == -(-len(trainer.train_pairs.users) // 3) > 64
+
+
+def test_validation_ranks_a_seeded_sample_of_users_and_the_test_ranks_them_all(small_dataset, tmp_path):
+    spec = TrainingSpec(model="popularity", seed=4, validation_users=7)
+    first = AdvancedTrainer(spec, tmp_path / "a", SilentProgress())
+    result = first.train(small_dataset)
+    judged = np.flatnonzero(first.validation.counts() > 0)
+    everyone = np.flatnonzero(Pairs(first.split.validation, first.bundle.ids).matrix().counts() > 0)
+    assert len(judged) == 7 < len(everyone) and set(judged) <= set(everyone)
+    again = AdvancedTrainer(spec, tmp_path / "b", SilentProgress())
+    again.train(small_dataset)
+    assert np.array_equal(np.flatnonzero(again.validation.counts() > 0), judged)
+    # the test still ranks every user with test songs, and excludes every validation song
+    assert result.test["users"] == int((first.test.counts() > 0).sum()) > 7
+    assert first.known_before_test.counts().sum() == first.known_train.counts().sum() + len(
+        Pairs(first.split.validation, first.bundle.ids).songs)

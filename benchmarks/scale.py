@@ -1,0 +1,124 @@
+"""How cost and quality grow with the data: synthetic sets at 1x, 10x and 100x the default.
+
+For each set (1x: 1,000 users / 5,000 songs / 500 artists; 10x and 100x scale all three):
+`engine generate` and `engine ingest` (wall s, peak RSS), `engine train` of gat-basic and
+gat-enhanced with the default settings (s per epoch after the first, whole run, peak RSS,
+test Recall@10 / NDCG@10) beside popularity and implicit ALS (tuned on the validation part)
+on the same split, all users' top-10 and single-user explained top-10 p99 of the best GAT;
+then how an epoch's time grows from one set to the next. Targets (issue 16): an epoch grows
+at most 12x for each 10x of data; at 10x the best GAT beats ALS on both metrics and trains in
+at most 10 minutes; at 100x training takes at most 60 minutes and 12 GB, generate at most
+2 minutes and 4 GB, all-users top-10 at most 5 minutes, explained p99 at most 20 ms.
+Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import scipy.sparse as sparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
+from recommend import serving_figures  # noqa: E402
+
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores  # noqa: E402
+from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
+from domain.training import DEVICES  # noqa: E402
+
+BASE = {"users": 1000, "songs": 5000, "artists": 500}
+GAT_MODELS = ("gat-basic", "gat-enhanced")
+
+
+def gb(measured) -> str:
+    return f"{measured.peak_rss_mb / 1024:.2f}"
+
+
+def epoch_seconds(result: dict) -> float:
+    """Median wall time of an epoch after the first (which carries one-off set-up)."""
+    walls = [row["wall_s"] for row in result["history"]]
+    return statistics.median(walls[1:] if len(walls) > 1 else walls)
+
+
+def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float, float]]:
+    """Popularity and tuned ALS on the split a GAT run used."""
+    dataset = ParquetInteractionRepository(data_dir / "store").load()
+    assert dataset is not None
+    interactions = dataset.interactions
+    ids = {"user": sorted(set(interactions.column("user_id").to_pylist())),
+           "song": sorted(set(dataset.catalogue["songs"].column("song_id").to_pylist())
+                          | set(interactions.column("song_id").to_pylist()))}
+    parts = split_parts(pq.read_table(split_file), ids)
+    known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
+    listeners = np.bincount(parts[TRAIN].songs, minlength=len(ids["song"])).astype(np.float64)
+    popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), len(listeners))),
+                             parts[TEST].matrix(), known)
+    every = Pairs(interactions, ids)
+    weights = sparse.csr_matrix((interactions.column("play_count").to_numpy().astype(np.float64),
+                                 (every.users, every.songs)), shape=every.shape)
+    _, score, chosen, _ = als_scores(parts, weights)
+    als = rank_scores(score, parts[TEST].matrix(), known)
+    return {"popularity": (popularity.recall, popularity.ndcg),
+            f"implicit ALS {chosen}": (als.recall, als.ndcg)}
+
+
+def run_scale(scale: int, work: Path, device: str) -> dict:
+    spec = {name: value * scale for name, value in BASE.items()}
+    raw, data_dir = work / f"{scale}x" / "raw", work / f"{scale}x" / "engine"
+    flags = [f"--{name}={value}" for name, value in spec.items()]
+    generate = measure([ENGINE, "generate", "--out", str(raw), *flags, "--json"])
+    ingest = measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw), "--json"])
+    figures = {"scale": scale, "generate": generate, "ingest": ingest, "train": {}}
+    for model in GAT_MODELS:
+        run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model,
+                       "--device", device, "--json"])
+        figures["train"][model] = (run, json.loads(run.stdout))
+    best = max(GAT_MODELS, key=lambda m: figures["train"][m][1]["test"]["ndcg@10"])
+    figures["best"] = best
+    figures["references"] = reference_figures(data_dir, figures["train"][best][1]["files"]["split"])
+    figures["serving"] = serving_figures(data_dir, best)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "scale")
+    args = parser.parse_args()
+    results = [run_scale(scale, args.work, args.device) for scale in args.scales]
+
+    rows = []
+    for f in results:
+        label = f"{f['scale']}x"
+        rows.append([label, "generate", f"{f['generate'].wall_s:.1f}", gb(f["generate"]), "", "", ""])
+        rows.append([label, "ingest", f"{f['ingest'].wall_s:.1f}", gb(f["ingest"]), "", "", ""])
+        for model, (run, result) in f["train"].items():
+            test = result["test"]
+            rows.append([label, f"train {model} ({result['epochs_run']} epochs)", f"{run.wall_s:.1f}",
+                         gb(run), f"{epoch_seconds(result):.1f}", f"{test['recall@10']:.4f}",
+                         f"{test['ndcg@10']:.4f}"])
+        for name, (recall, ndcg) in f["references"].items():
+            rows.append([label, name, "", "", "", f"{recall:.4f}", f"{ndcg:.4f}"])
+        serving = f["serving"]
+        rows.append([label, f"all users top-10 ({f['best']})", f"{serving['all_users_s']:.1f}",
+                     "", "", "", ""])
+        rows.append([label, f"explained top-10 p99 ms ({serving['sampled']} users)",
+                     f"{serving['p99_ms']:.2f}", "", "", "", ""])
+    print_table(["set", "what", "wall s", "peak GB", "s / epoch", "Recall@10", "NDCG@10"], rows)
+
+    for smaller, larger in zip(results, results[1:], strict=False):
+        for model in GAT_MODELS:
+            growth = epoch_seconds(larger["train"][model][1]) / epoch_seconds(smaller["train"][model][1])
+            print(f"{model}: an epoch at {larger['scale']}x takes {growth:.1f}x its time at "
+                  f"{smaller['scale']}x (target <= {1.2 * larger['scale'] / smaller['scale']:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
