@@ -41,9 +41,11 @@ DELETION_USERS = 40
 def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.ndarray
                  ) -> ListFigures:
     """What the top-k lists (``songs``: users x k) look like, beyond accuracy."""
-    song_genre = bundle.song_genre.numpy() > 0
-    n_songs, n_genres = song_genre.shape
-    genres_per_list = song_genre[songs].any(axis=1)  # (users, genres)
+    song_genres = bundle.song_genres
+    n_songs, n_genres = len(song_genres.slots), song_genres.n_genres
+    genres_per_list = np.zeros((len(users), n_genres + 1), dtype=bool)  # (users, genres + padding)
+    np.put_along_axis(genres_per_list, song_genres.slots[songs].reshape(len(users), -1), True, axis=1)
+    genres_per_list = genres_per_list[:, :n_genres]
     recommended = np.zeros((len(users), n_songs), dtype=np.float32)
     np.put_along_axis(recommended, songs, 1.0, axis=1)
     overlap = recommended @ recommended.T

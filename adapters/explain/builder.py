@@ -34,7 +34,7 @@ class ExplanationBuilder:
         genre_term = (1 - loaded.alpha) * genre if loaded.is_gat else 0.0
         total = abs(collaborative_term) + abs(genre_term)
         genre_influence = abs(genre_term) / total if total else 0.0
-        song_genres = np.flatnonzero(loaded.song_genre[song]).tolist()
+        song_genres = loaded.song_genres.of(song).tolist()
         affinity = loaded.user_genre[user]
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
@@ -58,7 +58,7 @@ class ExplanationBuilder:
         context = (f"heard by {listeners} listener(s) in training, "
                    f"more than {_whole_percent(overall)} of songs")
         if matched:
-            same_genre = self.loaded.song_genre[:, matched].sum(1) > 0
+            same_genre = self.loaded.song_genres.having_any(matched)
             within = float((popularity[same_genre] < popularity[song]).mean())
             level = ("very popular" if within > 0.9 else
                      "moderately popular" if within > 0.5 else "a deeper cut")

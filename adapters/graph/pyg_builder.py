@@ -30,6 +30,7 @@ import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
 
 from adapters.common.atomic import atomic_file
+from adapters.common.song_genres import SongGenres
 from adapters.common.tables import positions
 from domain.errors import EmptyRepository
 from domain.model import GraphSummary
@@ -50,23 +51,27 @@ class GraphBundle:
     data: HeteroData
     ids: dict[str, list[str]]  # node type -> external ids by index
     user_genre: torch.Tensor  # (U, G) affinity in [0, 1], from training history (+ declared)
-    song_genre: torch.Tensor  # (S, G) multi-hot
+    song_genre_slots: torch.Tensor  # (S, W) each song's genre indices, padded with G
     song_popularity: torch.Tensor  # (S,) distinct training listeners
     genre_names: list[str]
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def song_genres(self) -> SongGenres:
+        return SongGenres(self.song_genre_slots.cpu().numpy(), len(self.ids["genre"]))
 
     def index(self, node_type: str) -> dict[str, int]:
         return {external: i for i, external in enumerate(self.ids[node_type])}
 
     def to_state(self) -> dict[str, Any]:
         return {"data": self.data.to_dict(), "ids": self.ids, "user_genre": self.user_genre,
-                "song_genre": self.song_genre, "song_popularity": self.song_popularity,
+                "song_genre_slots": self.song_genre_slots, "song_popularity": self.song_popularity,
                 "genre_names": self.genre_names, "summary": self.summary}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> GraphBundle:
         return cls(HeteroData.from_dict(state["data"]), state["ids"], state["user_genre"],
-                   state["song_genre"], state["song_popularity"], state["genre_names"],
+                   state["song_genre_slots"], state["song_popularity"], state["genre_names"],
                    state["summary"])
 
     def save(self, path: Path) -> None:
@@ -139,11 +144,11 @@ class PygGraphBuilder(GraphBuilder):
         data[BELONGS].edge_index, _ = _edges(
             positions(cat["artist_genres"].column("artist_id"), ids["artist"]),
             positions(cat["artist_genres"].column("genre_id"), ids["genre"]))
-        song_genre = self._song_genres(cat, ids, song_of_row, song_artist, n)
-        data[HAS_GENRE].edge_index = torch.from_numpy(np.stack(np.nonzero(song_genre)))
+        song_genres = self._song_genres(cat, ids, song_of_row, song_artist, n)
+        data[HAS_GENRE].edge_index = torch.from_numpy(np.stack(song_genres.pairs()))
 
         user_genre = self._user_genres(cat, ids, user[keep], song[keep],
-                                       attrs["edge_weight"].numpy(), song_genre, n)
+                                       attrs["edge_weight"].numpy(), song_genres, n)
         pref_user, pref_genre = np.nonzero(user_genre)
         data[PREFERS].edge_index = torch.from_numpy(np.stack([pref_user, pref_genre]))
         data[PREFERS].affinity_score = torch.tensor(user_genre[pref_user, pref_genre], dtype=torch.float32)
@@ -152,32 +157,35 @@ class PygGraphBuilder(GraphBuilder):
         genre_names = self._genre_names(genres_t, ids["genre"])
         popularity = np.bincount(song[keep], minlength=n["song"]).astype(np.float32)
         data["genre"].popularity = torch.tensor(
-            self._genre_popularity(genres_t, ids["genre"], song_genre, popularity), dtype=torch.float32)
+            self._genre_popularity(genres_t, ids["genre"], song_genres, popularity), dtype=torch.float32)
         data = T.ToUndirected()(data)
         summary = self._summary(data, n, song_artist, song_of_row, user_genre)
         return GraphBundle(data, ids, torch.tensor(user_genre, dtype=torch.float32),
-                           torch.tensor(song_genre, dtype=torch.float32), torch.tensor(popularity),
+                           torch.from_numpy(song_genres.slots), torch.tensor(popularity),
                            genre_names, summary)
 
     @staticmethod
-    def _song_genres(cat, ids, song_of_row, song_artist, n) -> np.ndarray:
-        matrix = np.zeros((n["song"], n["genre"]), dtype=np.float32)
+    def _song_genres(cat, ids, song_of_row, song_artist, n) -> SongGenres:
         rows, cols, ok = _known_pairs(cat["song_genres"], ("song_id", ids["song"]),
                                       ("genre_id", ids["genre"]))
-        matrix[rows[ok], cols[ok]] = 1.0
+        listed = SongGenres.from_pairs(rows[ok], cols[ok], n["song"], n["genre"])
         # Songs listed without genres inherit their artist's genres.
-        artist_genre = np.zeros((n["artist"], n["genre"]), dtype=np.float32)
         rows, cols, ok = _known_pairs(cat["artist_genres"], ("artist_id", ids["artist"]),
                                       ("genre_id", ids["genre"]))
-        artist_genre[rows[ok], cols[ok]] = 1.0
-        missing = matrix.sum(axis=1) == 0
+        by_artist = SongGenres.from_pairs(rows[ok], cols[ok], n["artist"], n["genre"])
+        missing = listed.counts() == 0
         has_artist = (song_of_row >= 0) & (song_artist >= 0)
         fill = has_artist & missing[np.where(song_of_row >= 0, song_of_row, 0)]
-        matrix[song_of_row[fill]] = artist_genre[song_artist[fill]]
-        return matrix
+        inherited = by_artist.slots[song_artist[fill]]
+        heirs = np.repeat(song_of_row[fill], inherited.shape[1])
+        genres = inherited.ravel()
+        own_songs, own_genres = listed.pairs()
+        real = genres < n["genre"]
+        return SongGenres.from_pairs(np.concatenate([own_songs, heirs[real]]),
+                                     np.concatenate([own_genres, genres[real]]), n["song"], n["genre"])
 
     @staticmethod
-    def _user_genres(cat, ids, user, song, weight, song_genre, n) -> np.ndarray:
+    def _user_genres(cat, ids, user, song, weight, song_genres: SongGenres, n) -> np.ndarray:
         """Share of each user's (training) edge weight per genre, scaled to max 1; where the
         user declared preferences, the mean of declared and listened affinity."""
         history = np.zeros((n["user"], n["genre"]), dtype=np.float64)
@@ -185,7 +193,7 @@ class PygGraphBuilder(GraphBuilder):
             return history.astype(np.float32)
         # Spread each listening edge's weight over its song's genres, pair by pair: a dense
         # (edges x genres) product would not fit for thousands of tag genres.
-        genre_song, genre_col = np.nonzero(song_genre)
+        genre_song, genre_col = song_genres.pairs()
         per_song = np.bincount(genre_song, minlength=n["song"])
         starts = np.concatenate([[0], np.cumsum(per_song)[:-1]])
         repeats = per_song[song]
@@ -216,12 +224,12 @@ class PygGraphBuilder(GraphBuilder):
         return [names.get(g) or g for g in genre_ids]
 
     @staticmethod
-    def _genre_popularity(genres_t, genre_ids, song_genre, song_listeners) -> np.ndarray:
+    def _genre_popularity(genres_t, genre_ids, song_genres: SongGenres, song_listeners) -> np.ndarray:
         given = dict(zip(genres_t.column("genre_id").to_pylist(),
                          genres_t.column("popularity").to_pylist(), strict=True))
         if genre_ids and all(given.get(g) is not None for g in genre_ids):
             return np.array([given[g] for g in genre_ids], dtype=np.float64)
-        listened = song_listeners @ song_genre
+        listened = song_genres.per_genre(song_listeners)
         return listened / max(listened.sum(), 1e-12)
 
     @staticmethod

@@ -24,7 +24,7 @@ MODEL_CLASSES: dict[str, type[GraphRecommender]] = {
     "gat-enhanced": EnhancedGATRecommender,
 }
 assert tuple(MODEL_CLASSES) == MODEL_KINDS
-CHECKPOINT_FORMAT = 2  # 2: GAT layers per member (`members`)
+CHECKPOINT_FORMAT = 3  # 2: GAT layers per member (`members`); 3: songs' genres as slots
 
 
 def create_model(kind: str, bundle: GraphBundle, **hyper_parameters: Any) -> GraphRecommender:

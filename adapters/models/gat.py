@@ -351,8 +351,10 @@ class EnhancedGATRecommender(_GATRecommender):
         self.branches = nn.ModuleList(
             _EnhancedBranch(relations, self.node_types, dim, hidden, self.heads, dropout)
             for _ in range(members))
-        self.register_buffer("user_genre", F.normalize(bundle.user_genre, dim=1))
-        self.register_buffer("song_genre", F.normalize(bundle.song_genre, dim=1))
+        # unit genre profiles: users' rows with the zero column the songs' padding slots read
+        self.register_buffer("user_genre", F.pad(F.normalize(bundle.user_genre, dim=1), (0, 1)))
+        self.register_buffer("song_genre_slots", bundle.song_genre_slots.clone())
+        self.register_buffer("song_genre_weight", torch.from_numpy(bundle.song_genres.weights()))
         self.reset_parameters()
 
     def hyper_parameters(self) -> dict[str, Any]:
@@ -362,8 +364,9 @@ class EnhancedGATRecommender(_GATRecommender):
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         """Cosine of each user's genre affinities with each of its songs' genres, shaped like
         ``songs``: (users,) or (users, m)."""
-        candidates = self.song_genre[songs.view(len(users), -1)]
-        return kernel.genre_similarity(self.user_genre[users], candidates).view(songs.shape)
+        candidates = songs.view(len(users), -1)
+        return kernel.genre_similarity(self.user_genre[users], self.song_genre_slots[candidates],
+                                       self.song_genre_weight[candidates]).view(songs.shape)
 
     def member_scores(self, z, users, songs):
         return kernel.final_scores(self.member_collaborative(z, users, songs),
@@ -371,5 +374,6 @@ class EnhancedGATRecommender(_GATRecommender):
 
     @torch.no_grad()
     def full_sort_predict(self, users, z=None):
-        genre = kernel.genre_similarity(self.user_genre[users], self.song_genre.unsqueeze(0))
+        genre = kernel.genre_similarity(self.user_genre[users], self.song_genre_slots.unsqueeze(0),
+                                        self.song_genre_weight.unsqueeze(0))
         return kernel.final_scores(super().full_sort_predict(users, z), genre, self.alpha)

@@ -26,7 +26,7 @@ from adapters.graph.pyg_builder import PERFORMS
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
 from adapters.scoring.retrieval import item_index, song_neighbours
-from adapters.scoring.served import SERVING_FORMAT, unit_rows
+from adapters.scoring.served import SERVING_FORMAT
 
 SPARSE_USER_PLAYS = 3
 SIMILAR_USERS = 10
@@ -43,7 +43,7 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {
         "popularity": bundle.song_popularity.cpu().numpy().astype(np.float32),
         "user_genre": bundle.user_genre.cpu().numpy().astype(np.float32),
-        "song_genre": bundle.song_genre.cpu().numpy().astype(np.float32),
+        "song_genre_slots": bundle.song_genre_slots.cpu().numpy(),
         "song_artist": song_artist,
         "user_ids": np.array(bundle.ids["user"], dtype=str),
         "song_ids": np.array(bundle.ids["song"], dtype=str),
@@ -66,9 +66,7 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         notes["sparse_users_supplemented"] = len(arrays["sparse_users"])
         arrays["neighbours"] = song_neighbours(arrays["song_emb"],
                                                np.unique(arrays["attended"][arrays["attended_mask"]]))
-        index = item_index(arrays["song_emb"], unit_rows(arrays["song_genre"]), alpha)
-        if index is not None:
-            arrays["item_index"] = index
+        arrays.update(item_index(arrays["song_emb"], bundle.song_genres, alpha))
     meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha,
             "notes": {name: n for name, n in notes.items() if n}}
     arrays["meta"] = np.array(json.dumps(meta))

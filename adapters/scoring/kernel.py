@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 Array = Any  # a numpy array or a torch tensor
 # Elements of one (users x history x songs) block when a whole catalogue is scored.
@@ -192,9 +192,18 @@ def candidate_collaborative(user_emb: Array, song_emb: Array, attended: Array, a
             else xp.zeros((0, candidates.shape[1]), dtype=song_emb.dtype))
 
 
-def genre_similarity(user_genres: Array, candidate_genres: Array) -> Array:
-    """(U, C) cosine of unit genre profiles: users (U, G), candidates (U or 1, C, G)."""
-    return _row_products(user_genres, candidate_genres, array_namespace(candidate_genres))
+def genre_similarity(user_genres: Array, candidate_slots: Array, candidate_weights: Array) -> Array:
+    """(U, C) cosine of unit genre profiles, read from the songs' genre slots (no songs x
+    genres matrix): ``user_genres`` (U, G + 1) unit rows with a zero last column, which the
+    padding slots read; each candidate's slots (U or 1, C, W) and unit weight (U or 1, C),
+    ``adapters.common.song_genres``."""
+    xp = array_namespace(user_genres)
+    n, width = user_genres.shape
+    offsets = xp.reshape(xp.arange(n, device=device(user_genres)) * width, (n, 1, 1))
+    index = xp.reshape(xp.astype(candidate_slots, xp.int64) + offsets, (-1,))
+    gathered = xp.take(xp.reshape(user_genres, (-1,)), index, axis=0)
+    shape = (n, candidate_slots.shape[1], candidate_slots.shape[2])
+    return xp.sum(xp.reshape(gathered, shape), axis=-1) * candidate_weights
 
 
 def final_scores(collaborative: Array, genre: Array | None, alpha: float) -> Array:

@@ -7,7 +7,9 @@ for a genre-aware model, a genre cosine. Two cheap views of it find what it rank
 
 - one inner product per song: the attention replaced by a plain mean over the history, so
   ``q_u . z_s`` with ``q_u = (z_u + mean_h z_h) / members``, the genre cosine added exactly
-  (``alpha`` and ``1 - alpha`` weigh the two halves of one vector); its best ``QUERY_CANDIDATES``;
+  (``alpha`` and ``1 - alpha`` weigh the two parts); its best ``QUERY_CANDIDATES``. An HNSW
+  graph holds each song's genre profile projected on the ``GENRE_BASIS`` leading directions
+  of all songs' profiles (exact with no more genres than that);
 - the attention leans towards the history songs most like s, so each history song's own
   nearest songs (``HISTORY_NEIGHBOURS`` of them, by ``z . z``) join in; they are listed at
   export for the songs some user's attention reads, the only ones ever looked up (the cost
@@ -28,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from adapters.common.song_genres import SongGenres, with_padding_column
 from adapters.common.user_songs import UserSongs
+from adapters.scoring import kernel
 
 QUERY_CANDIDATES = 200
 HISTORY_NEIGHBOURS = 10
@@ -38,6 +42,9 @@ PRODUCT_BLOCK = 4_000_000
 EXACT_LIMIT = 50_000
 HNSW_LINKS = 32  # neighbours a song keeps in the graph (FAISS's M)
 HNSW_SEARCH_DEPTH = 128  # candidates a search keeps in view (efSearch)
+# Dimensions of the genre part of the vectors an HNSW graph holds (a projection of the songs'
+# genre profiles: exact up to that many genres, the leading directions above).
+GENRE_BASIS = 32
 
 
 def hnsw_index(vectors: np.ndarray) -> Any:
@@ -94,19 +101,36 @@ def song_neighbours(song_emb: np.ndarray, songs: np.ndarray, count: int = HISTOR
     return neighbours
 
 
-def retrieval_items(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) -> np.ndarray:
-    """The song side of the first stage's inner product: embeddings, and the unit genre
-    profile when the model mixes genres in."""
-    items = [song_emb] + ([song_genre_unit] if alpha < 1.0 else [])
-    return np.concatenate(items, axis=1).astype(np.float32)
+def genre_basis(song_genres: SongGenres, rank: int = GENRE_BASIS) -> np.ndarray:
+    """(genres, <= rank) the leading right singular vectors of the songs' unit genre profiles,
+    from their genres x genres Gram matrix (summed over each song's slot pairs: no songs x
+    genres matrix); every genre's direction when there are no more than ``rank``."""
+    n = song_genres.n_genres
+    slots, weight = song_genres.slots, song_genres.weights()
+    pairs = (slots[:, :, None] * (n + 1) + slots[:, None, :]).reshape(len(slots), -1)
+    gram = np.bincount(pairs.ravel(), weights=np.repeat(weight ** 2, pairs.shape[1]),
+                       minlength=(n + 1) ** 2).reshape(n + 1, n + 1)[:n, :n]
+    values, vectors = np.linalg.eigh(gram)
+    return vectors[:, np.argsort(-values)[:rank]].astype(np.float32)
 
 
-def item_index(song_emb: np.ndarray, song_genre_unit: np.ndarray, alpha: float) -> np.ndarray | None:
-    """The serialised FAISS index the first stage searches, for catalogues above
-    ``EXACT_LIMIT`` songs (None below: every song is scored)."""
+def genre_items(song_genres: SongGenres, basis: np.ndarray) -> np.ndarray:
+    """(songs, rank) each song's unit genre profile in ``basis``' coordinates."""
+    padded = with_padding_column(basis.T.copy()).T  # (genres + 1, rank), the padding row zero
+    return padded[song_genres.slots].sum(axis=1) * song_genres.weights()[:, None]
+
+
+def item_index(song_emb: np.ndarray, song_genres: SongGenres, alpha: float) -> dict[str, np.ndarray]:
+    """For catalogues above ``EXACT_LIMIT`` songs, the serialised FAISS index the first stage
+    searches (``item_index``) and, for a genre-aware model, the basis its genre part is
+    projected on (``genre_basis``); nothing below (every song is scored)."""
     if len(song_emb) <= EXACT_LIMIT:
-        return None
-    return serialise(hnsw_index(retrieval_items(song_emb, song_genre_unit, alpha)))
+        return {}
+    if alpha == 1.0 or song_genres.n_genres == 0:
+        return {"item_index": serialise(hnsw_index(song_emb))}
+    basis = genre_basis(song_genres)
+    items = np.concatenate([song_emb, genre_items(song_genres, basis)], axis=1)
+    return {"item_index": serialise(hnsw_index(items)), "genre_basis": basis}
 
 
 class Retrieval:
@@ -119,7 +143,10 @@ class Retrieval:
         self.attended, self.attended_mask = arrays["attended"], arrays["attended_mask"]
         self.neighbours = arrays["neighbours"]
         self.user_emb, self.song_emb = arrays["user_emb"], arrays["song_emb"]
-        self.user_genre_unit, self.song_genre_unit = arrays["user_genre_unit"], arrays["song_genre_unit"]
+        self.user_genre_unit = arrays["user_genre_unit"]  # with the padding column
+        self.song_genre_slots = arrays["song_genre_slots"]
+        self.song_genre_weight = arrays["song_genre_weight"]
+        self.genre_basis = arrays.get("genre_basis")
         self.members, self.alpha = members, alpha
         self.query_candidates = query_candidates
         self.index = deserialise(arrays["item_index"]) if "item_index" in arrays else None
@@ -142,7 +169,7 @@ class Retrieval:
         """(users x pool) distinct candidate songs per user, ``exclude``'s songs left out;
         -1 pads a row."""
         n_songs = len(self.song_emb)
-        step = max(1, PRODUCT_BLOCK // max(n_songs, 1))
+        step = max(1, PRODUCT_BLOCK // max(n_songs * self.song_genre_slots.shape[1], 1))
         blocks = []
         for start in range(0, len(users), step):
             batch = users[start:start + step]
@@ -167,14 +194,17 @@ class Retrieval:
         if self.index is None:
             scores = embedding @ self.song_emb.T
             if genre is not None:
-                scores += genre @ self.song_genre_unit.T
+                scores += kernel.genre_similarity(genre, self.song_genre_slots[None],
+                                                  self.song_genre_weight[None])
             scores[excluded] = -np.inf
             found = top_columns(scores, self.query_candidates)
             found[~np.isfinite(np.take_along_axis(scores, found, 1))] = -1
             return found
         # excluded songs are among the hits too: ask for enough to leave the count after them
         wanted = self.query_candidates + int(excluded.sum(1).max(initial=0))
-        queries = embedding if genre is None else np.concatenate([embedding, genre], axis=1)
+        if genre is not None and self.genre_basis is not None:
+            embedding = np.concatenate([embedding, genre[:, :-1] @ self.genre_basis], axis=1)
+        queries = embedding
         _, found = self.index.search(np.ascontiguousarray(queries, dtype=np.float32),
                                      min(wanted, len(self.song_emb)))
         found[(found >= 0) & excluded[np.arange(len(batch))[:, None], np.maximum(found, 0)]] = -1

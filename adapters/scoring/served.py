@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.song_genres import SongGenres, with_padding_column
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.scoring import kernel
@@ -24,7 +25,7 @@ from adapters.scoring.kernel import array_namespace
 from adapters.scoring.retrieval import QUERY_CANDIDATES, Retrieval, top_columns
 from domain.ports import Dataset
 
-SERVING_FORMAT = 6  # bump when serving.npz changes; older files are re-exported
+SERVING_FORMAT = 7  # bump when serving.npz changes; older files are re-exported
 # What numpy raises for a serving file that is truncated, foreign or missing arrays.
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 
@@ -68,9 +69,10 @@ class LoadedModel:
         self.user_index = {u: i for i, u in enumerate(self.user_ids)}
         self.song_index = {s: i for i, s in enumerate(self.song_ids)}
         self.popularity = data["popularity"]
-        self.user_genre, self.song_genre = data["user_genre"], data["song_genre"]
-        self._user_genre_unit = unit_rows(self.user_genre)
-        self._song_genre_unit = unit_rows(self.song_genre)
+        self.user_genre = data["user_genre"]
+        self.song_genres = SongGenres(data["song_genre_slots"], len(self.genre_names))
+        self._user_genre_unit = with_padding_column(unit_rows(self.user_genre))
+        self._song_genre_weight = self.song_genres.weights()
         self._catalogue = np.arange(len(self.song_ids))
         self._by_backend: dict[str, dict[str, Any]] = {}
         self.song_artist = data["song_artist"]
@@ -85,8 +87,8 @@ class LoadedModel:
             self.members = len(self.sharpness)
             self.sparse_users = set(data["sparse_users"].tolist())
             self.retrieval = Retrieval({**data, "user_genre_unit": self._user_genre_unit,
-                                        "song_genre_unit": self._song_genre_unit}, self.members, self.alpha,
-                                       query_candidates)
+                                        "song_genre_weight": self._song_genre_weight}, self.members,
+                                       self.alpha, query_candidates)
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
 
@@ -125,8 +127,9 @@ class LoadedModel:
         """The scoring arrays in ``backend``'s library: numpy itself, or zero-copy torch views
         (several threads, which the trainer's every-epoch validation wants)."""
         if backend not in self._by_backend:
-            arrays = {"user_genre_unit": self._user_genre_unit, "song_genre_unit": self._song_genre_unit,
-                      "popularity": self.popularity, "catalogue": self._catalogue}
+            arrays = {"user_genre_unit": self._user_genre_unit, "song_genre_slots": self.song_genres.slots,
+                      "song_genre_weight": self._song_genre_weight, "popularity": self.popularity,
+                      "catalogue": self._catalogue}
             if self.is_gat:
                 arrays.update(user_emb=self.user_emb, song_emb=self.song_emb, attended=self.attended,
                               attended_mask=self.attended_mask, sharpness=self.sharpness)
@@ -182,9 +185,9 @@ class LoadedModel:
         own = isinstance(songs, np.ndarray) and songs.ndim == 2
         users, songs = self._index(backend, users), self._index(backend, songs)
         xp = array_namespace(a["popularity"])
-        song_genres = a["song_genre_unit"][songs]
-        genre = kernel.genre_similarity(a["user_genre_unit"][users],
-                                        song_genres if own else song_genres[None])
+        slots, weights = a["song_genre_slots"][songs], a["song_genre_weight"][songs]
+        genre = kernel.genre_similarity(a["user_genre_unit"][users], slots if own else slots[None],
+                                        weights if own else weights[None])
         if not self.is_gat:
             final = xp.broadcast_to(xp.log1p(a["popularity"][songs]), genre.shape)
             return ScoreParts(final, genre, final)

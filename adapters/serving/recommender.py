@@ -59,7 +59,7 @@ class CheckpointRecommender(TrainedModel):
         if genres:
             wanted = [i for i, name in enumerate(loaded.genre_names)
                       if name.casefold() in {g.casefold() for g in genres}]
-            allowed = loaded.song_genre[:, wanted].sum(1) > 0
+            allowed = loaded.song_genres.having_any(wanted)
         scores = np.log1p(loaded.popularity).astype(np.float64)
         scores[~allowed] = -np.inf
         order = np.argsort(-scores, kind="stable")[:k]
