@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -265,10 +266,14 @@ def build_graph(app: App, as_json: bool) -> None:
               help="advanced: rank the validation songs of this many users (a sample fixed by the "
                    "seed) after each epoch, so one validation costs bounded time on any data; 0 ranks "
                    "every user [setting training.validation_users; default 5000]. The test ranks all.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train data-parallel in this many processes on this machine (torch.distributed: "
+                   "each takes a share of every batch, gradients are averaged, the first writes the "
+                   "run). Across machines, run `engine train` under torchrun instead (README).")
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, members: int | None,
-          **training: Any) -> None:
+          nproc: int, **training: Any) -> None:
     """Train a recommender and save it.
 
     BPR loss on the training graph; writes model.pt, serving.npz, metrics.json,
@@ -278,9 +283,16 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
 
     settings = app.settings_with(model={"kind": model, "alpha": alpha, "members": members},
                                  training=training)
-    result = app.container.train_model().execute(settings.training_spec(), settings.models_dir,
-                                                  progress_for(as_json))
-    emit(as_json, result.as_dict(), rendering.training_summary(result))
+    spec = settings.training_spec()  # a bad setting is refused here, before any rank starts
+    if nproc > 1:
+        from entrypoints.launch import run_ranks, without_option
+
+        sys.exit(run_ranks(nproc, without_option(sys.argv[1:], "--nproc")))
+    lead = int(os.environ.get("RANK", "0")) == 0
+    result = app.container.train_model().execute(spec, settings.models_dir,
+                                                  progress_for(as_json or not lead))
+    if lead:  # under torchrun every rank runs this command; the first one reports
+        emit(as_json, result.as_dict(), rendering.training_summary(result))
 
 
 model_option = click.option(

@@ -27,7 +27,9 @@ from adapters.graph.pyg_builder import PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.scoring.export import serving_arrays, write_serving
 from adapters.scoring.served import LoadedModel
+from adapters.training import distributed
 from adapters.training.averaging import WeightAverage
+from adapters.training.distributed import Ranks
 from adapters.training.plots import plot_history
 from adapters.training.sampling import NegativeSampler
 from domain.errors import InvalidSetting
@@ -61,8 +63,10 @@ def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
 class BaseTrainer:
     name = "base"
 
-    def __init__(self, spec: TrainingSpec, out_dir: Path, progress: Progress) -> None:
+    def __init__(self, spec: TrainingSpec, out_dir: Path, progress: Progress,
+                 ranks: Ranks | None = None) -> None:
         self.spec = spec
+        self.ranks = ranks or Ranks()
         self.out_dir = out_dir
         self.progress = progress
         self.device = resolve_device(spec.device)
@@ -114,9 +118,11 @@ class BaseTrainer:
             judged = epoch % self.spec.validate_every == 0 or epoch == epochs
             # Judged, and checkpointed, on the averaged weights; trained on the live ones.
             with self.average.applied() if self.average else nullcontext():
-                metrics = {"epoch": epoch, "loss": loss, **(self.epoch_metrics() if judged else {}),
-                           "lr": self.optimizer.param_groups[0]["lr"],
-                           "wall_s": time.perf_counter() - epoch_started}
+                # the lead rank judges; every rank then takes the same decisions from its figures
+                judgement = self.epoch_metrics() if judged and self.ranks.lead else {}
+                metrics = distributed.from_lead(
+                    {"epoch": epoch, "loss": loss, **judgement, "lr": self.optimizer.param_groups[0]["lr"],
+                     "wall_s": time.perf_counter() - epoch_started}, self.ranks)
                 stop = self.after_epoch(epoch, metrics)
             self.history.append(metrics)
             epochs_run = epoch
@@ -128,6 +134,9 @@ class BaseTrainer:
         self.progress.finish()
         if self.average:
             self.average.keep()
+        if not self.ranks.lead:  # the lead rank tests, exports and writes the run
+            return TrainingResult(model=self.spec.model, trainer=self.name, parameters={}, best_epoch=0,
+                                  epochs_run=epochs_run, wall_s=time.perf_counter() - started, test={})
         test = self.final_metrics()
         self.model.to("cpu")
         self.bundle.data = self.bundle.data.to("cpu")
@@ -177,8 +186,14 @@ class BaseTrainer:
             # gets more pairs to learn from.
             negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
                 len(batch), self.spec.negatives)
+            # every rank drew the same batch and negatives (same seeds); each learns from its share
+            mine = self.ranks.share(np.arange(len(batch)))
+            weight = len(mine) / len(batch)
             self.optimizer.zero_grad()
-            total += self._step_backward(users, positives, negatives)
+            loss = self._step_backward(users[mine], positives[mine], negatives[mine]) * weight if len(
+                mine) else 0.0
+            distributed.average_gradients(list(self.model.parameters()), self.ranks, weight)
+            total += distributed.total(loss, self.ranks)
             self.optimizer.step()
             batches += 1
         return total / max(batches, 1)
