@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -70,6 +71,7 @@ def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float,
 
 def run_scale(scale: int, work: Path, device: str) -> dict:
     spec = {name: value * scale for name, value in BASE.items()}
+    shutil.rmtree(work / f"{scale}x", ignore_errors=True)  # every figure from a clean start
     raw, data_dir = work / f"{scale}x" / "raw", work / f"{scale}x" / "engine"
     flags = [f"--{name}={value}" for name, value in spec.items()]
     generate = measure([ENGINE, "generate", "--out", str(raw), *flags, "--json"])
