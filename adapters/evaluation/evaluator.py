@@ -36,6 +36,32 @@ from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progres
 from domain.training import MODEL_KINDS
 
 DELETION_USERS = 40
+# Pairs of users whose lists diversity compares (every pair below), and at once.
+EXACT_PAIRS = 2_000_000
+PAIR_BLOCK = 100_000
+
+
+def mean_jaccard(lists: np.ndarray, seed: int = 0) -> float | None:
+    """Mean Jaccard similarity of two users' lists (rows of song indices, -1 for none), over
+    every pair of users up to EXACT_PAIRS pairs, over that many pairs drawn with the seed
+    above; None for fewer than two lists. Memory follows the pairs compared, not users x songs."""
+    n = len(lists)
+    if n < 2:
+        return None
+    if n * (n - 1) // 2 <= EXACT_PAIRS:
+        first, second = np.triu_indices(n, 1)
+    else:
+        rng = np.random.default_rng(seed)
+        first = rng.integers(0, n, EXACT_PAIRS)
+        second = rng.integers(0, n - 1, EXACT_PAIRS)
+        second += second >= first  # another user than the first
+    total = 0.0
+    for start in range(0, len(first), PAIR_BLOCK):
+        a, b = lists[first[start:start + PAIR_BLOCK]], lists[second[start:start + PAIR_BLOCK]]
+        overlap = ((a[:, :, None] == b[:, None, :]) & (a >= 0)[:, :, None]).sum(axis=(1, 2))
+        union = (a >= 0).sum(1) + (b >= 0).sum(1) - overlap
+        total += float((overlap / np.maximum(union, 1)).sum())
+    return total / len(first)
 
 
 def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.ndarray
@@ -46,13 +72,7 @@ def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.
     genres_per_list = np.zeros((len(users), n_genres + 1), dtype=bool)  # (users, genres + padding)
     np.put_along_axis(genres_per_list, song_genres.slots[songs].reshape(len(users), -1), True, axis=1)
     genres_per_list = genres_per_list[:, :n_genres]
-    recommended = np.zeros((len(users), n_songs), dtype=np.float32)
-    np.put_along_axis(recommended, songs, 1.0, axis=1)
-    overlap = recommended @ recommended.T
-    sizes = recommended.sum(1)
-    union = sizes[:, None] + sizes[None, :] - overlap
-    pairs = np.triu_indices(len(users), 1)
-    jaccard = overlap[pairs] / np.maximum(union[pairs], 1)
+    jaccard = mean_jaccard(songs)
     listeners = bundle.song_popularity.numpy()
     n_users = bundle.data["user"].num_nodes
     self_information = -np.log2((listeners[songs] + 1) / (n_users + 1))
@@ -70,7 +90,7 @@ def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.
         genre_coverage=float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
         genre_influence=influence,
         catalogue_coverage=float(np.unique(songs).size / n_songs),
-        diversity=float(1 - jaccard.mean()) if len(jaccard) else 0.0,
+        diversity=1 - jaccard if jaccard is not None else 0.0,
         novelty=float(self_information.mean()))
 
 

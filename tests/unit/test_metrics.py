@@ -45,3 +45,17 @@ def test_excluded_songs_are_never_ranked_and_users_without_held_out_songs_are_le
     # user 0 finds songs 1 and 3 of 3 relevant; user 1 finds nothing
     assert result.per_user_recall.tolist() == pytest.approx([2 / 3, 0.0])
     assert result.recall == pytest.approx(1 / 3)
+
+
+def test_mean_jaccard_of_lists_is_the_dense_sets_figure_and_a_sample_estimates_it(monkeypatch):
+    from adapters.evaluation import evaluator
+
+    rng = np.random.default_rng(0)
+    lists = np.stack([rng.choice(30, 5, replace=False) for _ in range(60)])
+    lists[3, 4] = -1  # a list one song short
+    sets = [set(row[row >= 0].tolist()) for row in lists]
+    dense = np.mean([len(a & b) / len(a | b) for i, a in enumerate(sets) for b in sets[i + 1:]])
+    assert evaluator.mean_jaccard(lists) == pytest.approx(dense)
+    assert evaluator.mean_jaccard(lists[:1]) is None
+    monkeypatch.setattr(evaluator, "EXACT_PAIRS", 1000)
+    assert evaluator.mean_jaccard(lists) == pytest.approx(dense, abs=0.02)
