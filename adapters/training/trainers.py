@@ -190,8 +190,9 @@ class BaseTrainer:
             mine = self.ranks.share(np.arange(len(batch)))
             weight = len(mine) / len(batch)
             self.optimizer.zero_grad()
-            loss = self._step_backward(users[mine], positives[mine], negatives[mine]) * weight if len(
-                mine) else 0.0
+            loss = 0.0
+            if len(mine):  # a last batch may hold fewer rows than there are ranks
+                loss = self._step_backward(users[mine], positives[mine], negatives[mine]) * weight
             distributed.average_gradients(list(self.model.parameters()), self.ranks, weight)
             total += distributed.total(loss, self.ranks)
             self.optimizer.step()
