@@ -33,8 +33,11 @@ SIMILAR_USERS = 10
 COLD_SONG_NOISE = 0.01
 
 
-def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
-    """The exported model as named numpy arrays."""
+def serving_arrays(model: GraphRecommender, for_users: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The exported model as named numpy arrays. ``for_users``: only these users will be
+    ranked (a validation's sample): neighbour lists are made for their attended songs alone,
+    and no FAISS index is built (their first stage is exact), so a validation of a large
+    catalogue costs seconds, not an index build."""
     model.eval()
     bundle = model.bundle
     performs = bundle.data[PERFORMS].edge_index.cpu()
@@ -64,9 +67,11 @@ def serving_arrays(model: GraphRecommender) -> dict[str, np.ndarray]:
         notes["cold_songs_from_artist"] = _fill_cold_songs(arrays, artist_input)
         arrays["sparse_users"] = _supplement_sparse_users(arrays)
         notes["sparse_users_supplemented"] = len(arrays["sparse_users"])
-        arrays["neighbours"] = song_neighbours(arrays["song_emb"],
-                                               np.unique(arrays["attended"][arrays["attended_mask"]]))
-        arrays.update(item_index(arrays["song_emb"], bundle.song_genres, alpha))
+        rows = slice(None) if for_users is None else for_users
+        attended, mask = arrays["attended"][rows], arrays["attended_mask"][rows]
+        arrays["neighbours"] = song_neighbours(arrays["song_emb"], np.unique(attended[mask]))
+        if for_users is None:
+            arrays.update(item_index(arrays["song_emb"], bundle.song_genres, alpha))
     meta = {"format": SERVING_FORMAT, "kind": model.kind, "alpha": alpha,
             "notes": {name: n for name, n in notes.items() if n}}
     arrays["meta"] = np.array(json.dumps(meta))

@@ -236,8 +236,9 @@ class BaseTrainer:
         threads; the scores agree with numpy's to float rounding); the final figures rank the
         arrays the run publishes (``exported``) on numpy's, as `engine evaluate` does."""
         if exported is None:
-            return rank_served(LoadedModel(serving_arrays(self.model), None), relevant, exclude, k=K,
-                               backend="torch")
+            ranked_users = np.flatnonzero(relevant.counts() > 0)
+            return rank_served(LoadedModel(serving_arrays(self.model, ranked_users), None), relevant,
+                               exclude, k=K, backend="torch")
         return rank_served(LoadedModel(exported, None), relevant, exclude, k=K)
 
     def final_export(self) -> dict[str, np.ndarray]:

@@ -290,3 +290,24 @@ def test_large_catalogues_search_a_faiss_graph_exported_with_the_model(served, m
     assert shared > 0.9
     assert not searched.heard.dense(users)[np.arange(len(users))[:, None], np.maximum(pools[0], 0)][
         pools[0] >= 0].any()
+
+
+def test_a_validation_export_lists_neighbours_for_its_users_and_builds_no_index(served, monkeypatch):
+    """The trainer's validation ranks a sample of users from arrays made for them alone: their
+    attended songs' neighbours (the only ones their first stage looks up) and no FAISS graph,
+    however large the catalogue; their rankings are the full export's."""
+    from adapters.scoring import retrieval
+
+    model, _ = load_checkpoint(RunStore(served[2]).current("gat-enhanced") / "model.pt")
+    full = serving_arrays(model)
+    sample = np.arange(0, len(full["user_ids"]), 3)
+    arrays = serving_arrays(model, sample)
+    listed = np.flatnonzero((arrays["neighbours"] >= 0).any(1))
+    assert np.array_equal(listed, np.unique(full["attended"][sample][full["attended_mask"][sample]]))
+    assert np.array_equal(arrays["neighbours"][listed], full["neighbours"][listed])
+    dataset = served[1].load()
+    for_sample, everyone = LoadedModel(arrays, dataset), LoadedModel(full, dataset)
+    np.testing.assert_array_equal(for_sample.top_k(sample, 10, for_sample.heard)[1],
+                                  everyone.top_k(sample, 10, everyone.heard)[1])
+    monkeypatch.setattr(retrieval, "EXACT_LIMIT", 10)
+    assert "item_index" not in serving_arrays(model, sample) and "item_index" in serving_arrays(model)
