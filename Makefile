@@ -41,8 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/lastfm_hetrec.py
-	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/retrieval.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

@@ -1,9 +1,10 @@
 """Two-stage ranking against ranking the whole catalogue, on trained models.
 
 For every user of each trained GAT model found (the default synthetic set of
-benchmarks/train.py, HetRec of benchmarks/lastfm_hetrec.py), the top 10 unheard songs are
-ranked twice: by the full model over the whole catalogue, and in two stages (candidates by
-inner product and the history songs' neighbours, then the full model on them). Prints the
+benchmarks/train.py, HetRec of benchmarks/lastfm_hetrec.py, the 10x set of benchmarks/scale.py),
+the top 10 unheard songs are ranked twice: by the full model over the whole catalogue, and in
+two stages (candidates by inner product and the history songs' neighbours, then the full
+model on them). Prints the
 recall of the exact top 10 within the two-stage top 10 (target >= 0.99 at the default
 candidate count), the test Recall@10 both ways and the time each takes for all users.
 Run after those benchmarks: .venv/bin/python benchmarks/retrieval.py
@@ -30,7 +31,8 @@ from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 from adapters.storage.runs import RunStore  # noqa: E402
 
 SETS = {"default synthetic": ROOT / "bench-data" / "train" / "engine",
-        "HetRec 2011 Last.fm": ROOT / "bench-data" / "hetrec" / "engine"}
+        "HetRec 2011 Last.fm": ROOT / "bench-data" / "hetrec" / "engine",
+        "10x synthetic": ROOT / "bench-data" / "scale" / "10x" / "engine"}
 KINDS = ("gat-basic", "gat-enhanced")
 
 
