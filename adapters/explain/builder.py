@@ -21,6 +21,18 @@ def _whole_percent(share: float) -> str:
 class ExplanationBuilder:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
+        # listeners of every song, and of the songs of each set of genres asked about, sorted:
+        # a song's standing among them is then one binary search, not a pass over the catalogue
+        self._sorted_popularity = np.sort(loaded.popularity)
+        self._sorted_in_genres: dict[tuple[int, ...], np.ndarray] = {}
+
+    def _share_below(self, song: int, genres: tuple[int, ...] = ()) -> float:
+        """Share of the songs (of ``genres``, when given) heard by fewer listeners than ``song``."""
+        popularity = self.loaded.popularity
+        if genres and genres not in self._sorted_in_genres:
+            self._sorted_in_genres[genres] = np.sort(popularity[self.loaded.song_genres.having_any(genres)])
+        ranked = self._sorted_in_genres[genres] if genres else self._sorted_popularity
+        return float(np.searchsorted(ranked, popularity[song], side="left")) / max(len(ranked), 1)
 
     def explanation(self, user: int, song: int, parts: ScoreParts, column: int,
                      attention: tuple[np.ndarray, np.ndarray] | None = None) -> Explanation:
@@ -52,14 +64,12 @@ class ExplanationBuilder:
             popularity_context=popularity, text=text)
 
     def popularity_context(self, song: int, matched: list[int]) -> str:
-        popularity = self.loaded.popularity
-        listeners = int(popularity[song])
-        overall = float((popularity < popularity[song]).mean())
+        listeners = int(self.loaded.popularity[song])
+        overall = self._share_below(song)
         context = (f"heard by {listeners} listener(s) in training, "
                    f"more than {_whole_percent(overall)} of songs")
         if matched:
-            same_genre = self.loaded.song_genres.having_any(matched)
-            within = float((popularity[same_genre] < popularity[song]).mean())
+            within = self._share_below(song, tuple(sorted(matched)))
             level = ("very popular" if within > 0.9 else
                      "moderately popular" if within > 0.5 else "a deeper cut")
             context += f"; {level} in your preferred genres (above {_whole_percent(within)} of them)"
