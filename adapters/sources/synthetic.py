@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from adapters.common.atomic import atomic_directory_files
+from adapters.common.song_genres import with_padding_column
 from adapters.sources.synthetic_world import (
     LATENT_DIM,
     POPULARITY_WEIGHT,
@@ -98,8 +99,7 @@ class _Route:
 
     def probability(self, chance: np.ndarray, songs: np.ndarray) -> np.ndarray:
         """Each row's chance of drawing each of its ``songs`` (rows x m) by this route."""
-        per_group = np.concatenate([chance / np.maximum(self.total, 1e-300),
-                                    np.zeros((len(chance), 1))], axis=1)
+        per_group = with_padding_column(chance / np.maximum(self.total, 1e-300))
         slots = self.slots[songs]
         mass = np.take_along_axis(per_group, slots.reshape(len(chance), -1), 1).reshape(slots.shape)
         return self.weight[songs] * mass.sum(-1)
@@ -124,7 +124,7 @@ class _Proposal:
                            range(LATENT_DIM)], 1) / np.maximum(mass, 1e-300)[:, None]
         self.region_log_mass = np.where(mass > 0, np.log(np.maximum(mass, 1e-300)), -np.inf)
         self.region_centre = centre
-        self.routes = (_Route(weight, world.song_genre_slots, n_genres),
+        self.routes = (_Route(weight, world.song_genres.slots, n_genres),
                        _Route(weight, region[:, None], regions),
                        _Route(weight, np.zeros((n_songs, 1), np.int64), 1))
         self.world = world
@@ -294,7 +294,7 @@ class SyntheticSeedGenerator(SyntheticDataGenerator):
         pair_genre = np.concatenate(world.artist_genres)
         files["artist_genres.csv"] = {"artist_id": artist_ids.take(pair_artist),
                                       "genre_id": genre_ids.take(pair_genre)}
-        song_rows, genre_cols = world.song_genre_pairs()
+        song_rows, genre_cols = world.song_genres.pairs()
         files["song_genres.csv"] = {"track_id": song_ids.take(song_rows),
                                     "genre_id": genre_ids.take(genre_cols)}
         files["user_genre_preferences.csv"] = self._preferences(world, user_ids, genre_ids)

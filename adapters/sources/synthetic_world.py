@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from adapters.common.song_genres import SongGenres, with_padding_column
 from domain.ports import GenerationSpec
 
 GENRE_NAMES = (
@@ -25,7 +26,6 @@ GENRE_NAMES = (
 USER_TYPES = ("casual", "regular", "power")
 USER_TYPE_SHARES = (0.45, 0.40, 0.15)
 LATENT_DIM = 4
-MAX_ARTIST_GENRES = 3
 GENRE_ZIPF_EXPONENT = 1.0
 # Temperature of the softmax that turns true preference into listening choices:
 # lower means users stick more closely to their tastes.
@@ -63,30 +63,19 @@ class World:
     user_factors: np.ndarray  # (U, LATENT_DIM)
     song_factors: np.ndarray  # (S, LATENT_DIM)
 
-    @property
-    def song_genre_slots(self) -> np.ndarray:
-        """(S, 3) each song's genre indices (its artist's), padded with G: at most three."""
-        return self._artist_genre_slots[self.song_artist]
-
     @cached_property
-    def _artist_genre_slots(self) -> np.ndarray:
-        slots = np.full((len(self.artist_genres), MAX_ARTIST_GENRES), len(self.genre_names), np.int64)
-        for artist, genres in enumerate(self.artist_genres):
-            slots[artist, :len(genres)] = genres
-        return slots
-
-    def song_genre_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(song, genre) index pairs, by song then genre."""
-        slots = self.song_genre_slots
-        songs, slot = np.nonzero(slots < len(self.genre_names))
-        return songs, slots[songs, slot]
+    def song_genres(self) -> SongGenres:
+        """Each song's genres: its artist's."""
+        artists = np.repeat(np.arange(len(self.artist_genres)), [len(g) for g in self.artist_genres])
+        by_artist = SongGenres.from_pairs(artists, np.concatenate(self.artist_genres),
+                                          len(self.artist_genres), len(self.genre_names))
+        return SongGenres(by_artist.slots[self.song_artist], len(self.genre_names))
 
     def genre_match(self, users: np.ndarray, songs: np.ndarray) -> np.ndarray:
         """Affinity mass of each user on each song's genres; ``songs`` (m,) for every user
         or (len(users), m) per user."""
-        padded = np.concatenate([self.user_genre_affinity[users],
-                                 np.zeros((len(users), 1))], axis=1)
-        slots = self.song_genre_slots[songs]  # (..., m, 3)
+        padded = with_padding_column(self.user_genre_affinity[users])
+        slots = self.song_genres.slots[songs]  # (..., m, width)
         if songs.ndim == 1:
             return padded[:, slots].sum(-1)
         return np.take_along_axis(padded, slots.reshape(len(users), -1), 1).reshape(
@@ -126,7 +115,7 @@ def build_world(spec: GenerationSpec) -> World:
     genre_popularity = 1.0 / np.arange(1, n_genres + 1) ** GENRE_ZIPF_EXPONENT
     genre_popularity /= genre_popularity.sum()
 
-    genre_count = rng.choice([1, 2, MAX_ARTIST_GENRES], size=n_artists, p=[0.5, 0.35, 0.15])
+    genre_count = rng.choice([1, 2, 3], size=n_artists, p=[0.5, 0.35, 0.15])
     artist_genres = [np.sort(rng.choice(n_genres, size=min(c, n_genres), replace=False,
                                         p=genre_popularity)) for c in genre_count]
     artist_popularity = rng.lognormal(0.0, 1.0, n_artists)
