@@ -62,12 +62,15 @@ def split_parts(assignment: pa.Table, ids) -> dict[str, Pairs]:
 ALS_GRID = {"factors": (32, 64, 128), "regularization": (1.0, 10.0, 30.0, 100.0), "alpha": (1.0, 3.0)}
 
 
-def als_scores(parts: dict[str, Pairs], weights):
-    """Fit ALS on the training part for each grid point; pick by validation Recall@10.
-    ``weights``: every pair's play count as a users x items sparse matrix."""
+def als_scores(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, list[str]]):
+    """Fit ALS on the training part, each pair weighted by log(1 + its play count in
+    ``interactions``), for each grid point; pick by validation Recall@10."""
     import scipy.sparse as sparse
     from implicit.als import AlternatingLeastSquares
 
+    every = Pairs(interactions, ids)
+    weights = sparse.csr_matrix((interactions.column("play_count").to_numpy().astype(np.float64),
+                                 (every.users, every.songs)), shape=every.shape)
     train = parts[TRAIN]
     values = np.log1p(np.asarray(weights[train.users, train.songs]).ravel())
     known, validation = train.matrix(), parts[VALIDATION].matrix()

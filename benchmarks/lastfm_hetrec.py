@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores, rank_served  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores, rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
@@ -100,15 +100,10 @@ def main() -> None:
     ids = {"user": sorted(set(interactions.column("user_id").to_pylist())),
            "song": sorted(pq.read_table(store / "songs.parquet").column("song_id").to_pylist())}
     parts = split_parts(split_table, ids)
-    every = Pairs(interactions, ids)
     references = list(PUBLISHED)
     als_users = None
     try:
-        import scipy.sparse as sparse
-
-        weights = sparse.csr_matrix((interactions.column("play_count").to_numpy().astype(np.float64),
-                                     (every.users, every.songs)), shape=every.shape)
-        val, score, chosen, fit_s = als_scores(parts, weights)
+        val, score, chosen, fit_s = als_scores(parts, interactions, ids)
         known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
         test = rank_scores(score, parts[TEST].matrix(), known)
         rows.append([f"implicit ALS {chosen}", f"{test.recall:.4f}", f"{test.ndcg:.4f}",

@@ -23,13 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import scipy.sparse as sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
 from recommend import serving_figures  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 from domain.training import DEVICES  # noqa: E402
 
@@ -60,10 +59,7 @@ def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float,
     listeners = np.bincount(parts[TRAIN].songs, minlength=len(ids["song"])).astype(np.float64)
     popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), len(listeners))),
                              parts[TEST].matrix(), known)
-    every = Pairs(interactions, ids)
-    weights = sparse.csr_matrix((interactions.column("play_count").to_numpy().astype(np.float64),
-                                 (every.users, every.songs)), shape=every.shape)
-    _, score, chosen, _ = als_scores(parts, weights)
+    _, score, chosen, _ = als_scores(parts, interactions, ids)
     als = rank_scores(score, parts[TEST].matrix(), known)
     return {"popularity": (popularity.recall, popularity.ndcg),
             f"implicit ALS {chosen}": (als.recall, als.ndcg)}
