@@ -7,18 +7,20 @@ from pathlib import Path
 
 from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
 from domain.model import ExplainedSong, ModelEvaluation, RecommendAllResult, RecommendationList
-from domain.ports import ModelEvaluator, ModelLoader, Progress, SilentProgress
-from domain.training import check_model_kind
+from domain.ports import ModelEvaluator, ModelLoader, ModelRegistry, Progress, SilentProgress
+from domain.training import MODEL_KINDS, check_model_kind
+from domain.versions import ModelVersion
 
 
 @dataclass(frozen=True)
 class RecommendQuery:
     user_id: str
     k: int = 10
-    model: str | None = None  # None: the most recently trained
+    model: str | None = None  # a model kind; None: the promoted version's
     include_heard: bool = False
     explain: bool = False
     genres: tuple[str, ...] = ()
+    version: int | None = None  # a registry version; None: the promoted one (of ``model``'s kind)
 
 
 def _check_k(k: int) -> None:
@@ -39,27 +41,48 @@ def check_output_file(path: Path, suffixes: tuple[str, ...], option: str) -> Non
             break
 
 
-def chosen_kind(loader: ModelLoader, model: str | None) -> str:
-    """The kind asked for, or else the most recently trained one."""
-    if model is None:
-        model = loader.latest_kind()
-        if model is None:
-            raise CheckpointError("no trained model yet; run `engine train` first")
-    check_model_kind(model)
-    return model
+def chosen_version(registry: ModelRegistry, kind: str | None = None,
+                   version: int | None = None) -> ModelVersion:
+    """The version asked for; else the promoted one when it is of the kind asked for (or no kind
+    is asked for); else the newest version of that kind."""
+    if kind is not None:
+        check_model_kind(kind)
+    if version is not None:
+        found = registry.get(version)
+        if kind is not None and found.kind != kind:
+            raise InvalidSetting(f"model version v{version} is a {found.kind} model, not {kind}; "
+                                 "give one of the two")
+        return found
+    promoted = registry.promoted()
+    if promoted is not None and kind in (None, promoted.kind):
+        return promoted
+    if kind is None:
+        raise CheckpointError("no trained model yet; run `engine train` first")
+    of_kind = [v for v in registry.versions() if v.kind == kind]
+    if not of_kind:
+        trained = sorted({v.kind for v in registry.versions()})
+        raise CheckpointError(f"no trained {kind} model; run `engine train --model {kind}` first"
+                              + (f" or ask for one that is trained: {', '.join(trained)}" if trained else ""))
+    return of_kind[-1]
 
 
-class Recommend:
-    def __init__(self, loader: ModelLoader) -> None:
+class _Answering:
+    """A use case that answers with one version of a trained model."""
+
+    def __init__(self, loader: ModelLoader, registry: ModelRegistry) -> None:
         self._loader = loader
+        self._registry = registry
 
+
+class Recommend(_Answering):
     def execute(self, query: RecommendQuery) -> RecommendationList:
         _check_k(query.k)
-        recommender = self._loader.load(chosen_kind(self._loader, query.model))
+        version = chosen_version(self._registry, query.model, query.version)
+        recommender = self._loader.load(version)
         known = {name.casefold() for name in recommender.genre_names()}
         unknown = [g for g in query.genres if g.casefold() not in known]
         if unknown:
-            raise InvalidSetting(f"unknown genre(s) {', '.join(unknown)}; known: "
+            raise UnknownEntity(f"unknown genre(s) {', '.join(unknown)}; known: "
                                  f"{', '.join(recommender.genre_names())}")
         notices: list[str] = []
         cold_start = not recommender.knows_user(query.user_id)
@@ -82,19 +105,17 @@ class Recommend:
             notices.append("no recommendation left for this user; falling back to the most popular songs")
             recommendations = recommender.popular(query.k)
         return RecommendationList(query.user_id, recommender.kind, tuple(recommendations),
-                                  tuple(notices), cold_start)
+                                  tuple(notices), cold_start, version.version)
 
 
-class Explain:
-    def __init__(self, loader: ModelLoader) -> None:
-        self._loader = loader
-
-    def execute(self, user_id: str, song_id: str, model: str | None, plot: Path | None = None
-                ) -> ExplainedSong:
+class Explain(_Answering):
+    def execute(self, user_id: str, song_id: str, model: str | None, plot: Path | None = None,
+                version: int | None = None) -> ExplainedSong:
         if plot is not None:
             check_output_file(plot, (".png",), "--plot")
-        model = chosen_kind(self._loader, model)
-        explainer = self._loader.load(model)
+        chosen = chosen_version(self._registry, model, version)
+        model = chosen.kind
+        explainer = self._loader.load(chosen)
         if not explainer.knows_user(user_id):
             raise UnknownEntity(f"user {user_id!r} is not in the {model} model; "
                                 "`engine recommend` serves new users from popularity")
@@ -103,34 +124,64 @@ class Explain:
         explained = explainer.explain(user_id, song_id)
         if plot is not None:
             explainer.plot(user_id, explained, plot)
-        return ExplainedSong(model, user_id, explained, None if plot is None else str(plot))
+        return ExplainedSong(model, user_id, explained, None if plot is None else str(plot), chosen.version)
 
 
-class RecommendAll:
-    def __init__(self, loader: ModelLoader) -> None:
-        self._loader = loader
+class SimilarSongs(_Answering):
+    def execute(self, song_id: str, k: int = 10, model: str | None = None,
+                version: int | None = None) -> RecommendationList:
+        _check_k(k)
+        chosen = chosen_version(self._registry, model, version)
+        recommender = self._loader.load(chosen)
+        if not recommender.knows_song(song_id):
+            raise UnknownEntity(f"song {song_id!r} is not in the catalogue the model was trained on")
+        return RecommendationList(song_id, recommender.kind, tuple(recommender.similar(song_id, k)),
+                                  version=chosen.version)
 
+
+class RecommendAll(_Answering):
     def execute(self, k: int, model: str | None, out_path: Path, include_heard: bool = False,
-                progress: Progress | None = None) -> RecommendAllResult:
+                progress: Progress | None = None, version: int | None = None) -> RecommendAllResult:
         _check_k(k)
         check_output_file(out_path, (".csv", ".parquet"), "--output")
-        recommender = self._loader.load(chosen_kind(self._loader, model))
+        chosen = chosen_version(self._registry, model, version)
+        recommender = self._loader.load(chosen)
         rows = recommender.recommend_all(k, include_heard, out_path, progress or SilentProgress())
-        return RecommendAllResult(recommender.kind, rows, k, str(out_path))
+        return RecommendAllResult(recommender.kind, rows, k, str(out_path), chosen.version)
 
 
 class Evaluate:
-    def __init__(self, evaluator: ModelEvaluator) -> None:
-        self._evaluator = evaluator
+    """Versions side by side on their runs' test splits: by default the promoted version, the
+    newest of every other trained kind, and popularity as the baseline (on a GAT run's split
+    when no popularity model is trained)."""
 
-    def execute(self, models: tuple[str, ...] = (), progress: Progress | None = None
-                ) -> list[ModelEvaluation]:
+    def __init__(self, evaluator: ModelEvaluator, registry: ModelRegistry) -> None:
+        self._evaluator = evaluator
+        self._registry = registry
+
+    def execute(self, models: tuple[str, ...] = (), progress: Progress | None = None,
+                version: int | None = None) -> list[ModelEvaluation]:
+        progress = progress or SilentProgress()
         for model in models:
             check_model_kind(model)
-        trained = self._evaluator.trained_kinds()
-        chosen = list(models) or trained
-        missing = [m for m in chosen if m not in trained]
-        if not chosen or missing:
+        if version is not None:
+            return [self._evaluator.evaluate(chosen_version(self._registry, None, version), progress)]
+        chosen: dict[str, ModelVersion] = {}
+        for kind in MODEL_KINDS:
+            try:
+                chosen[kind] = chosen_version(self._registry, kind)
+            except CheckpointError:
+                continue
+        wanted = list(models) or (["popularity", *chosen] if chosen else [])
+        missing = [m for m in wanted if m not in chosen and not (m == "popularity" and chosen)]
+        if not wanted or missing:
             raise EngineError(f"no trained {', '.join(missing) or 'model'} to evaluate; "
                               "run `engine train --model KIND` first")
-        return [self._evaluator.evaluate(model, progress or SilentProgress()) for model in chosen]
+        results = []
+        for kind in dict.fromkeys(wanted):
+            if kind in chosen:
+                results.append(self._evaluator.evaluate(chosen[kind], progress))
+            else:  # the popularity baseline on the split of a trained GAT model
+                base = next(v for k, v in chosen.items() if k != "popularity")
+                results.append(self._evaluator.evaluate(base, progress, as_popularity=True))
+        return results

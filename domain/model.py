@@ -39,6 +39,7 @@ class RecommendationList:
     recommendations: tuple[Recommendation, ...]
     notices: tuple[str, ...] = ()
     cold_start: bool = False
+    version: int | None = None  # the registry version that answered
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ExplainedSong:
     user_id: str
     recommendation: Recommendation
     plot: str | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class RecommendAllResult:
     rows: int
     k: int
     output: str
+    version: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,6 +227,7 @@ class ModelEvaluation:
     by_user_type: dict[str, RankingFigures]
     deletion_test: DeletionTest | None = None
     wall_s: float = 0.0
+    version: int | None = None  # None: the popularity baseline on another version's split
 
     def as_dict(self) -> dict[str, Any]:
         def figures(ranking: RankingFigures) -> dict[str, Any]:
@@ -231,7 +235,8 @@ class ModelEvaluation:
                     f"ndcg@{self.k}": ranking.ndcg}
 
         result: dict[str, Any] = {
-            "model": self.model, "checkpoint": self.checkpoint, "test_users": self.test.users,
+            "model": self.model, "version": self.version, "checkpoint": self.checkpoint,
+            "test_users": self.test.users,
             f"recall@{self.k}": self.test.recall, f"ndcg@{self.k}": self.test.ndcg, **asdict(self.lists),
             "by_user_type": {name: figures(f) for name, f in self.by_user_type.items()},
             "wall_s": self.wall_s}

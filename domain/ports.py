@@ -22,6 +22,7 @@ from domain.model import (
     RepositoryStats,
 )
 from domain.training import TrainingResult, TrainingSpec
+from domain.versions import ModelVersion
 
 
 class Table(Protocol):
@@ -235,6 +236,10 @@ class Recommender(ABC):
                   explain: bool = False) -> list[Recommendation]: ...
 
     @abstractmethod
+    def similar(self, song_id: str, k: int) -> list[Recommendation]:
+        """The songs nearest to a known song in the model's embeddings, itself left out."""
+
+    @abstractmethod
     def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
         """The most listened songs (in training), optionally within some genres; unexplained."""
 
@@ -262,18 +267,41 @@ class TrainedModel(Recommender, Explainer):
 
 class ModelLoader(ABC):
     @abstractmethod
-    def load(self, kind: str) -> TrainedModel:
-        """The trained model of this kind."""
+    def load(self, version: ModelVersion) -> TrainedModel:
+        """The trained model of this version (loaded once per process)."""
+
+
+class ModelRegistry(ABC):
+    """Every training run as a numbered version; one version at a time is promoted."""
 
     @abstractmethod
-    def latest_kind(self) -> str | None:
-        """The kind of the most recently trained model, None when none is trained."""
+    def register(self, kind: str, artifact: Path, data_fingerprint: str, settings: Mapping[str, Any],
+                 metrics: Mapping[str, float]) -> ModelVersion:
+        """Record a published run (``artifact``: its directory) as a new candidate version."""
+
+    @abstractmethod
+    def versions(self) -> list[ModelVersion]:
+        """Every version, oldest first."""
+
+    @abstractmethod
+    def get(self, version: int) -> ModelVersion:
+        """The version with this number; UnknownEntity when there is none."""
+
+    @abstractmethod
+    def promoted(self) -> ModelVersion | None:
+        """The version that answers when none is named, None before the first promotion."""
+
+    @abstractmethod
+    def promote(self, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def rollback(self) -> ModelVersion:
+        """Promote again the version promoted before the current one; the current one retires."""
 
 
 class ModelEvaluator(ABC):
     @abstractmethod
-    def trained_kinds(self) -> list[str]: ...
-
-    @abstractmethod
-    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
-        """The full metric set of one trained model on its run's held-out test split."""
+    def evaluate(self, version: ModelVersion, progress: Progress,
+                 as_popularity: bool = False) -> ModelEvaluation:
+        """The full metric set of one version on its run's held-out test split; with
+        ``as_popularity``, of the popularity baseline on that version's split."""

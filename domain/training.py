@@ -108,6 +108,9 @@ class TrainingResult:
     device: str = "cpu"
     split: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know about this run
+    run: str | None = None  # the published run's directory; None where this process wrote none
+    version: int | None = None  # its registry version
+    status: str | None = None  # promoted or candidate
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

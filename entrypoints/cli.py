@@ -270,14 +270,18 @@ def build_graph(app: App, as_json: bool) -> None:
               help="Train data-parallel in this many processes on this machine (torch.distributed: "
                    "each takes a share of every batch, gradients are averaged, the first writes the "
                    "run). Across machines, run `engine train` under torchrun instead (README).")
+@click.option("--promote/--no-promote", default=True, show_default=True,
+              help="Make the new version the one that answers (else it is registered as a candidate; "
+                   "`engine models promote V` later).")
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, members: int | None,
-          nproc: int, **training: Any) -> None:
-    """Train a recommender and save it.
+          nproc: int, promote: bool, **training: Any) -> None:
+    """Train a recommender and register it as a new version.
 
     BPR loss on the training graph; writes model.pt, serving.npz, metrics.json,
-    curves.png and split.parquet under DATA_DIR/models/MODEL.
+    curves.png and split.parquet in a new run under DATA_DIR/models/MODEL, and
+    records the run in the model registry (`engine models list`).
     """
     from entrypoints.progress import progress_for
 
@@ -290,14 +294,27 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
         sys.exit(run_ranks(nproc, without_option(sys.argv[1:], "--nproc")))
     lead = int(os.environ.get("RANK", "0")) == 0
     result = app.container.train_model().execute(spec, settings.models_dir,
-                                                  progress_for(as_json or not lead))
+                                                  progress_for(as_json or not lead), promote)
     if lead:  # under torchrun every rank runs this command; the first one reports
         emit(as_json, result.as_dict(), rendering.training_summary(result))
 
 
 model_option = click.option(
     "--model", type=click.Choice(MODEL_KINDS),
-    help="Which trained model answers [setting model.kind; default: the most recently trained].")
+    help="Which kind of model answers: the promoted version when it is of this kind, else the "
+         "newest of the kind [setting model.kind; default: the promoted version].")
+
+
+def _version_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from domain.versions import parse_version
+
+    return None if value is None else parse_version(value)
+
+
+version_option = click.option(
+    "--model-version", "version", callback=_version_callback, metavar="V",
+    help="The registry version that answers, e.g. 3 or v3 (`engine models list`) "
+         "[default: the promoted version].")
 
 
 @cli.command()
@@ -309,11 +326,12 @@ model_option = click.option(
 @click.option("--all-users", is_flag=True, help="Top-k for every user, written to --output.")
 @click.option("--output", type=click.Path(path_type=Path), help="With --all-users: .csv or .parquet.")
 @model_option
+@version_option
 @json_option
 @click.pass_obj
 def recommend(app: App, user_id: str | None, k: int, explain: bool, include_heard: bool,
               genres: str | None, all_users: bool, output: Path | None, model: str | None,
-              as_json: bool) -> None:
+              version: int | None, as_json: bool) -> None:
     """Recommend songs to a user, with reasons.
 
     Songs the user has not heard, best first; --explain adds why; new users
@@ -327,14 +345,14 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
         if output is None:
             raise click.UsageError("--all-users needs --output FILE (.csv or .parquet)")
         written = app.container.recommend_all().execute(k, model, output, include_heard,
-                                                        progress_for(as_json))
+                                                        progress_for(as_json), version)
         emit(as_json, written.as_dict(), rendering.all_users_written(written))
         return
     if not user_id:
         raise click.UsageError("give --user USER_ID or --all-users")
     wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
     result = app.container.recommend().execute(
-        RecommendQuery(user_id, k, model, include_heard, explain, wanted))
+        RecommendQuery(user_id, k, model, include_heard, explain, wanted, version))
     emit(as_json, rendering.recommendation_list_dict(result), rendering.recommendation_list(result))
 
 
@@ -343,27 +361,30 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
 @click.option("--song", "song_id", required=True, help="External song id.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write the attention picture (PNG).")
 @model_option
+@version_option
 @json_option
 @click.pass_obj
 def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str | None,
-            as_json: bool) -> None:
+            version: int | None, as_json: bool) -> None:
     """Explain one user-song score, optionally drawn.
 
     Collaborative and genre parts, the history songs that carry it (with their
     attention) and popularity context; --plot draws the attention picture.
     """
     model = model or app.settings.chosen_model_kind
-    explained = app.container.explain().execute(user_id, song_id, model, plot)
+    explained = app.container.explain().execute(user_id, song_id, model, plot, version)
     emit(as_json, rendering.explained_song_dict(explained), rendering.explained_song(explained))
 
 
 @cli.command()
 @click.option("--model", "models", multiple=True,
               type=click.Choice(MODEL_KINDS),
-              help="Evaluate only these (repeatable) [default: popularity and every trained model].")
+              help="Evaluate only these kinds (repeatable) [default: popularity and every trained "
+                   "kind: the promoted version, the newest of the other kinds].")
+@version_option
 @json_option
 @click.pass_obj
-def evaluate(app: App, models: tuple[str, ...], as_json: bool) -> None:
+def evaluate(app: App, models: tuple[str, ...], version: int | None, as_json: bool) -> None:
     """Compare trained models on held-out listening.
 
     Recall@10, NDCG@10, genre diversity and coverage, genre influence, catalogue
@@ -371,8 +392,136 @@ def evaluate(app: App, models: tuple[str, ...], as_json: bool) -> None:
     """
     from entrypoints.progress import progress_for
 
-    results = app.container.evaluate().execute(models, progress_for(as_json))
+    results = app.container.evaluate().execute(models, progress_for(as_json), version)
     emit(as_json, {"models": [r.as_dict() for r in results]}, rendering.evaluation_table(results))
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Server processes (each loads the promoted model once).")
+@click.option("--insecure", is_flag=True,
+              help="Let write routes answer without an API key; only on a loopback --host.")
+@click.pass_obj
+def serve(app: App, host: str, port: int, workers: int, insecure: bool) -> None:
+    """Answer over HTTP: recommendations, explanations, similar songs, models.
+
+    FastAPI on uvicorn; the OpenAPI schema is at /docs and /openapi.json,
+    Prometheus metrics at /metrics. Write routes need the key set in
+    serve.api_key (ENGINE_SERVE__API_KEY), sent as the X-API-Key header.
+    """
+    import uvicorn
+
+    if insecure and host not in LOOPBACK:
+        raise click.UsageError(f"--insecure serves write routes without a key: only on a loopback host "
+                               f"({', '.join(LOOPBACK)}), not {host}")
+    settings = app.settings
+    if workers > 1:
+        # each worker process builds its own app from the same settings, handed on by environment
+        os.environ.update(_settings_environment(settings, insecure))
+        uvicorn.run("entrypoints.http:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
+        return
+    import socket
+
+    from entrypoints.http import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(app.container, settings.serve.api_key, insecure),
+                                           log_level="warning"))
+    # Bound here, so that the line below is true when printed: a client that reads it and
+    # connects waits in the backlog until the server takes it (and --port 0 says its port).
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind((host, port))
+    listening.listen(2048)
+    bound = listening.getsockname()[1]
+    click.echo(f"engine serve: listening on http://{host}:{bound} (OpenAPI at /docs)", err=True)
+    server.run(sockets=[listening])
+
+
+def _settings_environment(settings: Any, insecure: bool) -> dict[str, str]:
+    environment = {"ENGINE_DATA_DIR": str(settings.data_dir),
+                   "ENGINE_STORAGE__BACKEND": settings.storage.backend,
+                   "ENGINE_STORAGE__URL": settings.database_url}
+    if settings.serve.api_key:
+        environment["ENGINE_SERVE__API_KEY"] = settings.serve.api_key
+    if insecure:
+        environment["ENGINE_SERVE_INSECURE"] = "1"
+    return environment
+
+
+@cli.group()
+def models() -> None:
+    """The model registry: every training run is a version; one is promoted.
+
+    recommend, explain, evaluate and serve answer with the promoted version
+    unless told --model-version. The registry lives in the configured SQL
+    database (DATA_DIR/engine.db by default, PostgreSQL with --db-url).
+    """
+
+
+def _registry(app: App):  # noqa: ANN202
+    return app.container.model_registry()
+
+
+version_argument = click.argument("version", callback=_version_callback)
+
+
+@models.command("list")
+@json_option
+@click.pass_obj
+def models_list(app: App, as_json: bool) -> None:
+    """Every version, oldest first, with its status and test figures."""
+    versions = _registry(app).versions()
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in versions], default=str))
+    else:
+        click.echo(rendering.model_versions(versions))
+
+
+@models.command("show")
+@version_argument
+@json_option
+@click.pass_obj
+def models_show(app: App, version: int, as_json: bool) -> None:
+    """One version: its run, data fingerprint, settings and metrics."""
+    found = _registry(app).get(version)
+    emit(as_json, found.as_dict(), rendering.model_version(found))
+
+
+@models.command("promote")
+@version_argument
+@json_option
+@click.pass_obj
+def models_promote(app: App, version: int, as_json: bool) -> None:
+    """Make version V the one that answers (a running `engine serve` follows)."""
+    found = _registry(app).promote(version)
+    emit(as_json, found.as_dict(), rendering.promoted(found, "promoted"))
+
+
+@models.command("rollback")
+@json_option
+@click.pass_obj
+def models_rollback(app: App, as_json: bool) -> None:
+    """Promote again the version promoted before the current one."""
+    found = _registry(app).rollback()
+    emit(as_json, found.as_dict(), rendering.promoted(found, "rolled back to"))
+
+
+@models.command("compare")
+@click.argument("first", callback=_version_callback)
+@click.argument("second", callback=_version_callback)
+@json_option
+@click.pass_obj
+def models_compare(app: App, first: int, second: int, as_json: bool) -> None:
+    """Two versions' test metrics side by side, and the settings that differ."""
+    registry = _registry(app)
+    left, right = registry.get(first), registry.get(second)
+    emit(as_json, {"versions": [left.as_dict(), right.as_dict()]}, rendering.compared_versions(left, right))
 
 
 def main() -> None:

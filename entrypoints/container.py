@@ -8,7 +8,7 @@ from adapters.storage.parquet import ParquetInteractionRepository
 from application.data_generation import GenerateData, ValidateData
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
-from application.recommending import Evaluate, Explain, Recommend, RecommendAll
+from application.recommending import Evaluate, Explain, Recommend, RecommendAll, SimilarSongs
 
 
 # Adapters load when a command needs them: a short command (recommend) imports no torch,
@@ -49,6 +49,12 @@ def _graph_builder():
     return PygGraphBuilder()
 
 
+def _model_registry(url, models_dir):
+    from adapters.storage.registry import SqlModelRegistry
+
+    return SqlModelRegistry(url, models_dir)
+
+
 def _model_loader(models_dir, repository):
     from adapters.serving.recommender import CheckpointModelLoader
 
@@ -85,15 +91,21 @@ class Container(containers.DeclarativeContainer):
                                         aggregator=aggregator, repository=repository)
     graph_builder = providers.Singleton(_graph_builder)
     model_trainer = providers.Singleton(_model_trainer)
+    # the registry lives in the configured SQL database, the SQLite file under the data
+    # directory when the interactions are kept in parquet
+    model_registry = providers.Singleton(_model_registry, url=config.storage.url,
+                                         models_dir=config.models_dir)
     build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
-    train_model = providers.Factory(TrainModel, repository=repository, trainer=model_trainer)
+    train_model = providers.Factory(TrainModel, repository=repository, trainer=model_trainer,
+                                    registry=model_registry)
     model_loader = providers.Singleton(_model_loader, models_dir=config.models_dir,
                                        repository=repository)
-    recommend = providers.Factory(Recommend, loader=model_loader)
-    recommend_all = providers.Factory(RecommendAll, loader=model_loader)
-    explain = providers.Factory(Explain, loader=model_loader)
+    recommend = providers.Factory(Recommend, loader=model_loader, registry=model_registry)
+    recommend_all = providers.Factory(RecommendAll, loader=model_loader, registry=model_registry)
+    explain = providers.Factory(Explain, loader=model_loader, registry=model_registry)
+    similar_songs = providers.Factory(SimilarSongs, loader=model_loader, registry=model_registry)
     evaluate = providers.Factory(Evaluate, evaluator=providers.Singleton(
-        _model_evaluator, models_dir=config.models_dir, repository=repository))
+        _model_evaluator, models_dir=config.models_dir, repository=repository), registry=model_registry)
 
 
 def build_container(config: dict) -> Container:

@@ -20,6 +20,12 @@ from domain.model import (
     RepositoryStats,
 )
 from domain.training import TrainingResult
+from domain.versions import ModelVersion
+
+
+def _named(model: str, version: int | None) -> str:
+    """A model as lists name it: its kind and registry version."""
+    return model if version is None else f"{model} v{version}"
 
 
 def generated_summary(generated: GeneratedData) -> str:
@@ -55,6 +61,7 @@ def training_summary(result: TrainingResult) -> str:
             f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
             f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
             f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"
+            + (f"\nregistered as v{result.version} ({result.status})" if result.version else "")
             + "".join(f"\nnote: {note}" for note in result.notes))
 
 
@@ -105,13 +112,15 @@ def describe(rec: Recommendation) -> str:
 
 
 def recommendation_list_dict(result: RecommendationList) -> dict[str, Any]:
-    return {"user_id": result.user_id, "model": result.model, "cold_start": result.cold_start,
+    return {"user_id": result.user_id, "model": result.model, "version": result.version,
+            "cold_start": result.cold_start,
             "notices": list(result.notices),
             "recommendations": [recommendation_dict(r) for r in result.recommendations]}
 
 
 def recommendation_list(result: RecommendationList) -> str:
-    lines = [f"top {len(result.recommendations)} for {result.user_id} ({result.model}):",
+    named = _named(result.model, result.version)
+    lines = [f"top {len(result.recommendations)} for {result.user_id} ({named}):",
              *(f"note: {n}" for n in result.notices)]
     for rec in result.recommendations:
         lines.append(describe(rec))
@@ -121,12 +130,13 @@ def recommendation_list(result: RecommendationList) -> str:
 
 
 def all_users_written(written: RecommendAllResult) -> str:
-    return (f"wrote {written.rows:,} recommendations ({written.model}, top {written.k} per user) "
+    return (f"wrote {written.rows:,} recommendations ({_named(written.model, written.version)}, top "
+            f"{written.k} per user) "
             f"to {written.output}")
 
 
 def explained_song_dict(explained: ExplainedSong) -> dict[str, Any]:
-    payload = {"user_id": explained.user_id, "model": explained.model,
+    payload = {"user_id": explained.user_id, "model": explained.model, "version": explained.version,
                **recommendation_dict(explained.recommendation)}
     if explained.plot is not None:
         payload["plot"] = explained.plot
@@ -146,7 +156,6 @@ LIST_COLUMNS = (("genre_diversity", "genres/list"), ("genre_coverage", "genre co
 
 
 def evaluation_table(results: list[ModelEvaluation]) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="held-out test split (known songs excluded)")
@@ -156,7 +165,8 @@ def evaluation_table(results: list[ModelEvaluation]) -> str:
         table.add_column(header, justify="right")
     table.add_column("score drop: most attended / random edge (top wins)", justify="right")
     for result in results:
-        table.add_row(result.model, f"{result.test.recall:.4f}", f"{result.test.ndcg:.4f}",
+        table.add_row(_named(result.model, result.version), f"{result.test.recall:.4f}",
+                      f"{result.test.ndcg:.4f}",
                       *(f"{getattr(result.lists, key):.4f}" for key, _ in LIST_COLUMNS),
                       _deletion_cell(result.deletion_test) if result.deletion_test else "-")
     by_type = Table(title=f"by user type: Recall@{k} / NDCG@{k} (users)")
@@ -169,14 +179,72 @@ def evaluation_table(results: list[ModelEvaluation]) -> str:
         for user_type in types:
             figures = result.by_user_type.get(user_type)
             cells.append(f"{figures.recall:.4f} / {figures.ndcg:.4f} ({figures.users})" if figures else "-")
-        by_type.add_row(result.model, *cells)
-    console = Console(width=170, record=True, file=io.StringIO())
-    console.print(table)
-    console.print(by_type)
-    return console.export_text().rstrip()
+        by_type.add_row(_named(result.model, result.version), *cells)
+    return _as_text(table, by_type)
 
 
 def _deletion_cell(deletion: DeletionTest) -> str:
     wins = deletion.share_top_attention_beats_random
     share = f" ({wins:.0%})" if wins is not None else ""
     return f"{deletion.mean_drop_top_attention:.3f} / {deletion.mean_drop_random_edge:.3f}{share}"
+
+
+def _as_text(*tables: Any) -> str:
+    """rich tables as the plain text a terminal or a pipe shows."""
+    from rich.console import Console
+
+    console = Console(width=170, record=True, file=io.StringIO())
+    for table in tables:
+        console.print(table)
+    return console.export_text().rstrip()
+
+
+def _headline(metrics: dict[str, float]) -> str:
+    shown = [f"{name} {metrics[name]:.4f}" for name in ("recall@10", "ndcg@10") if name in metrics]
+    return ", ".join(shown) or "-"
+
+
+def model_versions(versions: list[ModelVersion]) -> str:
+    if not versions:
+        return "no model versions yet; run `engine train`"
+    from rich.table import Table
+
+    table = Table(title="model versions")
+    for header in ("version", "kind", "status", "trained (UTC)", "test", "data", "run"):
+        table.add_column(header)
+    for v in versions:
+        table.add_row(f"v{v.version}", v.kind, v.status, v.created_at, _headline(v.metrics),
+                      v.data_fingerprint, v.artifact)
+    return _as_text(table)
+
+
+def model_version(version: ModelVersion) -> str:
+    lines = [f"v{version.version}: {version.kind}, {version.status}, trained {version.created_at}",
+             f"run: {version.artifact}", f"data fingerprint: {version.data_fingerprint}",
+             "test: " + (", ".join(f"{k} {v:.4f}" for k, v in version.metrics.items()) or "-")]
+    if version.settings:
+        lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in version.settings.items()))
+    return "\n".join(lines)
+
+
+def promoted(version: ModelVersion, verb: str) -> str:
+    return f"{verb} v{version.version} ({version.kind}): it answers recommend, explain and serve now"
+
+
+def compared_versions(left: ModelVersion, right: ModelVersion) -> str:
+    from rich.table import Table
+
+    table = Table(title=f"v{left.version} against v{right.version}")
+    table.add_column("")
+    table.add_column(f"v{left.version} ({left.kind})", justify="right")
+    table.add_column(f"v{right.version} ({right.kind})", justify="right")
+    table.add_column("change", justify="right")
+    for name in dict.fromkeys([*left.metrics, *right.metrics]):
+        a, b = left.metrics.get(name), right.metrics.get(name)
+        change = f"{b - a:+.4f}" if a is not None and b is not None else "-"
+        table.add_row(name, "-" if a is None else f"{a:.4f}", "-" if b is None else f"{b:.4f}", change)
+    for name in sorted(set(left.settings) | set(right.settings)):
+        a, b = left.settings.get(name), right.settings.get(name)
+        if a != b:
+            table.add_row(f"setting {name}", str(a), str(b), "")
+    return _as_text(table)

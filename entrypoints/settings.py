@@ -45,6 +45,11 @@ class StorageSettings(_Section):
         return self
 
 
+class ServeSettings(_Section):
+    api_key: str | None = Field(
+        default=None, description="the key write routes of `engine serve` require in X-API-Key")
+
+
 # Defaults and limits live once, in domain.training.TrainingSpec; settings only layer the
 # sources and name the setting a problem is in.
 _SPEC = TrainingSpec()
@@ -96,6 +101,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     model: ModelSettings = ModelSettings()
     training: TrainingSettings = TrainingSettings()
+    serve: ServeSettings = ServeSettings()
 
     @model_validator(mode="after")
     def _data_dir_is_a_directory(self) -> Settings:

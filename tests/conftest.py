@@ -9,6 +9,8 @@ import pytest
 from adapters.sources.synthetic import SyntheticSeedGenerator
 from adapters.storage.runs import RunStore
 from domain.ports import GenerationSpec, SilentProgress
+from domain.training import MODEL_KINDS
+from domain.versions import ModelVersion
 from tests import postgres
 
 SMALL = GenerationSpec(users=60, songs=300, artists=40, genres=10, seed=3)
@@ -34,6 +36,15 @@ def current_run(data_dir: Path, kind: str) -> Path:
     run = RunStore(data_dir / "models").current(kind)
     assert run is not None, f"no published {kind} run under {data_dir}"
     return run
+
+
+def run_version(models_dir: Path, kind: str) -> ModelVersion:
+    """The published run of ``kind`` as a registry version (numbered by kind), for tests that
+    load runs without a registry."""
+    runs = RunStore(models_dir)
+    run = runs.current(kind)
+    assert run is not None, f"no published {kind} run under {models_dir}"
+    return ModelVersion(MODEL_KINDS.index(kind) + 1, kind, "", "", artifact=runs.relative(run))
 
 
 @pytest.fixture(scope="session")

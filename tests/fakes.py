@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from adapters.common.tables import PLAY_KEYS, dataset_stats, empty_catalogue, play_rows
+from domain.errors import UnknownEntity
 from domain.model import (
     DataQualityReport,
     GraphSummary,
@@ -29,6 +30,7 @@ from domain.ports import (
     InteractionRepository,
     ModelEvaluator,
     ModelLoader,
+    ModelRegistry,
     ModelTrainer,
     NewPlays,
     Progress,
@@ -41,6 +43,7 @@ from domain.ports import (
     TrainedModel,
 )
 from domain.training import TrainingResult, TrainingSpec
+from domain.versions import ModelVersion
 
 
 class InMemoryRecommender(TrainedModel):
@@ -64,6 +67,9 @@ class InMemoryRecommender(TrainedModel):
     def recommend(self, user_id, k, include_heard=False, explain=False):
         return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
 
+    def similar(self, song_id, k):
+        return [Recommendation(1, song_id + "-like", 1.0)][:k]
+
     def popular(self, k, genres=()):
         return [Recommendation(i + 1, s, 0.5) for i, s in enumerate(self.popular_songs[:k])]
 
@@ -84,12 +90,50 @@ class InMemoryRecommender(TrainedModel):
 class Loader(ModelLoader):
     def __init__(self, recommender):
         self.recommender = recommender
+        self.loaded: list[int] = []
 
-    def load(self, kind):
+    def load(self, version):
+        self.loaded.append(version.version)
         return self.recommender
 
-    def latest_kind(self):
-        return self.recommender.kind
+
+class InMemoryRegistry(ModelRegistry):
+    """Versions in a list; promotions in a list whose last entry answers."""
+
+    def __init__(self, kinds: tuple[str, ...] = ()) -> None:
+        self._versions: list[ModelVersion] = []
+        self._promoted: list[int] = []
+        for kind in kinds:
+            self.promote(self.register(kind, Path(kind), "data", {}, {}).version)
+
+    def register(self, kind, artifact, data_fingerprint, settings, metrics):
+        version = ModelVersion(len(self._versions) + 1, kind, "2026-01-01T00:00:00+00:00", data_fingerprint,
+                               dict(settings), dict(metrics), str(artifact))
+        self._versions.append(version)
+        return version
+
+    def versions(self):
+        return [self.get(v.version) for v in self._versions]
+
+    def get(self, version):
+        if not 1 <= version <= len(self._versions):
+            raise UnknownEntity(f"no model version v{version}")
+        found = self._versions[version - 1]
+        status = ("promoted" if self._promoted[-1:] == [version] else
+                  "retired" if version in self._promoted else "candidate")
+        return ModelVersion(**{**found.as_dict(), "status": status})
+
+    def promoted(self):
+        return self.get(self._promoted[-1]) if self._promoted else None
+
+    def promote(self, version):
+        self.get(version)
+        self._promoted.append(version)
+        return self.get(version)
+
+    def rollback(self):
+        self._promoted.pop()
+        return self.get(self._promoted[-1])
 
 
 class RecordingTrainer(ModelTrainer):
@@ -101,7 +145,8 @@ class RecordingTrainer(ModelTrainer):
     def train(self, dataset: Dataset, spec: TrainingSpec, models_dir: Path,
               progress: Progress) -> TrainingResult:
         self.calls.append((dataset, spec, models_dir))
-        return TrainingResult(spec.model, spec.trainer, {}, 0, 0, 0.0, {})
+        return TrainingResult(spec.model, spec.trainer, {}, 0, 0, 0.0, {"recall@10": 0.5},
+                              run=str(models_dir / spec.model / "run-1"))
 
 
 class RecordingGraphBuilder(GraphBuilder):
@@ -116,15 +161,12 @@ class RecordingGraphBuilder(GraphBuilder):
 
 
 class FixedEvaluator(ModelEvaluator):
-    def __init__(self, trained: list[str]) -> None:
-        self.trained = trained
-
-    def trained_kinds(self) -> list[str]:
-        return list(self.trained)
-
-    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
-        return ModelEvaluation(kind, f"{kind}/model.pt", 10, RankingFigures(1, 0.5, 0.5),
-                               ListFigures(1.0, 0.5, 0.0, 0.1, 0.9, 3.0), {})
+    def evaluate(self, version: ModelVersion, progress: Progress,
+                 as_popularity: bool = False) -> ModelEvaluation:
+        kind = "popularity" if as_popularity else version.kind
+        return ModelEvaluation(kind, f"{version.artifact}/model.pt", 10, RankingFigures(1, 0.5, 0.5),
+                               ListFigures(1.0, 0.5, 0.0, 0.1, 0.9, 3.0), {},
+                               version=None if as_popularity else version.version)
 
 
 class RecordingGenerator(SyntheticDataGenerator):

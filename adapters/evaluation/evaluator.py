@@ -30,10 +30,10 @@ from adapters.models.popularity import PopularityRecommender
 from adapters.scoring.export import export_serving, serving_arrays
 from adapters.scoring.served import LoadedModel, needs_export
 from adapters.storage.runs import RunStore
-from domain.errors import CheckpointError, EmptyRepository
+from domain.errors import EmptyRepository
 from domain.model import DeletionTest, ListFigures, ModelEvaluation, RankingFigures
 from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progress
-from domain.training import MODEL_KINDS
+from domain.versions import ModelVersion
 
 DELETION_USERS = 40
 # Pairs of users whose lists diversity compares (every pair below), and at once.
@@ -164,22 +164,11 @@ class CheckpointEvaluator(ModelEvaluator):
                 raise EmptyRepository("the repository is empty; run `engine ingest` first")
         return self._loaded
 
-    def _run_dir(self, kind: str) -> Path | None:
-        return self.runs.current(kind)
-
-    def trained_kinds(self) -> list[str]:
-        kinds = [k for k in MODEL_KINDS if self._run_dir(k)]
-        if kinds and "popularity" not in kinds:
-            kinds.insert(0, "popularity")  # the baseline, on the split of a trained model
-        return kinds
-
-    def evaluate(self, kind: str, progress: Progress) -> ModelEvaluation:
+    def evaluate(self, version: ModelVersion, progress: Progress,
+                 as_popularity: bool = False) -> ModelEvaluation:
         started = time.perf_counter()
-        run = self._run_dir(kind)
-        if run is None and kind == "popularity":
-            run = next((self._run_dir(k) for k in ("gat-enhanced", "gat-basic") if self._run_dir(k)), None)
-        if run is None:
-            raise CheckpointError(f"no trained {kind} model; run `engine train --model {kind}` first")
+        run = self.runs.resolve(version.artifact)
+        kind = "popularity" if as_popularity else version.kind
         model, state = load_checkpoint(run / "model.pt")
         baseline = kind == "popularity" and model.kind != "popularity"  # on a GAT run's split
         if baseline:
@@ -205,7 +194,8 @@ class CheckpointEvaluator(ModelEvaluator):
             deletion = deletion_test(model, served, users[sample], songs[sample, 0])
         progress.advance()
         progress.finish()
-        return ModelEvaluation(model=kind, checkpoint=str(run / "model.pt"), k=ranked.k,
+        return ModelEvaluation(model=kind, version=None if baseline else version.version,
+                               checkpoint=str(run / "model.pt"), k=ranked.k,
                                test=RankingFigures(len(users), ranked.recall, ranked.ndcg), lists=lists,
                                by_user_type=by_type, deletion_test=deletion,
                                wall_s=time.perf_counter() - started)

@@ -10,12 +10,12 @@ import pyarrow as pa
 
 from adapters.common.user_songs import UserSongs
 from adapters.explain.builder import ExplanationBuilder
-from adapters.scoring.served import UNREADABLE, LoadedModel, needs_export
+from adapters.scoring.served import UNREADABLE, LoadedModel, best_of, needs_export, unit_rows
 from adapters.storage.runs import RunStore
-from domain.errors import CheckpointError
+from domain.errors import CheckpointError, InvalidSetting
 from domain.model import Recommendation
 from domain.ports import InteractionRepository, ModelLoader, Progress, TrainedModel
-from domain.training import MODEL_KINDS, check_model_kind
+from domain.versions import ModelVersion
 
 ALL_USERS_CHUNK = 256
 
@@ -25,6 +25,7 @@ class CheckpointRecommender(TrainedModel):
         self.loaded = loaded
         self.kind = loaded.kind
         self.explanations = ExplanationBuilder(loaded)
+        self._unit_songs: np.ndarray | None = None  # for `similar`, made on first use
 
     # -- lookups ---------------------------------------------------------------------------
     def knows_user(self, user_id: str) -> bool:
@@ -52,6 +53,20 @@ class CheckpointRecommender(TrainedModel):
     def _unheard(self, include_heard: bool) -> UserSongs | None:
         """What a list leaves out: the songs each user has heard, unless they are wanted."""
         return None if include_heard else self.loaded.heard
+
+    def similar(self, song_id: str, k: int) -> list[Recommendation]:
+        loaded = self.loaded
+        if not loaded.is_gat:
+            raise InvalidSetting(f"the {self.kind} model has no song embeddings to compare; ask a GAT "
+                                 "model version")
+        song = loaded.song_index[song_id]
+        if self._unit_songs is None:
+            self._unit_songs = unit_rows(loaded.song_emb.astype(np.float32))
+        similarity = (self._unit_songs @ self._unit_songs[song]).astype(np.float64)[None]
+        excluded = np.zeros_like(similarity, dtype=bool)
+        excluded[0, song] = True
+        values, songs = best_of(similarity, k, excluded)
+        return self._recommendations(None, values[0], songs[0], explain=False)
 
     def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
         loaded = self.loaded
@@ -144,7 +159,7 @@ class CheckpointRecommender(TrainedModel):
 
 
 class CheckpointModelLoader(ModelLoader):
-    """Loads models_dir/<kind>/serving.npz once per process, with catalogue names.
+    """Loads a version's serving.npz once per process, with catalogue names.
 
     The serving file is (re)exported from the checkpoint when it is missing or older
     than ``model.pt``; only then are torch and PyG imported.
@@ -153,15 +168,11 @@ class CheckpointModelLoader(ModelLoader):
     def __init__(self, models_dir: Path, repository: InteractionRepository) -> None:
         self.runs = RunStore(models_dir)
         self.repository = repository
-        self._loaded: dict[str, CheckpointRecommender] = {}
+        self._loaded: dict[int, CheckpointRecommender] = {}
 
-    def latest_kind(self) -> str | None:
-        return self.runs.latest_kind(MODEL_KINDS)
-
-    def load(self, kind: str) -> CheckpointRecommender:
-        check_model_kind(kind)
-        if kind not in self._loaded:
-            serving = self._serving_file(kind)
+    def load(self, version: ModelVersion) -> CheckpointRecommender:
+        if version.version not in self._loaded:
+            serving = self._serving_file(self.runs.resolve(version.artifact))
             dataset = self.repository.load()
             if dataset is None or dataset.catalogue["songs"].num_rows == 0:
                 raise CheckpointError("the catalogue is empty; run `engine ingest` first")
@@ -170,16 +181,11 @@ class CheckpointModelLoader(ModelLoader):
             except UNREADABLE as error:
                 raise CheckpointError(f"{serving}: unreadable serving file ({error}); "
                                       "retrain with `engine train`") from None
-            self._loaded[kind] = CheckpointRecommender(loaded)
-        return self._loaded[kind]
+            self._loaded[version.version] = CheckpointRecommender(loaded)
+        return self._loaded[version.version]
 
-    def _serving_file(self, kind: str) -> Path:
-        run = self.runs.current(kind)
-        if run is None:
-            trained = ", ".join(k for k in MODEL_KINDS if self.runs.current(k) is not None)
-            raise CheckpointError(f"no trained {kind} model in {self.runs.models_dir}; run `engine train "
-                                  f"--model {kind}` first" + (f" or ask for one that is trained: {trained}"
-                                                               if trained else ""))
+    @staticmethod
+    def _serving_file(run: Path) -> Path:
         if needs_export(run):
             from adapters.models.factory import load_checkpoint
             from adapters.scoring.export import export_serving

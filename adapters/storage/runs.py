@@ -3,8 +3,9 @@
 ``models/<kind>/CURRENT`` names the published run (``run-<UTC time>-<hex>``). A run is
 written in a staging directory, renamed into place and only then pointed at, under the
 kind's writer lock; so a reader sees the previous run or the complete new one, and two
-trainings of one kind never mix their files. Staging directories of killed runs, older
-runs and temporary files are removed by the next publish.
+trainings of one kind never mix their files. Earlier runs stay (each is a version in the
+model registry); staging directories of killed runs and temporary files are removed by the
+next publish.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from filelock import FileLock
 
 from adapters.storage.locks import writer_lock
 from adapters.storage.versions import OWNER_LOCK, STAGING_PREFIX, VersionedDirectory
-from domain.errors import CorruptStore
+from domain.errors import CheckpointError, CorruptStore
+from domain.training import MODEL_KINDS
 
 RUN_NAME = re.compile(r"run-[0-9TZ]+-[0-9a-f]+")
 
@@ -42,16 +44,27 @@ class RunStore:
         def damaged(path: Path, problem: str) -> CorruptStore:
             return CorruptStore(f"{path}: {problem}; retrain with `engine train --model {kind}`")
 
-        return VersionedDirectory(self.models_dir / kind, RUN_NAME, damaged, noun="run")
+        return VersionedDirectory(self.models_dir / kind, RUN_NAME, damaged, noun="run", keep_versions=True)
+
+    def relative(self, run: Path) -> str:
+        """A run's directory as the registry records it: ``<kind>/<run name>``."""
+        run = Path(run)
+        return f"{run.parent.name}/{run.name}"
+
+    def resolve(self, artifact: str) -> Path:
+        """The directory of a run the registry names; never one outside the models directory."""
+        kind, _, name = artifact.partition("/")
+        if kind not in MODEL_KINDS or not RUN_NAME.fullmatch(name):
+            raise CorruptStore(f"model registry: artifact {artifact[:80]!r} is no run of {self.models_dir}")
+        run = self.models_dir / kind / name
+        if run.is_symlink() or not run.is_dir():
+            raise CheckpointError(f"{run}: this version's run is gone; promote another version "
+                                  f"(`engine models list`) or retrain with `engine train --model {kind}`")
+        return run
 
     def current(self, kind: str) -> Path | None:
         """The published run of ``kind``, None when there is none."""
         return self._runs(kind).current()
-
-    def latest_kind(self, kinds: tuple[str, ...]) -> str | None:
-        """The kind whose published run is the most recent."""
-        published = [(run.name, kind) for kind in kinds if (run := self.current(kind)) is not None]
-        return max(published)[1] if published else None
 
     @contextmanager
     def new_run(self, kind: str) -> Iterator[StagedRun]:

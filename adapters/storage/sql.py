@@ -10,10 +10,8 @@ concurrent writers, on one machine or several, queue instead of losing data.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, fields
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,25 +23,21 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     delete,
     func,
     insert,
     select,
-    text,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import Connection
 
 from adapters.common.tables import CATALOGUE_KEYS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
-from domain.errors import CorruptStore, InvalidSetting, StoreBusy, first_line
+from adapters.storage.database import SqlDatabase
 from domain.model import RepositoryStats
 from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
 
 _SQL_TYPES = {pa.string(): String, pa.int64(): BigInteger, pa.float64(): Float}
 _KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id"), "play_keys": ("play_key",)}
 INSERT_CHUNK = 20_000
-SQLITE_WAIT_S = 900  # how long a writer waits for another one's transaction
 WRITER_LOCK_KEY = zlib.crc32(b"engine interaction store")  # PostgreSQL advisory lock id
 
 
@@ -68,84 +62,11 @@ def _metadata() -> tuple[MetaData, dict[str, Table]]:
 class SqlAlchemyInteractionRepository(InteractionRepository):
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine: Engine | None = None
-        self._metadata, self._tables = _metadata()
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            with self._errors():
-                self._engine = self._connect()
-        return self._engine
-
-    def _connect(self) -> Engine:
-        try:
-            url = make_url(self.url)
-        except ArgumentError:
-            raise InvalidSetting(f"storage.url {self.url!r} is no database URL; give one like "
-                                 "sqlite:///path/engine.db or postgresql+psycopg://user@host/db") from None
-        backend = url.get_backend_name()
-        options = {}
-        if backend == "sqlite":
-            if url.database not in (None, "", ":memory:"):
-                database = Path(url.database)
-                if database.is_dir():
-                    raise InvalidSetting(f"storage.url {self.url!r}: {database} is a directory")
-                database.parent.mkdir(parents=True, exist_ok=True)
-            options["connect_args"] = {"timeout": SQLITE_WAIT_S}
-        try:
-            engine = create_engine(url, **options)
-        except NoSuchModuleError:
-            raise InvalidSetting(f"storage.url {self._shown()}: unknown database {backend!r}; "
-                                 "use sqlite or postgresql") from None
-        except ModuleNotFoundError as missing:
-            raise InvalidSetting(f"storage.url {self._shown()} needs the {missing.name} driver, which is "
-                                 "not installed: pip install 'engine[postgresql]'") from None
-        try:
-            self._metadata.create_all(engine)
-        except SQLAlchemyError:
-            # another process created the tables between the check and the CREATE; they exist now
-            self._metadata.create_all(engine)
-        return engine
-
-    def _shown(self) -> str:
-        try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except ArgumentError:
-            return repr(self.url)
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Database trouble a user can cause or fix becomes one line, not a traceback."""
-        try:
-            yield
-        except OperationalError as error:
-            message = first_line(error.orig or error)
-            if "locked" in message:
-                raise StoreBusy(f"{self._shown()}: another engine command holds the database ({message}); "
-                                "wait for it, then try again") from None
-            raise CorruptStore(f"{self._shown()}: cannot use the database ({message})") from None
-        except SQLAlchemyError as error:
-            message = first_line(getattr(error, "orig", None) or error)
-            raise CorruptStore(f"{self._shown()}: cannot use the database ({message}); point "
-                               "storage.url at an engine database or a new file") from None
-
-    @contextmanager
-    def _write_transaction(self) -> Iterator[Connection]:
-        with self._errors(), self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the first write
-            else:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        metadata, self._tables = _metadata()
+        self._database = SqlDatabase(url, metadata)
 
     def load(self) -> Dataset | None:
-        with self._errors(), self.engine.connect() as conn:
+        with self._database.reading() as conn:
             return self._load(conn)
 
     def _load(self, conn: Connection, with_play_keys: bool = False) -> Dataset | None:
@@ -168,7 +89,7 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
                         schema=schema)
 
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
-        with self._write_transaction() as conn:
+        with self._database.write_transaction(WRITER_LOCK_KEY) as conn:
             current = self._load(conn, with_play_keys=True)
             dataset = change(current)
             if dataset is None:
@@ -177,7 +98,7 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
             return True
 
     def save(self, dataset: Dataset) -> None:
-        with self._write_transaction() as conn:
+        with self._database.write_transaction(WRITER_LOCK_KEY) as conn:
             self._save(conn, dataset, self._read_table(conn, "play_keys", PLAY_KEYS))
 
     def _save(self, conn: Connection, dataset: Dataset, stored_keys: pa.Table) -> None:
@@ -209,7 +130,7 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
 
     def has_source(self, content_hash: str) -> bool:
         sources = self._tables["sources"]
-        with self._errors(), self.engine.connect() as conn:
+        with self._database.reading() as conn:
             found = conn.execute(select(func.count()).select_from(sources)
                                  .where(sources.c.content_hash == content_hash)).scalar_one()
         return found > 0

@@ -4,7 +4,8 @@ Both the interaction store (``v-<hex>``) and each model kind's runs (``run-<time
 are kept this way: a version is written whole beside the others, then the pointer is
 swapped atomically, under the directory's writer lock. The pointer may only name a
 version of this directory, never a path outside it. Publishing removes what is left
-over: other versions, temporary files, and staging directories whose writer has died.
+over: temporary files, staging directories whose writer has died and, unless the directory
+keeps its versions (model runs do: the registry names them), the other versions.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ OWNER_LOCK = ".owner.lock"  # held by the process that writes a staging director
 
 class VersionedDirectory:
     def __init__(self, home: Path, version_name: re.Pattern[str],
-                 damaged: Callable[[Path, str], EngineError], noun: str = "version") -> None:
+                 damaged: Callable[[Path, str], EngineError], noun: str = "version",
+                 keep_versions: bool = False) -> None:
         self.home = Path(home)
+        self._keep_versions = keep_versions  # publishing leaves earlier versions in place
         self._version_name = version_name
         self._noun = noun  # what a version is called in messages: "version", "run"
         self._damaged = damaged  # the error to raise, given the file and what is wrong with it
@@ -54,7 +57,7 @@ class VersionedDirectory:
             if entry.name == name or entry.is_symlink():
                 continue
             if entry.is_dir():
-                leftover = (self._version_name.fullmatch(entry.name) or
+                leftover = (self._version_name.fullmatch(entry.name) and not self._keep_versions or
                             entry.name.startswith(STAGING_PREFIX) and not is_held(entry / OWNER_LOCK))
                 if leftover:
                     shutil.rmtree(entry, ignore_errors=True)

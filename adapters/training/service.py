@@ -24,6 +24,7 @@ class TorchModelTrainer(ModelTrainer):
             with RunStore(models_dir).new_run(spec.model) as run:
                 result = TRAINERS[spec.trainer](spec, run.staging, progress, ranks).train(dataset)
             result.files = {role: str(run.final / name) for role, name in result.files.items()}
+            result.run = str(run.final)
             return result
         finally:
             distributed.leave(ranks)

@@ -28,8 +28,10 @@ def test_two_ranks_learn_what_one_process_learns_and_write_one_run(small_raw_dir
     assert len(losses) == 4 and all(abs(a - b) <= 1e-3 * a for a, b in losses)
     assert abs(single["test"]["recall@10"] - ranks["test"]["recall@10"]) <= 0.02
     assert abs(single["test"]["ndcg@10"] - ranks["test"]["ndcg@10"]) <= 0.02
-    runs = list((data_dir / "models" / "gat-basic").glob("run-*"))
-    assert [run.name for run in runs] == [Path(ranks["files"]["model"]).parent.name]
+    runs = sorted((data_dir / "models" / "gat-basic").glob("run-*"))
+    assert runs[-1].name == Path(ranks["files"]["model"]).parent.name and len(runs) == 2
+    versions = json.loads(_engine(data_dir, "models", "list", "--json").stdout)
+    assert [v["version"] for v in versions] == [1, 2]  # the two ranks' run registered once
 
 
 def test_a_bad_setting_is_refused_before_any_rank_starts(small_raw_dir, tmp_path):

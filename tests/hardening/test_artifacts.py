@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import sqlite3
 
 import pytest
 
-from adapters.storage.versions import POINTER
 from tests.conftest import current_run
 from tests.hardening.conftest import assert_one_line_error, run_engine
 
@@ -39,14 +39,19 @@ def test_a_crafted_checkpoint_does_not_run(trained, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("pointer", ["../../..", "run-x/../../../etc", "/etc"])
-def test_a_run_pointer_cannot_leave_the_store(trained, pointer, tmp_path):
-    home = current_run(trained, "gat-basic").parent
-    original = (home / POINTER).read_text()
+@pytest.mark.parametrize("artifact", ["../../..", "gat-basic/../../../etc", "/etc", "gat-basic/run-1-a/../x"])
+def test_a_registry_artifact_cannot_leave_the_store(trained, artifact):
+    """A registry row (in a database others may write to) never names a path outside the
+    models directory."""
+    database = sqlite3.connect(trained / "engine.db")
+    (original,) = database.execute("SELECT artifact FROM model_versions WHERE version = 1").fetchone()
     try:
-        (home / POINTER).write_text(pointer + "\n")
+        with database:
+            database.execute("UPDATE model_versions SET artifact = ? WHERE version = 1", (artifact,))
         result = run_engine(trained, "recommend", "--user", "user_0001", "--model", "gat-basic")
         assert_one_line_error(result)
-        assert "no run of this store" in result.stderr
+        assert "is no run of" in result.stderr
     finally:
-        (home / POINTER).write_text(original)
+        with database:
+            database.execute("UPDATE model_versions SET artifact = ? WHERE version = 1", (original,))
+        database.close()

@@ -10,7 +10,7 @@ from adapters.storage.sql import SqlAlchemyInteractionRepository
 from application.recommending import RecommendQuery
 from entrypoints.container import build_container
 from entrypoints.settings import load_settings
-from tests.fakes import InMemoryRecommender, Loader
+from tests.fakes import InMemoryRecommender, InMemoryRegistry, Loader
 
 
 def _container(tmp_path, **overrides):
@@ -20,10 +20,13 @@ def _container(tmp_path, **overrides):
 def test_an_overridden_model_loader_serves_every_answering_use_case(tmp_path):
     container = _container(tmp_path)
     fake = InMemoryRecommender({"u1": ["s1", "s2"]}, ["p1"])
-    with container.model_loader.override(providers.Object(Loader(fake))):
+    with container.model_loader.override(providers.Object(Loader(fake))), \
+            container.model_registry.override(providers.Object(InMemoryRegistry(("gat-basic",)))):
         answer = container.recommend().execute(RecommendQuery("u1", k=1))
         explained = container.explain().execute("u1", "s2", None)
+        similar = container.similar_songs().execute("s2", 1)
     assert [r.song_id for r in answer.recommendations] == ["s1"]
+    assert [r.song_id for r in similar.recommendations] == ["s2-like"]
     assert (explained.model, explained.recommendation.song_id) == ("gat-basic", "s2")
 
 

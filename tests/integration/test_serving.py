@@ -18,6 +18,7 @@ from adapters.storage.runs import RunStore
 from adapters.training.service import TorchModelTrainer
 from domain.ports import Catalogue, Dataset, SilentProgress
 from domain.training import TrainingSpec
+from tests.conftest import run_version
 from tests.fakes import InMemoryInteractionRepository
 
 SPARSE_USER = "user_with_two_songs"
@@ -49,7 +50,7 @@ def _a_user(recommender):
 
 
 def test_explanation_fields_are_consistent(served):
-    recommender = served[0].load("gat-enhanced")
+    recommender = served[0].load(run_version(served[2], "gat-enhanced"))
     user = _a_user(recommender)
     for rec in recommender.recommend(user, 5, explain=True):
         e = rec.explanation
@@ -64,7 +65,7 @@ def test_explanation_fields_are_consistent(served):
 
 
 def test_explain_gives_the_rank_recommend_gives(served):
-    recommender = served[0].load("gat-basic")
+    recommender = served[0].load(run_version(served[2], "gat-basic"))
     user = _a_user(recommender)
     for rec in recommender.recommend(user, 5):
         explained = recommender.explain(user, rec.song_id)
@@ -79,7 +80,7 @@ def test_explain_gives_the_rank_recommend_gives(served):
 def test_explained_attention_is_the_attention_that_scored_the_song(served, kind):
     """Each member attends over the history by its own similarity; the explanation shows the
     members' mean attention and the score is the members' mean (gat-enhanced has two)."""
-    loaded = served[0].load(kind).loaded
+    loaded = served[0].load(run_version(served[2], kind)).loaded
     assert loaded.members == (2 if kind == "gat-enhanced" else 1)
     rng = np.random.default_rng(0)
     for user in rng.choice(len(loaded.user_ids), 20, replace=False):
@@ -105,8 +106,8 @@ def test_explained_attention_is_the_attention_that_scored_the_song(served, kind)
 
 
 def test_heard_songs_are_excluded_unless_asked(served):
-    loader, repository, _ = served
-    recommender = loader.load("gat-basic")
+    loader, repository, models = served
+    recommender = loader.load(run_version(models, "gat-basic"))
     user = _a_user(recommender)
     interactions = repository.load().interactions.to_pylist()
     heard = {r["song_id"] for r in interactions if r["user_id"] == user}
@@ -117,7 +118,7 @@ def test_heard_songs_are_excluded_unless_asked(served):
 
 
 def test_new_user_popularity_within_genres(served):
-    recommender = served[0].load("gat-enhanced")
+    recommender = served[0].load(run_version(served[2], "gat-enhanced"))
     genre = recommender.genre_names()[0]
     picks = recommender.popular(5, genres=(genre,))
     loaded = recommender.loaded
@@ -128,7 +129,7 @@ def test_new_user_popularity_within_genres(served):
 
 
 def test_never_played_song_gets_its_artists_embedding_and_can_be_recommended(served):
-    loaded = served[0].load("gat-basic").loaded
+    loaded = served[0].load(run_version(served[2], "gat-basic")).loaded
     song = loaded.song_index["track_unplayed"]
     assert loaded.popularity[song] == 0 and loaded.notes["cold_songs_from_artist"] >= 1
     siblings = (loaded.song_artist == loaded.song_artist[song]) & (loaded.popularity > 0)
@@ -137,7 +138,7 @@ def test_never_played_song_gets_its_artists_embedding_and_can_be_recommended(ser
 
 
 def test_sparse_users_are_supplemented_and_told(served):
-    recommender = served[0].load("gat-basic")
+    recommender = served[0].load(run_version(served[2], "gat-basic"))
     loaded = recommender.loaded
     sparse = [u for u in loaded.user_ids if loaded.user_index[u] in loaded.sparse_users]
     counts = loaded.history_counts()
@@ -146,7 +147,7 @@ def test_sparse_users_are_supplemented_and_told(served):
 
 
 def test_all_users_file_has_k_rows_per_user_and_names(served, tmp_path):
-    recommender = served[0].load("gat-basic")
+    recommender = served[0].load(run_version(served[2], "gat-basic"))
     rows = recommender.recommend_all(5, False, tmp_path / "recs.parquet", SilentProgress())
     table = pq.read_table(tmp_path / "recs.parquet")
     loaded = recommender.loaded
@@ -161,8 +162,7 @@ def test_all_users_file_has_k_rows_per_user_and_names(served, tmp_path):
 def test_evaluation_and_deletion_test_on_a_small_model(served):
     _, repository, models = served
     evaluator = CheckpointEvaluator(models, repository)
-    assert evaluator.trained_kinds() == ["popularity", "gat-basic", "gat-enhanced"]
-    result = evaluator.evaluate("gat-basic", SilentProgress())
+    result = evaluator.evaluate(run_version(models, "gat-basic"), SilentProgress())
     figures = (result.test.recall, result.test.ndcg, *vars(result.lists).values())
     assert np.all(np.isfinite(figures))
     assert 0 < result.lists.catalogue_coverage <= 1 and 0 <= result.lists.diversity <= 1
@@ -172,7 +172,8 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     assert 0 <= deletion.share_top_attention_beats_random <= 1
     assert set(result.by_user_type) <= {"casual", "regular", "power", "unknown"}
     assert sum(f.users for f in result.by_user_type.values()) == result.test.users
-    popularity = evaluator.evaluate("popularity", SilentProgress())
+    popularity = evaluator.evaluate(run_version(models, "gat-basic"), SilentProgress(), as_popularity=True)
+    assert (popularity.model, popularity.version, result.version) == ("popularity", None, 2)
     assert popularity.lists.genre_influence == 0.0 and popularity.deletion_test is None
     assert "deletion_test" not in popularity.as_dict() and "deletion_test" in result.as_dict()
 
@@ -186,7 +187,7 @@ def test_the_deletion_test_takes_one_edge_out_of_the_served_history_and_puts_it_
     from adapters.graph.pyg_builder import HISTORY
 
     model, _ = load_checkpoint(RunStore(served[2]).current("gat-basic") / "model.pt")
-    loaded = served[0].load("gat-basic").loaded
+    loaded = served[0].load(run_version(served[2], "gat-basic")).loaded
     counts = loaded.history_counts()
     user = int(np.argmax((counts >= 5) & (counts <= 15)))
     target = int(loaded.top_k(np.array([user]), 1, loaded.heard)[1][0, 0])
@@ -212,7 +213,7 @@ def test_training_evaluation_and_serving_rank_alike(served, kind):
     loader, _, models = served
     run = RunStore(models).current(kind)
     model, _ = load_checkpoint(run / "model.pt")
-    recommender = loader.load(kind)
+    recommender = loader.load(run_version(models, kind))
     loaded = recommender.loaded
     users = np.array([loaded.user_index[SPARSE_USER], loaded.user_index[_a_user(recommender)]])
     exported = LoadedModel(serving_arrays(model), None)
@@ -231,7 +232,7 @@ def test_training_evaluation_and_serving_rank_alike(served, kind):
 
 def test_popularity_context_never_overstates_a_share(served):
     """The most played song is ahead of almost every song, never of all of them."""
-    recommender = served[0].load("gat-basic")
+    recommender = served[0].load(run_version(served[2], "gat-basic"))
     popularity = recommender.loaded.popularity
     top = int(np.argmax(popularity))
     share = float((popularity < popularity[top]).mean())
@@ -243,7 +244,7 @@ def test_popularity_context_never_overstates_a_share(served):
 @pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
 def test_two_stage_lists_are_the_full_models_best_among_distinct_unheard_candidates(served, kind):
     run = RunStore(served[2]).current(kind)
-    exact = served[0].load(kind).loaded
+    exact = served[0].load(run_version(served[2], kind)).loaded
     arrays = dict(np.load(run / "serving.npz"))
     narrow = LoadedModel(arrays, served[1].load(), query_candidates=20)
     assert narrow.retrieval.pool < len(narrow.song_ids)  # two stages, not the whole catalogue

@@ -6,12 +6,12 @@ import pytest
 
 from application.recommending import Explain, Recommend, RecommendQuery
 from domain.errors import InvalidSetting, UnknownEntity
-from tests.fakes import InMemoryRecommender, Loader
+from tests.fakes import InMemoryRecommender, InMemoryRegistry, Loader
 
 
 def _recommend(query, users=None):
-    return Recommend(Loader(InMemoryRecommender(users or {"u1": ["s1", "s2"]}, ["p1", "p2", "p3"]))
-                     ).execute(query)
+    return Recommend(Loader(InMemoryRecommender(users or {"u1": ["s1", "s2"]}, ["p1", "p2", "p3"])),
+                     InMemoryRegistry(("gat-basic",))).execute(query)
 
 
 def test_known_user_gets_the_models_songs():
@@ -33,14 +33,20 @@ def test_empty_result_falls_back_to_defaults_and_says_so():
 
 @pytest.mark.parametrize("query", [RecommendQuery("u1", k=0, model="gat-basic"),
                                    RecommendQuery("u1", k=5, model="gat-huge"),
-                                   RecommendQuery("u1", k=5, model="gat-basic", genres=("Polka",))])
+                                   ])
 def test_bad_queries_are_user_errors(query):
     with pytest.raises(InvalidSetting):
         _recommend(query)
 
 
+def test_an_unknown_genre_is_named_with_the_known_ones():
+    with pytest.raises(UnknownEntity, match="unknown genre.*Polka"):
+        _recommend(RecommendQuery("u1", k=5, model="gat-basic", genres=("Polka",)))
+
+
 def _explain(*args, **kwargs):
-    return Explain(Loader(InMemoryRecommender({"u1": ["s1"]}, ["p1"]))).execute(*args, **kwargs)
+    return Explain(Loader(InMemoryRecommender({"u1": ["s1"]}, ["p1"])),
+                   InMemoryRegistry(("gat-basic",))).execute(*args, **kwargs)
 
 
 def test_explain_names_the_model_and_draws_where_asked(tmp_path):

@@ -10,8 +10,15 @@ import pytest
 from application.data_generation import GenerateData, ValidateData
 from application.ingest_sessions import IngestCommand, IngestSessions
 from application.learning import BuildGraph, TrainModel
-from application.recommending import Evaluate, RecommendAll
-from domain.errors import EmptyRepository, EngineError, InvalidInputFile, InvalidSetting, RejectedRows
+from application.recommending import Evaluate, RecommendAll, chosen_version
+from domain.errors import (
+    CheckpointError,
+    EmptyRepository,
+    EngineError,
+    InvalidInputFile,
+    InvalidSetting,
+    RejectedRows,
+)
 from domain.ports import Catalogue, Dataset, GenerationSpec, SourceRequest
 from domain.training import TrainingSpec
 from tests.fakes import (
@@ -20,6 +27,7 @@ from tests.fakes import (
     InMemoryFeed,
     InMemoryInteractionRepository,
     InMemoryRecommender,
+    InMemoryRegistry,
     InMemorySource,
     Loader,
     RecordingGenerator,
@@ -68,7 +76,7 @@ def test_build_graph_builds_what_the_repository_holds(tmp_path):
 def test_train_refuses_an_empty_store_before_training(tmp_path):
     trainer = RecordingTrainer()
     with pytest.raises(EmptyRepository):
-        TrainModel(_repository(None), trainer).execute(TrainingSpec(), tmp_path)
+        TrainModel(_repository(None), trainer, InMemoryRegistry()).execute(TrainingSpec(), tmp_path)
     assert trainer.calls == []
 
 
@@ -76,13 +84,55 @@ def test_train_hands_the_stored_dataset_and_spec_to_the_trainer(tmp_path):
     trainer, repository = RecordingTrainer(), _repository(3)
     stored = repository.load()
     spec = TrainingSpec(model="gat-basic", epochs=2)
-    result = TrainModel(repository, trainer).execute(spec, tmp_path / "models")
+    result = TrainModel(repository, trainer, InMemoryRegistry()).execute(spec, tmp_path / "models")
     assert result.model == "gat-basic"
     assert trainer.calls == [(stored, spec, tmp_path / "models")]
 
 
+def test_every_training_run_becomes_a_version_promoted_unless_asked_not(tmp_path):
+    registry, repository = InMemoryRegistry(), _repository(3)
+    first = TrainModel(repository, RecordingTrainer(), registry).execute(TrainingSpec(model="gat-basic"),
+                                                                        tmp_path)
+    second = TrainModel(repository, RecordingTrainer(), registry).execute(
+        TrainingSpec(model="gat-enhanced", lr=0.02), tmp_path, promote=False)
+    assert (first.version, first.status, second.version, second.status) == (1, "promoted", 2, "candidate")
+    recorded = registry.get(2)
+    assert recorded.settings["lr"] == 0.02 and recorded.metrics == {"recall@10": 0.5}
+    assert recorded.data_fingerprint == registry.get(1).data_fingerprint  # the same data
+    assert registry.promoted().version == 1
+
+
+def test_a_rank_that_published_no_run_registers_nothing(tmp_path):
+    class HelpingRank(RecordingTrainer):
+        def train(self, *args):
+            result = super().train(*args)
+            result.run = None
+            return result
+
+    registry = InMemoryRegistry()
+    TrainModel(_repository(3), HelpingRank(), registry).execute(TrainingSpec(), tmp_path)
+    assert registry.versions() == []
+
+
+def test_the_promoted_version_answers_unless_a_kind_or_version_is_named():
+    registry = InMemoryRegistry(("gat-basic", "gat-enhanced"))
+    registry.register("gat-basic", Path("newer"), "data", {}, {})  # v3, a candidate
+    assert chosen_version(registry).version == 2
+    assert chosen_version(registry, "gat-basic").version == 3  # the newest of a kind not promoted
+    registry.promote(1)
+    assert chosen_version(registry, "gat-basic").version == 1  # the promoted one, being of that kind
+    assert chosen_version(registry, version=2).kind == "gat-enhanced"
+    with pytest.raises(InvalidSetting, match="v2 is a gat-enhanced model, not gat-basic"):
+        chosen_version(registry, "gat-basic", 2)
+    with pytest.raises(CheckpointError, match="no trained popularity model.*gat-basic, gat-enhanced"):
+        chosen_version(registry, "popularity")
+    with pytest.raises(CheckpointError, match="no trained model yet"):
+        chosen_version(InMemoryRegistry())
+
+
 def test_recommend_all_writes_through_the_model_and_checks_the_file_first(tmp_path):
-    use_case = RecommendAll(Loader(InMemoryRecommender({"u1": ["s1", "s2"], "u2": ["s3"]}, [])))
+    use_case = RecommendAll(Loader(InMemoryRecommender({"u1": ["s1", "s2"], "u2": ["s3"]}, [])),
+                            InMemoryRegistry(("gat-basic",)))
     result = use_case.execute(1, None, tmp_path / "top.csv")
     assert (result.model, result.rows) == ("gat-basic", 2)
     assert (tmp_path / "top.csv").read_text() == "u1,s1\nu2,s3\n"
@@ -93,13 +143,22 @@ def test_recommend_all_writes_through_the_model_and_checks_the_file_first(tmp_pa
 
 
 def test_evaluate_scores_the_trained_models_and_names_the_missing_one():
-    evaluator = FixedEvaluator(["gat-basic", "popularity"])
-    assert [r.model for r in Evaluate(evaluator).execute()] == ["gat-basic", "popularity"]
-    assert [r.model for r in Evaluate(evaluator).execute(("popularity",))] == ["popularity"]
+    registry = InMemoryRegistry(("gat-basic",))
+    evaluate = Evaluate(FixedEvaluator(), registry)
+    assert [(r.model, r.version) for r in evaluate.execute()] == [("popularity", None), ("gat-basic", 1)]
+    assert [r.model for r in evaluate.execute(("popularity",))] == ["popularity"]
     with pytest.raises(EngineError, match="no trained gat-enhanced"):
-        Evaluate(evaluator).execute(("gat-enhanced",))
+        evaluate.execute(("gat-enhanced",))
     with pytest.raises(EngineError, match="no trained model"):
-        Evaluate(FixedEvaluator([])).execute()
+        Evaluate(FixedEvaluator(), InMemoryRegistry()).execute()
+
+
+def test_evaluate_takes_the_promoted_version_of_its_kind_or_the_one_named():
+    registry = InMemoryRegistry(("gat-basic", "gat-basic", "gat-enhanced"))
+    registry.promote(1)
+    evaluate = Evaluate(FixedEvaluator(), registry)
+    assert [r.version for r in evaluate.execute()] == [None, 1, 3]
+    assert [r.version for r in evaluate.execute(version=2)] == [2]
 
 
 def _ingest(feeds: dict[str, InMemoryFeed]) -> tuple[IngestSessions, InMemoryInteractionRepository]:

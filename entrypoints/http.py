@@ -1,0 +1,209 @@
+"""`engine serve`: the use cases over HTTP (FastAPI), built on the same container as the CLI.
+
+Every request asks the registry which version is promoted, so a promotion is followed at the
+next request while requests in flight finish on the version they started with (the loader
+keeps each version it loaded). Errors a client causes answer 4xx with a JSON body
+``{"error": ..., "field": ...}``; write routes need the ``X-API-Key`` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel, Field
+
+from application.recommending import RecommendQuery
+from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
+from domain.versions import MAX_VERSION
+from entrypoints import rendering
+
+API_VERSION = "v1"
+MAX_K = 500
+MAX_BATCH_USERS = 1000
+
+
+# Parameter types; at module level, where FastAPI resolves the (postponed) annotations.
+K = Annotated[int, Query(ge=1, le=MAX_K, description="how many songs")]
+Version = Annotated[int | None, Query(ge=1, le=MAX_VERSION,
+                                      description="a registry version; default: the promoted")]
+Id = Annotated[str, Path(min_length=1, max_length=256)]
+Genres = Annotated[str | None, Query(description="comma-separated genres, for new listeners")]
+PromotedVersion = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="what went wrong and what to do")
+    field: str | None = Field(default=None, description="the request field at fault, when one is")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description} for status, description in (
+        (400, "a request the engine cannot answer"), (401, "a write without the right X-API-Key"),
+        (404, "an unknown listener, song or model version"),
+        (422, "a field out of range or of the wrong type"),
+        (500, "a bug; please report it"), (503, "no trained model to answer with yet"))}
+
+
+class BatchRequest(BaseModel):
+    user_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        min_length=1, max_length=MAX_BATCH_USERS)
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    explain: bool = False
+    include_heard: bool = False
+
+
+def _status_of(error: EngineError) -> int:
+    if isinstance(error, UnknownEntity):
+        return 404
+    if isinstance(error, CheckpointError):
+        return 503  # no model to answer with yet
+    if isinstance(error, InvalidSetting):
+        return 422
+    return 400
+
+
+def create_app(container: Any, api_key: str | None, insecure: bool = False) -> FastAPI:
+    """The HTTP API over ``container``'s use cases. Without ``api_key`` the write routes answer
+    401, unless ``insecure`` (which the CLI allows on loopback only)."""
+    app = FastAPI(title="engine", version=API_VERSION, responses=_ERRORS,
+                  description="Explainable graph-based music recommendations over HTTP.")
+    metrics = CollectorRegistry()
+    requests = Counter("engine_http_requests", "HTTP requests answered", ["route", "status"],
+                       registry=metrics)
+    latency = Histogram("engine_http_request_seconds", "Time to answer a request", ["route"],
+                        registry=metrics, buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))
+    errors = Counter("engine_http_errors", "Requests answered with an error status", ["route", "status"],
+                     registry=metrics)
+    served_version = Gauge("engine_model_version", "The promoted model version answering",
+                           registry=metrics)
+    registry = container.model_registry()
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        requests.labels(name, str(response.status_code)).inc()
+        latency.labels(name).observe(time.perf_counter() - started)
+        if response.status_code >= 400:
+            errors.labels(name, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"error": error.message, "field": error.field}, status_code=error.status)
+
+    @app.exception_handler(EngineError)
+    async def _engine_error(request: Request, error: EngineError) -> JSONResponse:
+        return JSONResponse({"error": str(error), "field": None}, status_code=_status_of(error))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, error: Exception) -> JSONResponse:
+        logging.getLogger("engine.serve").exception("internal error on %s", request.url.path)
+        return JSONResponse({"error": f"internal error: {type(error).__name__}; please report it",
+                             "field": None}, status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        return JSONResponse({"error": f"{field or 'request'}: {first.get('msg', 'invalid')}",
+                             "field": field or None}, status_code=422)
+
+    def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if insecure:
+            return
+        if api_key is None:
+            raise ApiError(401, "write routes need an API key: set serve.api_key (ENGINE_SERVE__API_KEY) "
+                                "and send it in X-API-Key, or start with --insecure on loopback")
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+            raise ApiError(401, "missing or wrong X-API-Key", "X-API-Key")
+
+    @app.get("/health/live")
+    def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready")
+    def ready() -> JSONResponse:
+        try:
+            version = registry.promoted()
+            if version is not None:
+                container.model_loader().load(version)
+        except EngineError as error:
+            return JSONResponse({"status": "not ready", "reason": str(error)}, status_code=503)
+        if version is None:
+            return JSONResponse({"status": "not ready", "reason": "no model version is promoted; run "
+                                 "`engine train`"}, status_code=503)
+        served_version.set(version.version)
+        return JSONResponse({"status": "ready", "model_version": version.version, "model": version.kind})
+
+    @app.get(f"/{API_VERSION}/users/{{user_id}}/recommendations")
+    def recommendations(user_id: Id, k: K = 10, explain: bool = False, include_heard: bool = False,
+                        genres: Genres = None,
+                        model_version: Version = None) -> dict[str, Any]:
+        wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
+        result = container.recommend().execute(
+            RecommendQuery(user_id, k, None, include_heard, explain, wanted, model_version))
+        return rendering.recommendation_list_dict(result)
+
+    @app.post(f"/{API_VERSION}/recommendations")
+    def batch(body: BatchRequest, model_version: Version = None) -> dict[str, Any]:
+        use_case = container.recommend()
+        return {"results": [rendering.recommendation_list_dict(use_case.execute(RecommendQuery(
+            user, body.k, None, body.include_heard, body.explain, (), model_version)))
+            for user in body.user_ids]}
+
+    @app.get(f"/{API_VERSION}/users/{{user_id}}/songs/{{song_id}}/explanation")
+    def explanation(user_id: Id, song_id: Id, model_version: Version = None) -> dict[str, Any]:
+        explained = container.explain().execute(user_id, song_id, None, None, model_version)
+        return rendering.explained_song_dict(explained)
+
+    @app.get(f"/{API_VERSION}/songs/{{song_id}}/similar")
+    def similar(song_id: Id, k: K = 10, model_version: Version = None) -> dict[str, Any]:
+        result = container.similar_songs().execute(song_id, k, None, model_version)
+        return {"song_id": song_id, "model": result.model, "version": result.version,
+                "similar": [rendering.recommendation_dict(r) for r in result.recommendations]}
+
+    @app.get(f"/{API_VERSION}/models")
+    def models() -> list[dict[str, Any]]:
+        return [v.as_dict() for v in registry.versions()]
+
+    @app.post(f"/{API_VERSION}/models/{{version}}/promote", dependencies=[Depends(require_key)])
+    def promote(version: PromotedVersion) -> dict[str, Any]:
+        promoted = registry.promote(version)
+        served_version.set(promoted.version)
+        return promoted.as_dict()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics).decode(),
+                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `engine serve --workers N` process, from the settings the parent left in
+    the environment."""
+    import os
+
+    from entrypoints.container import build_container
+    from entrypoints.settings import load_settings
+
+    settings = load_settings()
+    return create_app(build_container(settings.as_container_config()), settings.serve.api_key,
+                      insecure=os.environ.get("ENGINE_SERVE_INSECURE") == "1")

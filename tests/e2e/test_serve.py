@@ -1,0 +1,125 @@
+"""`engine serve` as an app would meet it: a live server on loopback, a real HTTP client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.hardening.conftest import ENGINE, ROOT, run_engine
+
+KEY = "test-key"
+TRAIN = ("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "256")
+
+
+def _address(server: subprocess.Popen) -> str:
+    """The address engine serve prints once its socket listens."""
+    for line in server.stderr:
+        if "listening on " in line:
+            return line.split("listening on ")[1].split()[0]
+    raise AssertionError(f"engine serve exited without listening (exit code {server.wait()})")
+
+
+@pytest.fixture(scope="module")
+def trained(small_raw_dir, tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("served")
+    assert run_engine(data, "ingest", small_raw_dir).returncode == 0
+    assert run_engine(data, *TRAIN).returncode == 0  # v1, promoted
+    assert run_engine(data, *TRAIN, "--seed", "7", "--no-promote").returncode == 0  # v2, a candidate
+    return data
+
+
+@pytest.fixture(scope="module")
+def api(trained) -> Iterator[httpx.Client]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
+    env.update(PYTHONPATH=str(ROOT), ENGINE_SERVE__API_KEY=KEY)
+    server = subprocess.Popen([*ENGINE, "--data-dir", str(trained), "serve", "--port", "0"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(base_url=_address(server), timeout=60) as client:
+            yield client
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_ready_once_the_promoted_model_is_loaded(api):
+    ready = api.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["model_version"] == 1
+
+
+def test_recommendations_with_explanations_for_a_known_listener(api):
+    answer = api.get("/v1/users/user_0001/recommendations", params={"k": 5, "explain": "true"})
+    body = answer.json()
+    assert answer.status_code == 200 and (body["version"], body["cold_start"]) == (1, False)
+    assert len(body["recommendations"]) == 5
+    assert all(r["explanation"]["text"] for r in body["recommendations"])
+    song = body["recommendations"][0]["song_id"]
+    explained = api.get(f"/v1/users/user_0001/songs/{song}/explanation").json()
+    assert (explained["song_id"], explained["rank"]) == (song, 1)
+
+
+def test_a_new_listener_gets_popular_songs_within_genres(api):
+    body = api.get("/v1/users/nobody/recommendations", params={"k": 3}).json()
+    assert body["cold_start"] and len(body["recommendations"]) == 3
+
+
+def test_similar_songs_leave_the_song_itself_out(api):
+    song = api.get("/v1/users/user_0001/recommendations", params={"k": 1}).json()["recommendations"][0]
+    similar = api.get(f"/v1/songs/{song['song_id']}/similar", params={"k": 4}).json()["similar"]
+    assert len(similar) == 4 and song["song_id"] not in {s["song_id"] for s in similar}
+    assert [s["rank"] for s in similar] == [1, 2, 3, 4]
+
+
+def test_a_batch_answers_every_listener_in_order(api):
+    answer = api.post("/v1/recommendations", json={"user_ids": ["user_0002", "user_0003"], "k": 2})
+    assert [r["user_id"] for r in answer.json()["results"]] == ["user_0002", "user_0003"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "field"), [
+    ("get", "/v1/users/user_0001/recommendations?k=0", None, 422, "k"),
+    ("get", "/v1/users/user_0001/recommendations?k=ten", None, 422, "k"),
+    ("post", "/v1/recommendations", {"user_ids": [], "k": 2}, 422, "user_ids"),
+    ("post", "/v1/recommendations", {"user_ids": ["u"], "k": "x"}, 422, "k"),
+    ("get", "/v1/users/user_0001/songs/no-such-song/explanation", None, 404, None),
+    ("get", "/v1/songs/no-such-song/similar", None, 404, None),
+    ("get", "/v1/users/nobody/recommendations?genres=Polka", None, 404, None),
+    ("get", "/v1/users/user_0001/recommendations?model_version=99", None, 404, None),
+])
+def test_bad_requests_get_a_json_error_naming_the_field(api, method, path, body, status, field):
+    answer = api.request(method.upper(), path, json=body)
+    assert answer.status_code == status
+    assert answer.json()["error"] and answer.json()["field"] == field
+
+
+def test_promotion_needs_the_key_and_the_server_follows_it(api):
+    assert api.post("/v1/models/2/promote").status_code == 401
+    assert api.post("/v1/models/2/promote", headers={"X-API-Key": "wrong"}).status_code == 401
+    promoted = api.post("/v1/models/2/promote", headers={"X-API-Key": KEY})
+    assert promoted.status_code == 200 and promoted.json()["status"] == "promoted"
+    assert api.get("/v1/users/user_0001/recommendations").json()["version"] == 2
+    assert [v["status"] for v in api.get("/v1/models").json()] == ["retired", "promoted"]
+    api.post("/v1/models/1/promote", headers={"X-API-Key": KEY})
+    assert api.get("/v1/users/user_0001/recommendations").json()["version"] == 1
+
+
+def test_metrics_count_requests_and_name_the_model(api):
+    api.get("/health/ready")
+    text = api.get("/metrics").text
+    assert 'engine_http_requests_total{route="/health/ready",status="200"}' in text
+    assert "engine_http_request_seconds_bucket" in text and "engine_model_version 1.0" in text
+
+
+def test_the_openapi_schema_is_served(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/v1/users/{user_id}/recommendations", "/v1/songs/{song_id}/similar",
+            "/v1/models/{version}/promote"} <= set(paths)
+
+
+def test_insecure_is_refused_off_loopback(trained):
+    result = run_engine(trained, "serve", "--host", "0.0.0.0", "--insecure")
+    assert result.returncode == 2 and "loopback" in result.stderr
