@@ -92,3 +92,17 @@ def als_scores(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, l
             best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
                     fit_s)
     return best
+
+
+def served_recommender(data_dir: Path, kind: str):
+    """The newest trained ``kind`` of a benchmark's data directory (parquet store, registry in
+    its engine.db), loaded as `engine recommend` loads it; its run directory beside."""
+    from adapters.serving.recommender import CheckpointModelLoader
+    from adapters.storage.parquet import ParquetInteractionRepository
+    from adapters.storage.registry import SqlModelRegistry
+    from application.recommending import chosen_version
+
+    registry = SqlModelRegistry(f"sqlite:///{data_dir / 'engine.db'}", data_dir / "models")
+    version = chosen_version(registry, kind)
+    loader = CheckpointModelLoader(data_dir / "models", ParquetInteractionRepository(data_dir / "store"))
+    return loader.load(version), registry.runs.resolve(version.artifact)

@@ -19,10 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, measure, print_table  # noqa: E402
+from common import ENGINE, ROOT, measure, print_table, served_recommender  # noqa: E402
 
-from adapters.serving.recommender import CheckpointModelLoader
-from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 from adapters.storage.runs import RunStore  # noqa: E402
 from domain.ports import SilentProgress  # noqa: E402
 
@@ -35,8 +33,7 @@ def serving_figures(data_dir: Path, model: str, sample: int = 1000) -> dict[str,
     # a first process call makes sure the serving file exists before anything is timed
     measure([ENGINE, "--data-dir", str(data_dir), "recommend", "--user", "user_0001", "--model", model])
     started = time.perf_counter()
-    loader = CheckpointModelLoader(data_dir / "models", ParquetInteractionRepository(data_dir / "store"))
-    recommender = loader.load(model)
+    recommender, _ = served_recommender(data_dir, model)
     load_s = time.perf_counter() - started
     users = list(recommender.loaded.user_ids)[:sample]
     tick = time.perf_counter()

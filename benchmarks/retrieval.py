@@ -21,12 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, print_table  # noqa: E402
+from common import ROOT, print_table, served_recommender  # noqa: E402
 
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_metrics  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
-from adapters.serving.recommender import CheckpointModelLoader  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 from adapters.storage.runs import RunStore  # noqa: E402
 
@@ -50,12 +49,11 @@ def main() -> None:
             print(f"{name}: {data_dir} not found; run its benchmark first")
             continue
         repository = ParquetInteractionRepository(data_dir / "store")
-        loader = CheckpointModelLoader(data_dir / "models", repository)
         for kind in KINDS:
-            run = RunStore(data_dir / "models").current(kind)
-            if run is None:
+            if RunStore(data_dir / "models").current(kind) is None:
                 continue
-            two_stage = loader.load(kind).loaded
+            recommender, run = served_recommender(data_dir, kind)
+            two_stage = recommender.loaded
             arrays = dict(np.load(run / "serving.npz"))
             exact = LoadedModel(arrays, repository.load(), query_candidates=len(two_stage.song_ids))
             users = np.arange(len(two_stage.user_ids))

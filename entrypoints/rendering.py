@@ -231,6 +231,13 @@ def promoted(version: ModelVersion, verb: str) -> str:
     return f"{verb} v{version.version} ({version.kind}): it answers recommend, explain and serve now"
 
 
+def _figure(value: float | None) -> str:
+    """A metric as tables show it: counts whole, shares to four places."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) > 1 else f"{value:.4f}"
+
+
 def compared_versions(left: ModelVersion, right: ModelVersion) -> str:
     from rich.table import Table
 
@@ -242,7 +249,7 @@ def compared_versions(left: ModelVersion, right: ModelVersion) -> str:
     for name in dict.fromkeys([*left.metrics, *right.metrics]):
         a, b = left.metrics.get(name), right.metrics.get(name)
         change = f"{b - a:+.4f}" if a is not None and b is not None else "-"
-        table.add_row(name, "-" if a is None else f"{a:.4f}", "-" if b is None else f"{b:.4f}", change)
+        table.add_row(name, _figure(a), _figure(b), change)
     for name in sorted(set(left.settings) | set(right.settings)):
         a, b = left.settings.get(name), right.settings.get(name)
         if a != b:

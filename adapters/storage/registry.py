@@ -86,8 +86,8 @@ class SqlModelRegistry(ModelRegistry):
             current = standing[-1]["version"]
             earlier = [row for row in standing if row["version"] != current]
             if not earlier:
-                raise EngineError(f"v{current} is the only version ever promoted; nothing to roll back "
-                                  "to (promote another with `engine models promote V`)")
+                raise EngineError(f"no promotion before v{current}'s stands; nothing to roll back to "
+                                  "(promote another with `engine models promote V`)")
             back_to = earlier[-1]
             conn.execute(update(self._promotions).where(self._promotions.c.id > back_to["id"])
                          .values(rolled_back=True))

@@ -2,49 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
 
-from tests.hardening.conftest import ENGINE, ROOT, run_engine
-
-KEY = "test-key"
-TRAIN = ("train", "--model", "gat-basic", "--epochs", "2", "--batch-size", "256")
-
-
-def _address(server: subprocess.Popen) -> str:
-    """The address engine serve prints once its socket listens."""
-    for line in server.stderr:
-        if "listening on " in line:
-            return line.split("listening on ")[1].split()[0]
-    raise AssertionError(f"engine serve exited without listening (exit code {server.wait()})")
-
-
-@pytest.fixture(scope="module")
-def trained(small_raw_dir, tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("served")
-    assert run_engine(data, "ingest", small_raw_dir).returncode == 0
-    assert run_engine(data, *TRAIN).returncode == 0  # v1, promoted
-    assert run_engine(data, *TRAIN, "--seed", "7", "--no-promote").returncode == 0  # v2, a candidate
-    return data
-
-
-@pytest.fixture(scope="module")
-def api(trained) -> Iterator[httpx.Client]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env.update(PYTHONPATH=str(ROOT), ENGINE_SERVE__API_KEY=KEY)
-    server = subprocess.Popen([*ENGINE, "--data-dir", str(trained), "serve", "--port", "0"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        with httpx.Client(base_url=_address(server), timeout=60) as client:
-            yield client
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+from tests.e2e.conftest import API_KEY as KEY
+from tests.hardening.conftest import run_engine
 
 
 def test_ready_once_the_promoted_model_is_loaded(api):
@@ -120,6 +81,6 @@ def test_the_openapi_schema_is_served(api):
             "/v1/models/{version}/promote"} <= set(paths)
 
 
-def test_insecure_is_refused_off_loopback(trained):
-    result = run_engine(trained, "serve", "--host", "0.0.0.0", "--insecure")
+def test_insecure_is_refused_off_loopback(served_data):
+    result = run_engine(served_data, "serve", "--host", "0.0.0.0", "--insecure")
     assert result.returncode == 2 and "loopback" in result.stderr

@@ -6,10 +6,10 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.e2e.test_serve import KEY, api, trained  # noqa: F401 - the live server and its data
+from tests.e2e.conftest import API_KEY
 
 
-def test_no_request_the_schema_allows_breaks_the_server(api):  # noqa: F811
+def test_no_request_the_schema_allows_breaks_the_server(api):
     schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9
@@ -21,6 +21,6 @@ def test_no_request_the_schema_allows_breaks_the_server(api):  # noqa: F811
         @settings(max_examples=15, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
-            case.call_and_validate(headers={"X-API-Key": KEY})
+            case.call_and_validate(headers={"X-API-Key": API_KEY})
 
         check()

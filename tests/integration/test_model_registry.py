@@ -55,7 +55,7 @@ def test_rollback_steps_back_through_the_promotions(database_url, tmp_path):
     assert registry.rollback().version == 2
     assert registry.rollback().version == 1
     assert registry.promoted().version == 1
-    with pytest.raises(EngineError, match="only version ever promoted"):
+    with pytest.raises(EngineError, match="no promotion before v1's stands"):
         registry.rollback()
     registry.promote(3)  # a promotion after rollbacks is the new top
     assert registry.rollback().version == 1
