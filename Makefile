@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lastfm_hetrec.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

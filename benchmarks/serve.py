@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8765, help="with --workers above 1")
     args = parser.parse_args()
     raw, data_dir = args.work / "raw", args.work / "engine"
     if RunStore(data_dir / "models").current(MODEL) is None:
@@ -74,12 +75,19 @@ def main() -> None:
     recommender, _ = served_recommender(data_dir, MODEL)
     users = [str(u) for u in recommender.loaded.user_ids]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    server = subprocess.Popen([ENGINE, "--data-dir", str(data_dir), "serve", "--port", "0",
+    server = subprocess.Popen([ENGINE, "--data-dir", str(data_dir), "serve", "--port",
+                               "0" if args.workers == 1 else str(args.port),
                                "--workers", str(args.workers)], stderr=subprocess.PIPE, text=True, env=env)
     try:
         base = next(line.split("listening on ")[1].split()[0] for line in server.stderr
                     if "listening on " in line)
-        asyncio.run(_load(base, users[:50], 5, 3))  # warm: the model loads on the first request
+        while True:  # the workers start after the line above; each loads the model on its first request
+            try:
+                httpx.get(f"{base}/health/ready", timeout=30)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        asyncio.run(_load(base, users[:50], 5, 3))
         latencies, errors, wall = asyncio.run(_load(base, users, args.clients, args.seconds))
     finally:
         server.terminate()

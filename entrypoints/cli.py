@@ -421,8 +421,12 @@ def serve(app: App, host: str, port: int, workers: int, insecure: bool) -> None:
                                f"({', '.join(LOOPBACK)}), not {host}")
     settings = app.settings
     if workers > 1:
+        if port == 0:
+            raise click.UsageError("--workers needs a --port of its own choosing (not 0)")
         # each worker process builds its own app from the same settings, handed on by environment
         os.environ.update(_settings_environment(settings, insecure))
+        click.echo(f"engine serve: listening on http://{host}:{port} ({workers} workers; OpenAPI at /docs)",
+                   err=True)
         uvicorn.run("entrypoints.http:app_from_environment", factory=True, host=host, port=port,
                     workers=workers, log_level="warning")
         return
