@@ -144,7 +144,7 @@ class Settings(BaseSettings):
 
     @property
     def chosen_model_kind(self) -> str | None:
-        """model.kind when a file or the environment sets it; None lets the most recent model answer."""
+        """model.kind when a file or the environment sets it; None lets the promoted version answer."""
         return self.model.kind if "kind" in self.model.model_fields_set else None
 
     @property

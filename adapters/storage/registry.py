@@ -119,7 +119,7 @@ class SqlModelRegistry(ModelRegistry):
         return None if current is None else self.get(current["version"])
 
     # -- inside ----------------------------------------------------------------------------
-    def _writing(self):  # noqa: ANN202
+    def _writing(self):  # noqa: ANN202 - a context manager of SqlDatabase
         self._adopt_runs()
         return self._database.write_transaction(REGISTRY_LOCK_KEY)
 
