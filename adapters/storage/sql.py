@@ -1,7 +1,8 @@
 """InteractionRepository on SQLAlchemy Core: SQLite by default, PostgreSQL by URL.
 
 Table definitions are derived from the Arrow schemas in ``adapters.common.tables`` so
-the two stores cannot drift. ``save`` replaces everything in one transaction;
+the two stores cannot drift; PostgreSQL takes bulk loads by COPY. ``save`` replaces
+everything in one transaction;
 ``update`` reads and writes in one transaction that holds the database's write
 lock from the start (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so
 concurrent writers, on one machine or several, queue instead of losing data.
@@ -122,8 +123,22 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         self._insert(conn, "play_keys", pa.table({"play_key": added}))
 
     def _insert(self, conn: Connection, name: str, rows: pa.Table) -> None:
+        if rows.num_rows and conn.dialect.name == "postgresql":
+            self._copy(conn, name, rows)
+            return
         for offset in range(0, rows.num_rows, INSERT_CHUNK):
             conn.execute(insert(self._tables[name]), rows.slice(offset, INSERT_CHUNK).to_pylist())
+
+    @staticmethod
+    def _copy(conn: Connection, name: str, rows: pa.Table) -> None:
+        """PostgreSQL takes a bulk load by COPY (psycopg 3), in the transaction of the write."""
+        columns = ", ".join(f'"{column}"' for column in rows.column_names)
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f'COPY "{name}" ({columns}) FROM STDIN') as copy:
+            for offset in range(0, rows.num_rows, INSERT_CHUNK):
+                chunk = rows.slice(offset, INSERT_CHUNK)
+                for row in zip(*(chunk.column(c).to_pylist() for c in chunk.column_names), strict=True):
+                    copy.write_row(row)
 
     def stats(self) -> RepositoryStats:
         return dataset_stats(self.load())
