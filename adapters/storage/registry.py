@@ -60,7 +60,6 @@ class SqlModelRegistry(ModelRegistry):
     def register(self, kind: str, artifact: Path, data_fingerprint: str, settings: Mapping[str, Any],
                  metrics: Mapping[str, float]) -> ModelVersion:
         relative = self.runs.relative(artifact)
-        self._adopt_runs(besides=relative)
         with self._writing() as conn:
             number = conn.execute(insert(self._versions).values(
                 kind=kind, created_at=_now(), data_fingerprint=data_fingerprint,
@@ -144,10 +143,11 @@ class SqlModelRegistry(ModelRegistry):
                             data_fingerprint=row["data_fingerprint"], settings=settings, metrics=metrics,
                             artifact=row["artifact"], status=status.get(row["version"], "candidate"))
 
-    def _adopt_runs(self, besides: str | None = None) -> None:
+    def _adopt_runs(self) -> None:
         """Register, once, the runs trained before there was a registry, newest promoted, so that
-        a data directory of an earlier release keeps answering (``besides``: the run being
-        registered, which is not one of them)."""
+        a data directory of an earlier release keeps answering. Such a run's report has no
+        ``version`` field; a run of this release has one (filled in once it is registered), so
+        a run another training is just registering is never taken for an old one."""
         if self._adopted:
             return
         self._adopted = True
@@ -155,8 +155,7 @@ class SqlModelRegistry(ModelRegistry):
             if conn.execute(select(self._versions.c.version).limit(1)).first() is not None:
                 return
             runs = sorted((run.name, kind, run) for kind in MODEL_KINDS
-                          if (run := self.runs.current(kind)) is not None
-                          and self.runs.relative(run) != besides)
+                          if (run := self.runs.current(kind)) is not None and _before_registry(run))
             number = None
             for name, kind, run in runs:
                 number = conn.execute(insert(self._versions).values(
@@ -174,6 +173,14 @@ def _created_at(run_name: str) -> str:
         return _now()
     return datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S").replace(
         tzinfo=timezone.utc).isoformat(timespec="seconds")
+
+
+def _before_registry(run: Path) -> bool:
+    try:
+        report = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not isinstance(report, dict) or "version" not in report
 
 
 def _test_metrics(run: Path) -> dict[str, float]:

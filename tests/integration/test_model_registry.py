@@ -96,13 +96,20 @@ def test_a_version_whose_run_is_gone_says_what_to_do(tmp_path):
         RunStore(tmp_path / "models").resolve("gat-basic/run-20260101T000000Z-aa")
 
 
-def test_the_first_run_registered_is_not_adopted_as_well(database_url, tmp_path):
+def test_runs_of_this_release_are_registered_by_their_training_not_adopted(database_url, tmp_path):
+    """Two trainings at once on a new registry: neither takes the other's published run, still
+    being registered, for one trained before the registry."""
     models = tmp_path / "models"
-    run = _run(models, "gat-basic", "run-20260101T000000Z-aa")
-    (run.parent / "CURRENT").write_text(run.name + "\n")  # published just before it is registered
+    runs = []
+    for kind, name in (("gat-basic", "run-20260101T000000Z-aa"), ("gat-enhanced", "run-20260101T000001Z-bb")):
+        run = _run(models, kind, name)
+        (run / "metrics.json").write_text(json.dumps({"test": {}, "version": None}))  # as trainers write it
+        (run.parent / "CURRENT").write_text(run.name + "\n")
+        runs.append(run)
     registry = SqlModelRegistry(database_url, models)
-    registry.register("gat-basic", run, "f", {}, {})
-    assert [v.artifact for v in registry.versions()] == ["gat-basic/run-20260101T000000Z-aa"]
+    registry.register("gat-basic", runs[0], "f", {}, {})
+    registry.register("gat-enhanced", runs[1], "f", {}, {})
+    assert [v.artifact for v in registry.versions()] == [f"{r.parent.name}/{r.name}" for r in runs]
 
 
 def test_a_version_number_beyond_any_database_integer_is_unknown(database_url, tmp_path):
