@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from adapters.common.atomic import atomic_file
 from adapters.storage.database import SqlDatabase
 from adapters.storage.runs import RunStore
 from domain.errors import CorruptStore, EngineError, UnknownEntity
@@ -65,6 +66,7 @@ class SqlModelRegistry(ModelRegistry):
                 kind=kind, created_at=_now(), data_fingerprint=data_fingerprint,
                 settings=json.dumps(dict(settings), default=str), metrics=json.dumps(dict(metrics)),
                 artifact=relative)).inserted_primary_key[0]
+        _note_version(Path(artifact), int(number))
         return self.get(int(number))
 
     def promote(self, version: int) -> ModelVersion:
@@ -145,9 +147,10 @@ class SqlModelRegistry(ModelRegistry):
 
     def _adopt_runs(self) -> None:
         """Register, once, the runs trained before there was a registry, newest promoted, so that
-        a data directory of an earlier release keeps answering. Such a run's report has no
-        ``version`` field; a run of this release has one (filled in once it is registered), so
-        a run another training is just registering is never taken for an old one."""
+        a data directory of an earlier release (or models copied without their registry) keeps
+        answering. A run's report says ``"version": null`` from its publication until its
+        training has registered it, so a run another training is registering right now is never
+        adopted as well."""
         if self._adopted:
             return
         self._adopted = True
@@ -155,7 +158,7 @@ class SqlModelRegistry(ModelRegistry):
             if conn.execute(select(self._versions.c.version).limit(1)).first() is not None:
                 return
             runs = sorted((run.name, kind, run) for kind in MODEL_KINDS
-                          if (run := self.runs.current(kind)) is not None and _before_registry(run))
+                          if (run := self.runs.current(kind)) is not None and _adoptable(run))
             number = None
             for name, kind, run in runs:
                 number = conn.execute(insert(self._versions).values(
@@ -175,19 +178,32 @@ def _created_at(run_name: str) -> str:
         tzinfo=timezone.utc).isoformat(timespec="seconds")
 
 
-def _before_registry(run: Path) -> bool:
+def _report(run: Path) -> dict[str, Any] | None:
     try:
         report = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return True
-    return not isinstance(report, dict) or "version" not in report
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _adoptable(run: Path) -> bool:
+    """Whether a run is not being registered by its own training right now."""
+    report = _report(run)
+    return report is None or report.get("version", 0) is not None
+
+
+def _note_version(run: Path, number: int) -> None:
+    """The run's report learns its version (so that models copied without the registry are
+    adopted by the next one)."""
+    report = _report(run)
+    if report is None:
+        return
+    with atomic_file(run / "metrics.json") as tmp:
+        tmp.write_text(json.dumps({**report, "version": number}, indent=2) + "\n")
 
 
 def _test_metrics(run: Path) -> dict[str, float]:
-    try:
-        test = json.loads((run / "metrics.json").read_text(encoding="utf-8")).get("test", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    test = (_report(run) or {}).get("test", {})
     if not isinstance(test, dict):
         return {}
     return {k: float(v) for k, v in test.items() if isinstance(v, int | float)}

@@ -110,6 +110,10 @@ def test_runs_of_this_release_are_registered_by_their_training_not_adopted(datab
     registry.register("gat-basic", runs[0], "f", {}, {})
     registry.register("gat-enhanced", runs[1], "f", {}, {})
     assert [v.artifact for v in registry.versions()] == [f"{r.parent.name}/{r.name}" for r in runs]
+    assert json.loads((runs[1] / "metrics.json").read_text())["version"] == 2
+    # models copied without their registry: a new one adopts the registered runs
+    adopted = SqlModelRegistry(f"sqlite:///{tmp_path / 'other.db'}", models).versions()
+    assert [(v.kind, v.status) for v in adopted] == [("gat-basic", "candidate"), ("gat-enhanced", "promoted")]
 
 
 def test_a_version_number_beyond_any_database_integer_is_unknown(database_url, tmp_path):
