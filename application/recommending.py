@@ -58,9 +58,10 @@ def chosen_version(registry: ModelRegistry, kind: str | None = None,
         return promoted
     if kind is None:
         raise CheckpointError("no trained model yet; run `engine train` first")
-    of_kind = [v for v in registry.versions() if v.kind == kind]
+    versions = registry.versions()
+    of_kind = [v for v in versions if v.kind == kind]
     if not of_kind:
-        trained = sorted({v.kind for v in registry.versions()})
+        trained = sorted({v.kind for v in versions})
         raise CheckpointError(f"no trained {kind} model; run `engine train --model {kind}` first"
                               + (f" or ask for one that is trained: {', '.join(trained)}" if trained else ""))
     return of_kind[-1]

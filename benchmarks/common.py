@@ -106,3 +106,18 @@ def served_recommender(data_dir: Path, kind: str):
     version = chosen_version(registry, kind)
     loader = CheckpointModelLoader(data_dir / "models", ParquetInteractionRepository(data_dir / "store"))
     return loader.load(version), registry.runs.resolve(version.artifact)
+
+
+def ensure_trained(work: Path, kind: str) -> Path:
+    """The engine data directory under ``work`` with a trained ``kind``: the default set
+    generated, ingested and trained where any step is missing."""
+    from adapters.storage.runs import RunStore
+
+    raw, data_dir = work / "raw", work / "engine"
+    if RunStore(data_dir / "models").current(kind) is None:
+        if not (raw / "raw_sessions.csv").exists():
+            measure([ENGINE, "generate", "--out", str(raw)])
+        if not (data_dir / "store").exists():
+            measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw)])
+        measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", kind])
+    return data_dir

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, measure, print_table, served_recommender  # noqa: E402
+from common import ENGINE, ROOT, ensure_trained, measure, print_table, served_recommender  # noqa: E402
 
-from adapters.storage.runs import RunStore  # noqa: E402
 from domain.ports import SilentProgress  # noqa: E402
 
 MODEL = "gat-enhanced"
@@ -62,13 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "train")
     args = parser.parse_args()
-    raw, data_dir = args.work / "raw", args.work / "engine"
-    if RunStore(data_dir / "models").current(MODEL) is None:
-        if not (raw / "raw_sessions.csv").exists():
-            measure([ENGINE, "generate", "--out", str(raw)])
-        if not (data_dir / "store").exists():
-            measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw)])
-        measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", MODEL])
+    data_dir = ensure_trained(args.work, MODEL)
     f = serving_figures(data_dir, MODEL)
     print_table(["measure", "value", "target"], [
         ["model load (serving file + catalogue)", f"{f['load_s'] * 1000:.0f} ms", ""],

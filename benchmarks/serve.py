@@ -23,9 +23,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, measure, print_table, served_recommender  # noqa: E402
-
-from adapters.storage.runs import RunStore  # noqa: E402
+from common import ENGINE, ROOT, ensure_trained, print_table, served_recommender  # noqa: E402
 
 MODEL = "gat-enhanced"
 
@@ -65,13 +63,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765, help="with --workers above 1")
     args = parser.parse_args()
-    raw, data_dir = args.work / "raw", args.work / "engine"
-    if RunStore(data_dir / "models").current(MODEL) is None:
-        if not (raw / "raw_sessions.csv").exists():
-            measure([ENGINE, "generate", "--out", str(raw)])
-        if not (data_dir / "store").exists():
-            measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw)])
-        measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", MODEL])
+    data_dir = ensure_trained(args.work, MODEL)
     recommender, _ = served_recommender(data_dir, MODEL)
     users = [str(u) for u in recommender.loaded.user_ids]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}

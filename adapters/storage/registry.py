@@ -105,24 +105,28 @@ class SqlModelRegistry(ModelRegistry):
     def get(self, version: int) -> ModelVersion:
         self._adopt_runs()
         with self._database.reading() as conn:
-            row = None if not 1 <= version <= MAX_VERSION else conn.execute(
-                select(self._versions).where(self._versions.c.version == version)).mappings().first()
-            if row is None:
-                known = conn.execute(select(self._versions.c.version)).scalars().all()
-                listed = ", ".join(f"v{v}" for v in sorted(known)) or "none yet (run `engine train`)"
-                raise UnknownEntity(f"no model version v{version}; known: {listed}")
-            return self._version(row, self._status(conn))
+            return self._get(conn, version)
 
     def promoted(self) -> ModelVersion | None:
+        """One connection, three small reads: every request of `engine serve` asks."""
         self._adopt_runs()
         with self._database.reading() as conn:
             current = self._current_promotion(conn)
-        return None if current is None else self.get(current["version"])
+            return None if current is None else self._get(conn, current["version"])
 
     # -- inside ----------------------------------------------------------------------------
     def _writing(self):  # noqa: ANN202 - a context manager of SqlDatabase
         self._adopt_runs()
         return self._database.write_transaction(REGISTRY_LOCK_KEY)
+
+    def _get(self, conn: Connection, version: int) -> ModelVersion:
+        row = None if not 1 <= version <= MAX_VERSION else conn.execute(
+            select(self._versions).where(self._versions.c.version == version)).mappings().first()
+        if row is None:
+            known = conn.execute(select(self._versions.c.version)).scalars().all()
+            listed = ", ".join(f"v{v}" for v in sorted(known)) or "none yet (run `engine train`)"
+            raise UnknownEntity(f"no model version v{version}; known: {listed}")
+        return self._version(row, self._status(conn))
 
     def _current_promotion(self, conn: Connection) -> RowMapping | None:
         return conn.execute(select(self._promotions).where(~self._promotions.c.rolled_back)
