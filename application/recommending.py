@@ -7,7 +7,15 @@ from pathlib import Path
 
 from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
 from domain.model import ExplainedSong, ModelEvaluation, RecommendAllResult, RecommendationList
-from domain.ports import ModelEvaluator, ModelLoader, ModelRegistry, Progress, SilentProgress
+from domain.ports import (
+    InteractionRepository,
+    ModelEvaluator,
+    ModelLoader,
+    ModelRegistry,
+    Progress,
+    SilentProgress,
+    TrainedModel,
+)
 from domain.training import MODEL_KINDS, check_model_kind
 from domain.versions import ModelVersion
 
@@ -68,11 +76,19 @@ def chosen_version(registry: ModelRegistry, kind: str | None = None,
 
 
 class _Answering:
-    """A use case that answers with one version of a trained model."""
+    """A use case that answers with one version of a trained model. Given the interaction
+    store, a listener the model has not seen but the store has (plays posted or ingested
+    after training) is folded into the model at their first request."""
 
-    def __init__(self, loader: ModelLoader, registry: ModelRegistry) -> None:
+    def __init__(self, loader: ModelLoader, registry: ModelRegistry,
+                 repository: InteractionRepository | None = None) -> None:
         self._loader = loader
         self._registry = registry
+        self._repository = repository
+
+    def _fold_in_if_new(self, model: TrainedModel, user_id: str) -> None:
+        if self._repository is not None and not model.knows_user(user_id):
+            model.fold_in(self._repository.listening_of([user_id]))
 
 
 class Recommend(_Answering):
@@ -86,6 +102,7 @@ class Recommend(_Answering):
             raise UnknownEntity(f"unknown genre(s) {', '.join(unknown)}; known: "
                                  f"{', '.join(recommender.genre_names())}")
         notices: list[str] = []
+        self._fold_in_if_new(recommender, query.user_id)
         cold_start = not recommender.knows_user(query.user_id)
         if cold_start:
             within = f" in {', '.join(query.genres)}" if query.genres else ""
@@ -117,6 +134,7 @@ class Explain(_Answering):
         chosen = chosen_version(self._registry, model, version)
         model = chosen.kind
         explainer = self._loader.load(chosen)
+        self._fold_in_if_new(explainer, user_id)
         if not explainer.knows_user(user_id):
             raise UnknownEntity(f"user {user_id!r} is not in the {model} model; "
                                 "`engine recommend` serves new users from popularity")

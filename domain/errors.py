@@ -48,3 +48,12 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     explain themselves over pages); its type when it says nothing."""
     lines = str(error).strip().splitlines()
     return lines[0].strip()[:limit] if lines else type(error).__name__
+
+
+class InvalidRecord(EngineError):
+    """One field of one record a client sent (a posted play) is wrong; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem

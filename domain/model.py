@@ -246,3 +246,20 @@ class ModelEvaluation:
                 del deletion["share_top_attention_beats_random"]
             result["deletion_test"] = deletion
         return result
+
+
+@dataclass(frozen=True)
+class PlaysRecorded:
+    """Plays a client sent, stored, and the listeners the answering model folded in."""
+
+    plays_received: int
+    plays_stored: int  # new plays (a play the store already held counts once)
+    listeners: tuple[str, ...]
+    folded_in: tuple[str, ...]  # listeners the promoted model now answers for from these plays
+    model_version: int | None  # that model's version; None before the first training
+    interactions: int  # (listener, song) pairs the store holds now
+
+    def as_dict(self) -> dict[str, object]:
+        return {"plays_received": self.plays_received, "plays_stored": self.plays_stored,
+                "listeners": list(self.listeners), "folded_in": list(self.folded_in),
+                "model_version": self.model_version, "interactions": self.interactions}

@@ -157,6 +157,15 @@ class NewPlays:
     repeated: int  # plays left out as already stored or seen earlier in the input
 
 
+@dataclass(frozen=True)
+class Listening:
+    """Some listeners' stored interactions (every one they have, weights as stored) and the
+    catalogue rows of their songs (``songs``: song_id, song_name, artist_id, duration_ms)."""
+
+    interactions: Table
+    songs: Table
+
+
 class InteractionAggregator(ABC):
     """Turns play rows into per-(user, song) aggregates and merges them exactly."""
 
@@ -189,6 +198,11 @@ class InteractionRepository(ABC):
 
     @abstractmethod
     def has_source(self, content_hash: str) -> bool: ...
+
+    @abstractmethod
+    def listening_of(self, user_ids: Sequence[str]) -> Listening:
+        """The stored listening of these users alone (none for an id the store does not hold):
+        what folding them into a trained model reads, without loading the whole store."""
 
 
 class SyntheticDataGenerator(ABC):
@@ -250,6 +264,14 @@ class Recommender(ABC):
     @abstractmethod
     def recommend_all(self, k: int, include_heard: bool, out_path: Path, progress: Progress) -> int:
         """Top-k for every known user written to out_path (.csv or .parquet); returns rows."""
+
+    @abstractmethod
+    def fold_in(self, listening: Listening) -> list[str]:
+        """Answer from now on for these listeners as their stored listening says, without a
+        retrain: a listener new to the model gets a user embedding folded in from the songs
+        they played; every listener's attended history, heard songs and genre profile are read
+        again; songs new to the model get their artist's cold-start embedding. The ids folded
+        in (those with a play of a song the model can place)."""
 
 
 class Explainer(ABC):

@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 
 from adapters.storage.parquet import ParquetInteractionRepository
 from application.data_generation import GenerateData, ValidateData
+from application.feedback import RecordPlays
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
 from application.recommending import Evaluate, Explain, Recommend, RecommendAll, SimilarSongs
@@ -35,6 +36,12 @@ def _session_source():
     from adapters.sources.formats import MultiFormatSource
 
     return MultiFormatSource()
+
+
+def _posted_source():
+    from adapters.sources.posted import PostedPlaysSource
+
+    return PostedPlaysSource()
 
 
 def _aggregator():
@@ -100,9 +107,15 @@ class Container(containers.DeclarativeContainer):
                                     registry=model_registry)
     model_loader = providers.Singleton(_model_loader, models_dir=config.models_dir,
                                        repository=repository)
-    recommend = providers.Factory(Recommend, loader=model_loader, registry=model_registry)
+    recommend = providers.Factory(Recommend, loader=model_loader, registry=model_registry,
+                                  repository=repository)
     recommend_all = providers.Factory(RecommendAll, loader=model_loader, registry=model_registry)
-    explain = providers.Factory(Explain, loader=model_loader, registry=model_registry)
+    explain = providers.Factory(Explain, loader=model_loader, registry=model_registry,
+                                repository=repository)
+    record_plays = providers.Factory(
+        RecordPlays, ingest=providers.Factory(IngestSessions, source=providers.Singleton(_posted_source),
+                                              aggregator=aggregator, repository=repository),
+        repository=repository, loader=model_loader, registry=model_registry)
     similar_songs = providers.Factory(SimilarSongs, loader=model_loader, registry=model_registry)
     evaluate = providers.Factory(Evaluate, evaluator=providers.Singleton(
         _model_evaluator, models_dir=config.models_dir, repository=repository), registry=model_registry)

@@ -20,13 +20,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from pydantic import BaseModel, Field
 
 from application.recommending import RecommendQuery
-from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
+from domain.errors import CheckpointError, EngineError, InvalidRecord, InvalidSetting, UnknownEntity
+from domain.plays import MAX_PLAY_MS
 from domain.versions import MAX_VERSION
 from entrypoints import rendering
 
 API_VERSION = "v1"
 MAX_K = 500
 MAX_BATCH_USERS = 1000
+MAX_POSTED_PLAYS = 10_000
 
 
 # Parameter types; at module level, where FastAPI resolves the (postponed) annotations.
@@ -57,6 +59,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (500, "a bug; please report it"), (503, "no trained model to answer with yet"))}
 
 
+class PlayIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=256, description="the listener")
+    song_id: str | None = Field(default=None, min_length=1, max_length=512,
+                                description="the song; or give artist_name and song_name")
+    artist_name: str | None = Field(default=None, max_length=512)
+    song_name: str | None = Field(default=None, max_length=512)
+    ms_played: int = Field(ge=1, le=MAX_PLAY_MS, description="milliseconds listened")
+    played_at: str = Field(min_length=1, max_length=64,
+                           description="ISO-8601 time of the play; no zone means UTC")
+    duration_ms: int | None = Field(default=None, ge=1, le=MAX_PLAY_MS,
+                                    description="the song's length; default: its longest play in this post")
+
+
+class PlaysRequest(BaseModel):
+    plays: list[PlayIn] = Field(min_length=1, max_length=MAX_POSTED_PLAYS)
+
+
 class BatchRequest(BaseModel):
     user_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         min_length=1, max_length=MAX_BATCH_USERS)
@@ -65,12 +84,22 @@ class BatchRequest(BaseModel):
     include_heard: bool = False
 
 
+def _field_name(location: tuple | list) -> str:
+    """A validation error's location as the client wrote the field: ``plays[0].ms_played``."""
+    name = ""
+    for part in location:
+        if part in ("body", "query", "path", "header"):
+            continue
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
 def _status_of(error: EngineError) -> int:
     if isinstance(error, UnknownEntity):
         return 404
     if isinstance(error, CheckpointError):
         return 503  # no model to answer with yet
-    if isinstance(error, InvalidSetting):
+    if isinstance(error, InvalidSetting | InvalidRecord):
         return 422
     return 400
 
@@ -109,7 +138,8 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
 
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, error: EngineError) -> JSONResponse:
-        return JSONResponse({"error": str(error), "field": None}, status_code=_status_of(error))
+        return JSONResponse({"error": str(error), "field": getattr(error, "field", None)},
+                            status_code=_status_of(error))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, error: Exception) -> JSONResponse:
@@ -120,7 +150,7 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
-        field = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        field = _field_name(first.get("loc", ()))
         return JSONResponse({"error": f"{field or 'request'}: {first.get('msg', 'invalid')}",
                              "field": field or None}, status_code=422)
 
@@ -177,6 +207,13 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
         result = container.similar_songs().execute(song_id, k, None, model_version)
         return {"song_id": song_id, "model": result.model, "version": result.version,
                 "similar": [rendering.recommendation_dict(r) for r in result.recommendations]}
+
+    @app.post(f"/{API_VERSION}/plays", dependencies=[Depends(require_key)])
+    def plays(body: PlaysRequest) -> dict[str, Any]:
+        """Store plays (all or none; a play already stored counts once) and fold their listeners
+        into the promoted model: their next recommendations read these plays."""
+        recorded = container.record_plays().execute([play.model_dump() for play in body.plays])
+        return recorded.as_dict()
 
     @app.get(f"/{API_VERSION}/models")
     def models() -> list[dict[str, Any]]:

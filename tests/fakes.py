@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from adapters.common.tables import PLAY_KEYS, dataset_stats, empty_catalogue, play_rows
+from adapters.common.tables import INTERACTIONS, PLAY_KEYS, dataset_stats, empty_catalogue, play_rows
 from domain.errors import UnknownEntity
 from domain.model import (
     DataQualityReport,
@@ -28,6 +29,7 @@ from domain.ports import (
     GraphBuilder,
     InteractionAggregator,
     InteractionRepository,
+    Listening,
     ModelEvaluator,
     ModelLoader,
     ModelRegistry,
@@ -82,6 +84,17 @@ class InMemoryRecommender(TrainedModel):
 
     def explain(self, user_id, song_id):
         return Recommendation(1, song_id, 0.25)
+
+    def fold_in(self, listening):
+        """A folded-in listener is answered with their own songs, heaviest first."""
+        rows = sorted(listening.interactions.to_pylist(), key=lambda r: -r["edge_weight"])
+        folded = []
+        for row in rows:
+            if row["user_id"] not in folded:
+                folded.append(row["user_id"])
+                self.users[row["user_id"]] = []
+            self.users[row["user_id"]].append(row["song_id"])
+        return folded
 
     def plot(self, user_id, explained, out_path):
         out_path.write_text(f"{user_id} {explained.song_id}")
@@ -272,3 +285,13 @@ class InMemoryInteractionRepository(InteractionRepository):
 
     def has_source(self, content_hash: str) -> bool:
         return self._dataset is not None and self._dataset.has_source(content_hash)
+
+    def listening_of(self, user_ids) -> Listening:
+        if self._dataset is None:
+            return Listening(INTERACTIONS.empty_table(), empty_catalogue()["songs"])
+        interactions = self._dataset.interactions
+        theirs = interactions.filter(pc.is_in(interactions.column("user_id"),
+                                              value_set=pa.array(list(user_ids), pa.string())))
+        songs = self._dataset.catalogue["songs"]
+        return Listening(theirs, songs.filter(pc.is_in(songs.column("song_id"),
+                                                       value_set=theirs.column("song_id"))))

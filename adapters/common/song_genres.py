@@ -60,3 +60,32 @@ class SongGenres:
 def with_padding_column(rows: np.ndarray) -> np.ndarray:
     """``rows`` (n, genres) with the zero column that padding slots read."""
     return np.concatenate([rows, np.zeros((len(rows), 1), dtype=rows.dtype)], axis=1)
+
+
+# A genre under this share of a listener's weight is noise, not taste.
+MIN_HISTORY_AFFINITY = 0.05
+
+
+def listening_profile(users: np.ndarray, songs: np.ndarray, weights: np.ndarray,
+                      song_genres: SongGenres, n_users: int) -> np.ndarray:
+    """(users, genres) each user's share of listening weight per genre (each play's weight
+    spread evenly over its song's genres), shares under ``MIN_HISTORY_AFFINITY`` dropped,
+    scaled to a maximum of 1; zero rows for users without a genre-tagged play."""
+    history = np.zeros((n_users, song_genres.n_genres), dtype=np.float64)
+    if song_genres.n_genres == 0:
+        return history
+    # Spread each listening edge's weight over its song's genres, pair by pair: a dense
+    # (edges x genres) product would not fit for thousands of tag genres.
+    genre_song, genre_col = song_genres.pairs()
+    per_song = np.bincount(genre_song, minlength=len(song_genres.slots))
+    starts = np.concatenate([[0], np.cumsum(per_song)[:-1]])
+    repeats = per_song[songs]
+    edge_of = np.repeat(np.arange(len(songs)), repeats)
+    offset = np.arange(len(edge_of)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    genres_of_edge = genre_col[starts[songs[edge_of]] + offset]
+    share = weights[edge_of] / np.maximum(repeats[edge_of], 1)
+    np.add.at(history, (users[edge_of], genres_of_edge), share)
+    history /= np.maximum(history.sum(axis=1, keepdims=True), 1e-12)
+    history[history < MIN_HISTORY_AFFINITY] = 0.0
+    history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)
+    return history

@@ -50,3 +50,20 @@ class UserSongs:
         kept[users] = True
         row_of = np.repeat(np.arange(n_users), self.counts())
         return UserSongs.from_pairs(row_of[kept[row_of]], self.indices[kept[row_of]], n_users, self.n_songs)
+
+    def with_rows(self, users: np.ndarray, pair_users: np.ndarray, pair_songs: np.ndarray,
+                  n_users: int) -> UserSongs:
+        """``users``' rows replaced by the (user, song) pairs given for them; rows up to
+        ``n_users`` (new ones empty unless given)."""
+        n_old = len(self.indptr) - 1
+        row_of = np.repeat(np.arange(n_old), self.counts())
+        replaced = np.zeros(max(n_users, n_old), dtype=bool)
+        replaced[users] = True
+        kept = ~replaced[row_of]
+        return UserSongs.from_pairs(np.concatenate([row_of[kept], pair_users]).astype(np.int64),
+                                    np.concatenate([self.indices[kept], pair_songs]).astype(np.int64),
+                                    n_users, self.n_songs)
+
+    def widened(self, n_songs: int) -> UserSongs:
+        """The same rows over a catalogue grown to ``n_songs``."""
+        return UserSongs(self.indptr, self.indices, n_songs)

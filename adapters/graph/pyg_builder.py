@@ -30,7 +30,7 @@ import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
 
 from adapters.common.atomic import atomic_file
-from adapters.common.song_genres import SongGenres
+from adapters.common.song_genres import SongGenres, listening_profile
 from adapters.common.tables import positions
 from domain.errors import EmptyRepository
 from domain.model import GraphSummary
@@ -43,7 +43,6 @@ PERFORMS = ("artist", "performs", "song")
 HAS_GENRE = ("song", "has_genre", "genre")
 HISTORY = ("song", "rev_listens_to", "user")  # a user's attention over their history
 # A genre must hold this share of a user's listening to count as a preference.
-MIN_HISTORY_AFFINITY = 0.05
 
 
 @dataclass
@@ -188,23 +187,9 @@ class PygGraphBuilder(GraphBuilder):
     def _user_genres(cat, ids, user, song, weight, song_genres: SongGenres, n) -> np.ndarray:
         """Share of each user's (training) edge weight per genre, scaled to max 1; where the
         user declared preferences, the mean of declared and listened affinity."""
-        history = np.zeros((n["user"], n["genre"]), dtype=np.float64)
         if n["genre"] == 0:  # a source without genres (Spotify, Last.fm-1K, MSSD as exported)
-            return history.astype(np.float32)
-        # Spread each listening edge's weight over its song's genres, pair by pair: a dense
-        # (edges x genres) product would not fit for thousands of tag genres.
-        genre_song, genre_col = song_genres.pairs()
-        per_song = np.bincount(genre_song, minlength=n["song"])
-        starts = np.concatenate([[0], np.cumsum(per_song)[:-1]])
-        repeats = per_song[song]
-        edge_of = np.repeat(np.arange(len(song)), repeats)
-        offset = np.arange(len(edge_of)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-        genres_of_edge = genre_col[starts[song[edge_of]] + offset]
-        share = weight[edge_of] / np.maximum(repeats[edge_of], 1)
-        np.add.at(history, (user[edge_of], genres_of_edge), share)
-        history /= np.maximum(history.sum(axis=1, keepdims=True), 1e-12)
-        history[history < MIN_HISTORY_AFFINITY] = 0.0
-        history /= np.maximum(history.max(axis=1, keepdims=True), 1e-12)
+            return np.zeros((n["user"], 0), dtype=np.float32)
+        history = listening_profile(user, song, weight, song_genres, n["user"])
         declared = np.zeros_like(history)
         prefs = cat["user_preferences"]
         rows, cols, ok = _known_pairs(prefs, ("user_id", ids["user"]), ("genre_id", ids["genre"]))

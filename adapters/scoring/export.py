@@ -25,6 +25,7 @@ from adapters.common.atomic import atomic_file
 from adapters.graph.pyg_builder import PERFORMS
 from adapters.models.base import GraphRecommender
 from adapters.models.gat import EnhancedGATRecommender, _GATRecommender
+from adapters.scoring.cold_start import artist_mean_embeddings
 from adapters.scoring.retrieval import item_index, song_neighbours
 from adapters.scoring.served import SERVING_FORMAT
 
@@ -95,14 +96,9 @@ def _fill_cold_songs(arrays: dict[str, np.ndarray], artist_input: np.ndarray) ->
     cold = np.flatnonzero(~played & (song_artist >= 0))
     if len(cold) == 0:
         return 0
-    n_artists = max(len(artist_input), int(song_artist.max()) + 1)
-    sums = np.zeros((n_artists, song_emb.shape[1]), dtype=np.float64)
-    warm = np.flatnonzero(played & (song_artist >= 0))
-    np.add.at(sums, song_artist[warm], song_emb[warm])
-    counts = np.bincount(song_artist[warm], minlength=n_artists)
     artists = song_artist[cold]
-    base = np.where(counts[artists, None] > 0, sums[artists] / np.maximum(counts[artists], 1)[:, None],
-                    artist_input[artists])
+    means, has_played = artist_mean_embeddings(song_emb, song_artist, played, artists)
+    base = np.where(has_played[:, None], means, artist_input[artists])
     noise = np.random.default_rng(0).standard_normal(base.shape)
     song_emb[cold] = (base + COLD_SONG_NOISE * noise).astype(song_emb.dtype)
     return len(cold)

@@ -139,7 +139,7 @@ class Retrieval:
     asked for, and the songs' side is the model's own arrays (no concatenated copy)."""
 
     def __init__(self, arrays: dict[str, Any], members: int, alpha: float,
-                 query_candidates: int = QUERY_CANDIDATES) -> None:
+                 query_candidates: int = QUERY_CANDIDATES, index: Any = None) -> None:
         self.attended, self.attended_mask = arrays["attended"], arrays["attended_mask"]
         self.neighbours = arrays["neighbours"]
         self.user_emb, self.song_emb = arrays["user_emb"], arrays["song_emb"]
@@ -149,7 +149,7 @@ class Retrieval:
         self.genre_basis = arrays.get("genre_basis")
         self.members, self.alpha = members, alpha
         self.query_candidates = query_candidates
-        self.index = deserialise(arrays["item_index"]) if "item_index" in arrays else None
+        self.index = index  # the deserialised FAISS graph, None where every song is scored
 
     def _queries(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The users' side of the inner product: embedding part and genre part (None for a

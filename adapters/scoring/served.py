@@ -22,7 +22,7 @@ from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.scoring import kernel
 from adapters.scoring.kernel import array_namespace
-from adapters.scoring.retrieval import QUERY_CANDIDATES, Retrieval, top_columns
+from adapters.scoring.retrieval import QUERY_CANDIDATES, Retrieval, deserialise, top_columns
 from domain.ports import Dataset
 
 SERVING_FORMAT = 7  # bump when serving.npz changes; older files are re-exported
@@ -66,36 +66,60 @@ class LoadedModel:
         self.user_ids = data["user_ids"].astype(object)
         self.song_ids = data["song_ids"].astype(object)
         self.genre_names = [str(g) for g in data["genre_names"]]
-        self.user_index = {u: i for i, u in enumerate(self.user_ids)}
-        self.song_index = {s: i for i, s in enumerate(self.song_ids)}
+        self.user_index: dict[str, int] = {u: i for i, u in enumerate(self.user_ids)}
+        self.song_index: dict[str, int] = {s: i for i, s in enumerate(self.song_ids)}
         self.popularity = data["popularity"]
         self.user_genre = data["user_genre"]
         self.song_genres = SongGenres(data["song_genre_slots"], len(self.genre_names))
-        self._user_genre_unit = with_padding_column(unit_rows(self.user_genre))
-        self._song_genre_weight = self.song_genres.weights()
-        self._catalogue = np.arange(len(self.song_ids))
-        self._by_backend: dict[str, dict[str, Any]] = {}
         self.song_artist = data["song_artist"]
         self.is_gat = "user_emb" in data
         self.members = 1  # GAT models: one per attention sharpness (below)
         self.notes: dict[str, int] = dict(meta.get("notes", {}))
         self.sparse_users: set[int] = set()
+        self.query_candidates = query_candidates
+        # least-squares map from a history's mean embedding to a user embedding, for folding
+        # in new listeners (``adapters.scoring.fold_in``), fitted on first use
+        self.user_mapping: np.ndarray | None = None
+        self.folded_users: frozenset[str] = frozenset()  # answered from plays after training
         if self.is_gat:
             self.user_emb, self.song_emb = data["user_emb"], data["song_emb"]
             self.attended, self.attended_mask = data["attended"], data["attended_mask"]
             self.sharpness = data["sharpness"]
             self.members = len(self.sharpness)
             self.sparse_users = set(data["sparse_users"].tolist())
-            self.retrieval = Retrieval({**data, "user_genre_unit": self._user_genre_unit,
-                                        "song_genre_weight": self._song_genre_weight}, self.members,
-                                       self.alpha, query_candidates)
+            self.neighbours = data["neighbours"]
+            self.genre_basis = data.get("genre_basis")
+            self.item_index = deserialise(data["item_index"]) if "item_index" in data else None
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
+        self.artist_index = self._artist_index(dataset)
+        self.refresh_derived()
+
+    def refresh_derived(self) -> None:
+        """Recompute what is derived from the model's arrays (after ``fold_in`` changed them)."""
+        self._user_genre_unit = with_padding_column(unit_rows(self.user_genre))
+        self._song_genre_weight = self.song_genres.weights()
+        self._catalogue = np.arange(len(self.song_ids))
+        self._by_backend: dict[str, dict[str, Any]] = {}
+        self._unit_songs: np.ndarray | None = None
+        if self.is_gat:
+            arrays = {"attended": self.attended, "attended_mask": self.attended_mask,
+                      "neighbours": self.neighbours, "user_emb": self.user_emb, "song_emb": self.song_emb,
+                      "user_genre_unit": self._user_genre_unit, "song_genre_slots": self.song_genres.slots,
+                      "song_genre_weight": self._song_genre_weight, "genre_basis": self.genre_basis}
+            self.retrieval = Retrieval(arrays, self.members, self.alpha, self.query_candidates,
+                                       self.item_index)
 
     @classmethod
     def from_file(cls, serving: Path, dataset: Dataset | None) -> LoadedModel:
         with np.load(serving, allow_pickle=False) as arrays:
             return cls({name: arrays[name] for name in arrays.files}, dataset)
+
+    def unit_songs(self) -> np.ndarray:
+        """The song embeddings scaled to unit length (for cosine neighbours), made on first use."""
+        if self._unit_songs is None:
+            self._unit_songs = unit_rows(self.song_emb.astype(np.float32))
+        return self._unit_songs
 
     def history_counts(self) -> np.ndarray:
         """How many training songs each user's attention reads."""
@@ -156,6 +180,18 @@ class LoadedModel:
             keep = (users >= 0) & (songs >= 0)
             users, songs = users[keep], songs[keep]
         return UserSongs.from_pairs(users, songs, len(self.user_ids), len(self.song_ids))
+
+    def _artist_index(self, dataset: Dataset | None) -> dict[str, int]:
+        """The model's index of each catalogue artist with a song in the model."""
+        if dataset is None:
+            return {}
+        songs = dataset.catalogue["songs"]
+        rows = positions(songs.column("song_id"), list(self.song_ids))
+        ok = rows >= 0
+        artists = np.array(songs.column("artist_id").to_pylist(), dtype=object)[ok]
+        index = self.song_artist[rows[ok]]
+        return {a: int(i) for a, i in zip(artists.tolist(), index.tolist(), strict=True)
+                if a is not None and i >= 0}
 
     def _names(self, dataset: Dataset | None) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.song_ids)

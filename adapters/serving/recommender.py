@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pyarrow as pa
 
 from adapters.common.user_songs import UserSongs
 from adapters.explain.builder import ExplanationBuilder
-from adapters.scoring.served import UNREADABLE, LoadedModel, best_of, needs_export, unit_rows
+from adapters.scoring.fold_in import folded
+from adapters.scoring.served import UNREADABLE, LoadedModel, best_of, needs_export
 from adapters.storage.runs import RunStore
 from domain.errors import CheckpointError, InvalidSetting
 from domain.model import Recommendation
-from domain.ports import InteractionRepository, ModelLoader, Progress, TrainedModel
+from domain.ports import InteractionRepository, Listening, ModelLoader, Progress, TrainedModel
 from domain.versions import ModelVersion
 
 ALL_USERS_CHUNK = 256
@@ -22,10 +24,30 @@ ALL_USERS_CHUNK = 256
 
 class CheckpointRecommender(TrainedModel):
     def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
         self.kind = loaded.kind
-        self.explanations = ExplanationBuilder(loaded)
-        self._unit_songs: np.ndarray | None = None  # for `similar`, made on first use
+        self._use(loaded)
+        self._folding = threading.Lock()
+
+    def _use(self, loaded: LoadedModel) -> None:
+        # One attribute holds the model and what explains it, so that a reader takes both at once.
+        self._explanations = ExplanationBuilder(loaded)
+
+    @property
+    def loaded(self) -> LoadedModel:
+        return self._explanations.loaded
+
+    @property
+    def explanations(self) -> ExplanationBuilder:
+        return self._explanations
+
+    def fold_in(self, listening: Listening) -> list[str]:
+        # One fold-in at a time; readers keep the model they started with (``folded`` makes a
+        # new one), and rows already known keep their index in it.
+        with self._folding:
+            loaded, ids = folded(self.loaded, listening)
+            if ids:
+                self._use(loaded)
+        return ids
 
     # -- lookups ---------------------------------------------------------------------------
     def knows_user(self, user_id: str) -> bool:
@@ -38,7 +60,11 @@ class CheckpointRecommender(TrainedModel):
         return self.loaded.genre_names
 
     def notices_for(self, user_id: str) -> list[str]:
-        if self.loaded.user_index.get(user_id) in self.loaded.sparse_users:
+        loaded = self.loaded
+        if user_id in loaded.folded_users:
+            return [f"user {user_id!r}: plays received after training are folded into the model "
+                    "without a retrain (`engine train` learns them fully)"]
+        if loaded.user_index.get(user_id) in loaded.sparse_users:
             return [f"user {user_id!r} has few plays: their taste is supplemented with the "
                     "preferences of similar users"]
         return []
@@ -46,30 +72,29 @@ class CheckpointRecommender(TrainedModel):
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
                   explain: bool = False) -> list[Recommendation]:
-        user = self.loaded.user_index[user_id]
-        values, songs = self.loaded.top_k(np.array([user]), k, self._unheard(include_heard))
-        return self._recommendations(user, values[0], songs[0], explain)
-
-    def _unheard(self, include_heard: bool) -> UserSongs | None:
-        """What a list leaves out: the songs each user has heard, unless they are wanted."""
-        return None if include_heard else self.loaded.heard
+        explanations = self._explanations
+        loaded = explanations.loaded
+        user = loaded.user_index[user_id]
+        values, songs = loaded.top_k(np.array([user]), k, _unheard(loaded, include_heard))
+        return _recommendations(explanations, user, values[0], songs[0], explain)
 
     def similar(self, song_id: str, k: int) -> list[Recommendation]:
-        loaded = self.loaded
+        explanations = self._explanations
+        loaded = explanations.loaded
         if not loaded.is_gat:
             raise InvalidSetting(f"the {self.kind} model has no song embeddings to compare; ask a GAT "
                                  "model version")
         song = loaded.song_index[song_id]
-        if self._unit_songs is None:
-            self._unit_songs = unit_rows(loaded.song_emb.astype(np.float32))
-        similarity = (self._unit_songs @ self._unit_songs[song]).astype(np.float64)[None]
+        unit_songs = loaded.unit_songs()
+        similarity = (unit_songs @ unit_songs[song]).astype(np.float64)[None]
         excluded = np.zeros_like(similarity, dtype=bool)
         excluded[0, song] = True
         values, songs = best_of(similarity, k, excluded)
-        return self._recommendations(None, values[0], songs[0], explain=False)
+        return _recommendations(explanations, None, values[0], songs[0], explain=False)
 
     def popular(self, k: int, genres: Sequence[str] = ()) -> list[Recommendation]:
-        loaded = self.loaded
+        explanations = self._explanations
+        loaded = explanations.loaded
         allowed = np.ones(len(loaded.song_index), dtype=bool)
         if genres:
             wanted = [i for i, name in enumerate(loaded.genre_names)
@@ -78,28 +103,7 @@ class CheckpointRecommender(TrainedModel):
         scores = np.log1p(loaded.popularity).astype(np.float64)
         scores[~allowed] = -np.inf
         order = np.argsort(-scores, kind="stable")[:k]
-        return self._recommendations(None, scores[order], order, explain=False)
-
-    def _recommendations(self, user: int | None, values: np.ndarray, songs: np.ndarray,
-                         explain: bool) -> list[Recommendation]:
-        finite = np.isfinite(values)
-        songs = songs[finite]
-        parts = None
-        attention: list = []
-        if explain and user is not None:  # every explained song's score parts and attention in one pass
-            parts = self.loaded.score_parts(np.array([user]), songs)
-            attention = self.loaded.history_attentions(user, songs) if self.loaded.is_gat else []
-        result = []
-        for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True),
-                                             start=1):
-            explanation = (self.explanations.explanation(user, song, parts, rank - 1,
-                                             attention[rank - 1] if attention else None)
-                           if parts is not None and user is not None else None)
-            result.append(Recommendation(
-                rank=rank, song_id=self.loaded.song_ids[song], score=float(value),
-                song_name=self.loaded.song_names[song], artist_name=self.loaded.artist_names[song],
-                explanation=explanation))
-        return result
+        return _recommendations(explanations, None, scores[order], order, explain=False)
 
     def recommend_all(self, k: int, include_heard: bool, out_path: Path, progress: Progress) -> int:
         import pyarrow.csv as pacsv
@@ -113,7 +117,7 @@ class CheckpointRecommender(TrainedModel):
         progress.start("recommending for every user", total=len(users))
         for start in range(0, len(users), ALL_USERS_CHUNK):
             batch = users[start:start + ALL_USERS_CHUNK]
-            values, songs = loaded.top_k(batch, k, self._unheard(include_heard))
+            values, songs = loaded.top_k(batch, k, _unheard(loaded, include_heard))
             finite = np.isfinite(values)
             columns["user"].append(np.repeat(batch, values.shape[1])[finite.ravel()])
             columns["song"].append(songs[finite])
@@ -139,7 +143,8 @@ class CheckpointRecommender(TrainedModel):
 
     # -- explaining ------------------------------------------------------------------------
     def explain(self, user_id: str, song_id: str) -> Recommendation:
-        loaded = self.loaded
+        explanations = self._explanations
+        loaded = explanations.loaded
         user, song = loaded.user_index[user_id], loaded.song_index[song_id]
         parts = loaded.score_parts(np.array([user]))
         scores = parts.final[0]
@@ -150,12 +155,38 @@ class CheckpointRecommender(TrainedModel):
         rank = int((scores[offered] > scores[song]).sum()) + 1
         return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
-                              explanation=self.explanations.explanation(user, song, parts, column=song))
+                              explanation=explanations.explanation(user, song, parts, column=song))
 
     def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
         from adapters.explain.plots import plot_explanation
 
         plot_explanation(explained, self.loaded, user_id, out_path)
+
+
+def _unheard(loaded: LoadedModel, include_heard: bool) -> UserSongs | None:
+    """What a list leaves out: the songs each user has heard, unless they are wanted."""
+    return None if include_heard else loaded.heard
+
+
+def _recommendations(explanations: ExplanationBuilder, user: int | None, values: np.ndarray,
+                     songs: np.ndarray, explain: bool) -> list[Recommendation]:
+    loaded = explanations.loaded
+    finite = np.isfinite(values)
+    songs = songs[finite]
+    parts = None
+    attention: list = []
+    if explain and user is not None:  # every explained song's score parts and attention in one pass
+        parts = loaded.score_parts(np.array([user]), songs)
+        attention = loaded.history_attentions(user, songs) if loaded.is_gat else []
+    result = []
+    for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True), start=1):
+        explanation = (explanations.explanation(user, song, parts, rank - 1,
+                                                attention[rank - 1] if attention else None)
+                       if parts is not None and user is not None else None)
+        result.append(Recommendation(
+            rank=rank, song_id=loaded.song_ids[song], score=float(value), song_name=loaded.song_names[song],
+            artist_name=loaded.artist_names[song], explanation=explanation))
+    return result
 
 
 class CheckpointModelLoader(ModelLoader):

@@ -67,7 +67,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _milliseconds(value: object) -> int | None:
+def milliseconds(value: object) -> int | None:
     """A JSON number of milliseconds within a day, else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -87,7 +87,7 @@ def _rows(path: Path, user: str) -> pa.Table:
     dicts = [r if isinstance(r, dict) else {} for r in records]
     get = dict.get
     given_ms = [get(r, ms_field) for r in dicts]
-    ms_played = [_milliseconds(value) for value in given_ms]
+    ms_played = [milliseconds(value) for value in given_ms]
     columns = {
         "played_at": [_text(get(r, time_field)) for r in dicts],
         "ms_played": ms_played,
@@ -115,14 +115,18 @@ class SpotifyHistoryFeed(StreamingFeed):
         self.first_row = 1  # rejects count plays across all files read, with the file named
         self.collector = CatalogueCollector()
 
-    def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
+    def raw_rows(self, progress: Progress) -> pa.Table:
+        """Every record read, as ``RAW`` rows."""
         files = [(user, f) for user, fs in self.listeners for f in fs]
         progress.start("reading Spotify exports", total=len(files))
         tables = []
         for user, path in files:
             tables.append(_rows(path, user))
             progress.advance()
-        raw = pa.concat_tables(tables)
+        return pa.concat_tables(tables)
+
+    def chunks(self, progress: Progress) -> Iterator[tuple[pa.Table, pa.Array, pa.Table]]:
+        raw = self.raw_rows(progress)
         played_at = parse_timestamp(raw.column("played_at"))
         reason = first_failure([
             (pc.is_valid(raw.column("problem")), raw.column("problem")),
@@ -137,10 +141,11 @@ class SpotifyHistoryFeed(StreamingFeed):
         artist = pc.fill_null(raw.column("artist_name"), "")
         song_id = ids_or_names(raw.column("track_uri"), song_ids_from_names(artist, pc.fill_null(
             raw.column("track_name"), "")))
-        completion = self._completion(song_id, raw.column("ms_played"), good)
+        completion = self.completion(raw, song_id, good)
         clean = play_rows(raw.column("user_id"), song_id, completion, played_at, keep=good,
                           identity=(raw.column("ms_played"),))
-        self.collector.add(good, song_id, raw.column("track_name"), artist_ids_from_names(artist),
+        named = pc.and_(good, pc.invert(blank(raw.column("track_name"))))
+        self.collector.add(named, song_id, raw.column("track_name"), artist_ids_from_names(artist),
                            raw.column("artist_name"))
         clean_start = 0
         for start in range(0, raw.num_rows, BATCH_ROWS):
@@ -149,8 +154,12 @@ class SpotifyHistoryFeed(StreamingFeed):
                    clean.slice(clean_start, clean_rows))
             clean_start += clean_rows
 
+    def completion(self, raw: pa.Table, song_id: pa.Array, good: pa.Array) -> pa.Array:
+        """Each play's completion: ms played over the song's longest play in this input."""
+        return self._longest_play_completion(song_id, raw.column("ms_played"), good)
+
     @staticmethod
-    def _completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:
+    def _longest_play_completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:
         plays = pa.table({"song_id": song_id, "ms": pc.cast(ms_played, pa.float64())}).filter(good)
         longest = plays.group_by("song_id", use_threads=False).aggregate([("ms", "max")])
         if longest.num_rows == 0:  # every record was refused

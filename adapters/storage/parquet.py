@@ -13,20 +13,21 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.common.tables import PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
+from adapters.common.tables import CATALOGUE_SCHEMAS, INTERACTIONS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
 from adapters.storage.locks import writer_lock
 from adapters.storage.versions import POINTER, VersionedDirectory
 from domain.errors import CorruptStore, first_line
 from domain.model import RepositoryStats
-from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord
 
 SOURCES = "sources.json"
 PLAY_KEYS_FILE = "play_keys.parquet"
@@ -69,9 +70,23 @@ class ParquetInteractionRepository(InteractionRepository):
         play_keys = self._play_keys(version) if with_play_keys else None
         return Dataset(Catalogue(tables), interactions, self._sources(version), play_keys)
 
-    def _table(self, path: Path, schema: pa.Schema) -> pa.Table:
+    def listening_of(self, user_ids: Sequence[str]) -> Listening:
+        def read(version: Path) -> Listening:
+            interactions = self._table(version / "interactions.parquet", INTERACTIONS,
+                                       [("user_id", "in", list(user_ids))])
+            songs = CATALOGUE_SCHEMAS["songs"]
+            if interactions.num_rows == 0:
+                return Listening(interactions, songs.empty_table())
+            played = pc.unique(interactions.column("song_id")).to_pylist()
+            return Listening(interactions, self._table(version / "songs.parquet", songs,
+                                                       [("song_id", "in", played)]))
+
+        found = self._read_current(read) if user_ids else None
+        return found or Listening(INTERACTIONS.empty_table(), CATALOGUE_SCHEMAS["songs"].empty_table())
+
+    def _table(self, path: Path, schema: pa.Schema, filters: list | None = None) -> pa.Table:
         try:
-            return pq.read_table(path, schema=schema)
+            return pq.read_table(path, schema=schema, filters=filters or None)
         except FileNotFoundError:
             raise
         except (pa.ArrowException, OSError, ValueError) as error:

@@ -11,8 +11,9 @@ concurrent writers, on one machine or several, queue instead of losing data.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,10 +32,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from adapters.common.tables import CATALOGUE_KEYS, PLAY_KEYS, TABLE_SCHEMAS, dataset_stats
+from adapters.common.tables import (
+    CATALOGUE_KEYS,
+    CATALOGUE_SCHEMAS,
+    INTERACTIONS,
+    PLAY_KEYS,
+    TABLE_SCHEMAS,
+    dataset_stats,
+)
 from adapters.storage.database import SqlDatabase
 from domain.model import RepositoryStats
-from domain.ports import Catalogue, Dataset, InteractionRepository, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord
 
 _SQL_TYPES = {pa.string(): String, pa.int64(): BigInteger, pa.float64(): Float}
 _KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id"), "play_keys": ("play_key",)}
@@ -60,6 +68,12 @@ def _metadata() -> tuple[MetaData, dict[str, Table]]:
     return metadata, tables
 
 
+def _arrow(rows: Sequence[Any], schema: pa.Schema) -> pa.Table:
+    """Rows of a SELECT of a whole table as an Arrow table of ``schema``."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.table([pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)], schema=schema)
+
+
 class SqlAlchemyInteractionRepository(InteractionRepository):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -81,13 +95,22 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         play_keys = self._read_table(conn, "play_keys", PLAY_KEYS) if with_play_keys else None
         return Dataset(Catalogue(loaded), interactions, sources, play_keys)
 
+    def listening_of(self, user_ids: Sequence[str]) -> Listening:
+        interactions, songs = self._tables["interactions"], self._tables["songs"]
+        wanted = list(dict.fromkeys(user_ids))
+        theirs = interactions.c.user_id.in_(wanted)
+        with self._database.reading() as conn:
+            rows = conn.execute(select(interactions).where(theirs).order_by(
+                interactions.c.user_id, interactions.c.song_id)).all() if wanted else []
+            played = select(interactions.c.song_id).where(theirs)
+            song_rows = conn.execute(select(songs).where(songs.c.song_id.in_(played))
+                                     .order_by(songs.c.song_id)).all() if rows else []
+        return Listening(_arrow(rows, INTERACTIONS), _arrow(song_rows, CATALOGUE_SCHEMAS["songs"]))
+
     def _read_table(self, conn: Connection, name: str, schema: pa.Schema) -> pa.Table:
         table = self._tables[name]
         order = [table.c[k] for k in _KEYS[name]]
-        rows = conn.execute(select(table).order_by(*order)).all()
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
-        return pa.table([pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
-                        schema=schema)
+        return _arrow(conn.execute(select(table).order_by(*order)).all(), schema)
 
     def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
         with self._database.write_transaction(WRITER_LOCK_KEY) as conn:

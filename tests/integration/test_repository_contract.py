@@ -57,6 +57,18 @@ def test_save_then_load_round_trips(repository):
     assert repository.has_source("hash-a") and not repository.has_source("hash-b")
 
 
+def test_listening_of_reads_those_listeners_alone(repository):
+    assert repository.listening_of(["u1"]).interactions.num_rows == 0  # nothing stored yet
+    dataset = _dataset(3, "a")
+    repository.save(dataset)
+    listening = repository.listening_of(["u1", "nobody"])
+    assert listening.interactions.to_pylist() == [r for r in dataset.interactions.to_pylist()
+                                                  if r["user_id"] == "u1"]
+    assert listening.songs.to_pylist() == [dataset.catalogue["songs"].to_pylist()[0]]  # s1, not s2
+    nobody = repository.listening_of(["nobody"])
+    assert (nobody.interactions.num_rows, nobody.songs.num_rows) == (0, 0)
+
+
 def test_stats_count_what_is_held(repository):
     repository.save(_dataset(4, "a"))
     stats = repository.stats()

@@ -16,10 +16,11 @@ from adapters.scoring.served import LoadedModel
 from adapters.serving.recommender import CheckpointModelLoader
 from adapters.storage.runs import RunStore
 from adapters.training.service import TorchModelTrainer
-from domain.ports import Catalogue, Dataset, SilentProgress
+from application.recommending import Recommend, RecommendQuery
+from domain.ports import Catalogue, Dataset, Listening, SilentProgress
 from domain.training import TrainingSpec
 from tests.conftest import run_version
-from tests.fakes import InMemoryInteractionRepository
+from tests.fakes import InMemoryInteractionRepository, InMemoryRegistry
 
 SPARSE_USER = "user_with_two_songs"
 
@@ -312,3 +313,99 @@ def test_a_validation_export_lists_neighbours_for_its_users_and_builds_no_index(
                                   everyone.top_k(sample, 10, everyone.heard)[1])
     monkeypatch.setattr(retrieval, "EXACT_LIMIT", 10)
     assert "item_index" not in serving_arrays(model, sample) and "item_index" in serving_arrays(model)
+
+
+# -- fold-in: listeners and plays after training -----------------------------------------------
+def _fresh(served, kind):
+    """A model loaded by a loader of its own: a fold-in changes no other test's model."""
+    return CheckpointModelLoader(served[2], served[1]).load(run_version(served[2], kind))
+
+
+def _listening_as(repository, user, new_id):
+    """``user``'s stored listening, as if a listener ``new_id`` had played it."""
+    listening = repository.listening_of([user])
+    interactions = listening.interactions
+    renamed = interactions.set_column(0, "user_id", pa.array([new_id] * interactions.num_rows))
+    return Listening(renamed, listening.songs)
+
+
+@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+def test_a_listener_new_to_the_model_is_folded_in_from_their_plays(served, kind):
+    recommender = _fresh(served, kind)
+    before = recommender.loaded
+    donor = _a_user(recommender)
+    listening = _listening_as(served[1], donor, "newcomer")
+    assert recommender.fold_in(listening) == ["newcomer"]
+    loaded = recommender.loaded
+    assert "newcomer" not in before.user_index  # requests in flight keep the model they had
+    user = loaded.user_index["newcomer"]
+    played = {loaded.song_index[s] for s in listening.interactions.column("song_id").to_pylist()}
+    # the attention reads their heaviest songs (edge weight, then song index), as training's does
+    rows = listening.interactions.to_pylist()
+    heaviest = sorted(rows, key=lambda r: (-r["edge_weight"], loaded.song_index[r["song_id"]]))
+    expected = [loaded.song_index[r["song_id"]] for r in heaviest][:loaded.attended.shape[1]]
+    assert loaded.attended[user][loaded.attended_mask[user]].tolist() == expected
+    assert loaded.user_genre[user].max() == pytest.approx(1.0)  # their genre profile, scaled to 1
+    assert np.linalg.norm(loaded.user_emb[user]) > 0
+    answer = recommender.recommend("newcomer", 10, explain=True)
+    assert len(answer) == 10 and not {loaded.song_index[r.song_id] for r in answer} & played
+    assert [r.song_id for r in answer] != [r.song_id for r in recommender.popular(10)]
+    for rec in answer:
+        assert {loaded.song_index[s] for s, _ in rec.explanation.influential_history} <= played
+    assert "folded into the model" in recommender.notices_for("newcomer")[0]
+
+
+def test_a_known_listeners_new_play_joins_their_history_and_heard_songs(served):
+    recommender = _fresh(served, "gat-basic")
+    loaded = recommender.loaded
+    user = _a_user(recommender)
+    listening = served[1].listening_of([user])
+    heard = set(loaded.heard.row(loaded.user_index[user]).tolist())
+    new_song = next(s for s in loaded.song_ids if loaded.song_index[s] not in heard)
+    play = listening.interactions.slice(0, 1).to_pylist()[0] | {"song_id": new_song, "edge_weight": 2.0}
+    grown = pa.concat_tables([listening.interactions,
+                              pa.Table.from_pylist([play], listening.interactions.schema)])
+    recommender.fold_in(Listening(grown, listening.songs))
+    loaded = recommender.loaded
+    row = loaded.user_index[user]
+    assert loaded.attended[row, 0] == loaded.song_index[new_song]  # the heaviest play is read first
+    assert new_song not in {r.song_id for r in recommender.recommend(user, 50)}
+    assert loaded.user_index == recommender.loaded.user_index and len(loaded.user_ids) == len(
+        served[0].load(run_version(served[2], "gat-basic")).loaded.user_ids)
+
+
+def test_a_song_new_to_the_catalogue_gets_its_artists_cold_start_embedding(served):
+    recommender = _fresh(served, "gat-enhanced")
+    loaded = recommender.loaded
+    artist = next(iter(loaded.artist_index))
+    song = pa.table({"song_id": ["track_posted"], "song_name": ["Posted Song"], "artist_id": [artist],
+                     "duration_ms": [None]}, schema=CATALOGUE_SCHEMAS["songs"])
+    listening = _listening_as(served[1], _a_user(recommender), "fan")
+    play = listening.interactions.slice(0, 1).to_pylist()[0] | {"song_id": "track_posted"}
+    interactions = pa.concat_tables([listening.interactions,
+                                     pa.Table.from_pylist([play], listening.interactions.schema)])
+    recommender.fold_in(Listening(interactions, pa.concat_tables([listening.songs, song])))
+    loaded = recommender.loaded
+    assert recommender.knows_song("track_posted")
+    assert loaded.song_names[loaded.song_index["track_posted"]] == "Posted Song"
+    index = loaded.artist_index[artist]
+    siblings = (loaded.song_artist[:-1] == index) & (loaded.popularity[:-1] > 0)
+    assert np.allclose(loaded.song_emb[-1], loaded.song_emb[:-1][siblings].mean(0), atol=1e-5)
+    assert np.isfinite(recommender.explain("fan", "track_posted").score)
+
+
+def test_recommend_folds_in_a_listener_the_store_holds_and_the_model_does_not(served):
+    models, repository = served[2], InMemoryInteractionRepository()
+    dataset = served[1].load()
+    donor = dataset.interactions.column("user_id")[0].as_py()
+    late = _listening_as(served[1], donor, "late_listener").interactions
+    repository.save(Dataset(dataset.catalogue, pa.concat_tables([dataset.interactions, late]),
+                            dataset.sources))
+    registry = InMemoryRegistry()
+    run = run_version(models, "gat-basic").artifact
+    registry.promote(registry.register("gat-basic", run, "", {}, {}).version)
+    use_case = Recommend(CheckpointModelLoader(models, repository), registry, repository)
+    result = use_case.execute(RecommendQuery("late_listener", k=5))
+    assert not result.cold_start and len(result.recommendations) == 5
+    assert "folded into the model" in result.notices[0]
+    assert use_case.execute(RecommendQuery("still_unknown", k=5)).cold_start
