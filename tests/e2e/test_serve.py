@@ -29,6 +29,38 @@ def test_a_new_listener_gets_popular_songs_within_genres(api):
     assert body["cold_start"] and len(body["recommendations"]) == 3
 
 
+def _plays(user, songs):
+    return [{"user_id": user, "song_id": song, "ms_played": 180_000,
+             "played_at": f"2026-11-30T10:{minute:02d}:00Z"} for minute, song in enumerate(songs)]
+
+
+def test_posted_plays_turn_a_new_listeners_popular_list_personal(api):
+    listener = "posted_listener"
+    before = api.get(f"/v1/users/{listener}/recommendations", params={"k": 10}).json()
+    assert before["cold_start"]
+    songs = [r["song_id"] for r in api.get("/v1/users/user_0002/recommendations",
+                                           params={"k": 8}).json()["recommendations"]]
+    plays = _plays(listener, songs)
+    assert api.post("/v1/plays", json={"plays": plays}).status_code == 401
+    bad = api.post("/v1/plays", json={"plays": [*plays, {**plays[0], "played_at": "last tuesday"}]},
+                   headers={"X-API-Key": KEY})
+    assert bad.status_code == 422 and bad.json()["field"] == f"plays[{len(plays)}].played_at"
+    assert api.get(f"/v1/users/{listener}/recommendations").json()["cold_start"]  # nothing was stored
+
+    stored = api.post("/v1/plays", json={"plays": plays}, headers={"X-API-Key": KEY}).json()
+    assert (stored["plays_stored"], stored["folded_in"]) == (len(plays), [listener])
+    after = api.get(f"/v1/users/{listener}/recommendations", params={"k": 10, "explain": "true"}).json()
+    assert not after["cold_start"] and "folded into the model" in after["notices"][0]
+    listed = [r["song_id"] for r in after["recommendations"]]
+    assert len(listed) == 10 and listed != [r["song_id"] for r in before["recommendations"]]
+    assert not set(listed) & set(songs)  # what they played is not offered again
+    history = {h["song_id"] for r in after["recommendations"]
+               for h in r["explanation"]["influential_history"]}
+    assert history and history <= set(songs)  # explained by the plays just posted
+    again = api.post("/v1/plays", json={"plays": plays}, headers={"X-API-Key": KEY}).json()
+    assert again["plays_stored"] == 0  # a play posted twice counts once
+
+
 def test_similar_songs_leave_the_song_itself_out(api):
     song = api.get("/v1/users/user_0001/recommendations", params={"k": 1}).json()["recommendations"][0]
     similar = api.get(f"/v1/songs/{song['song_id']}/similar", params={"k": 4}).json()["similar"]
@@ -50,9 +82,14 @@ def test_a_batch_answers_every_listener_in_order(api):
     ("get", "/v1/songs/no-such-song/similar", None, 404, None),
     ("get", "/v1/users/nobody/recommendations?genres=Polka", None, 404, None),
     ("get", "/v1/users/user_0001/recommendations?model_version=99", None, 404, None),
+    ("post", "/v1/plays", {"plays": []}, 422, "plays"),
+    ("post", "/v1/plays", {"plays": [{"user_id": "u", "song_id": "s", "ms_played": 0,
+                                      "played_at": "2026-01-01T00:00:00"}]}, 422, "plays[0].ms_played"),
+    ("post", "/v1/plays", {"plays": [{"user_id": "u", "artist_name": "A", "ms_played": 5,
+                                      "played_at": "2026-01-01T00:00:00"}]}, 422, "plays[0].song_id"),
 ])
 def test_bad_requests_get_a_json_error_naming_the_field(api, method, path, body, status, field):
-    answer = api.request(method.upper(), path, json=body)
+    answer = api.request(method.upper(), path, json=body, headers={"X-API-Key": KEY})
     assert answer.status_code == status
     assert answer.json()["error"] and answer.json()["field"] == field
 
