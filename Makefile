@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/fold_in.py
+	$(BIN)/python benchmarks/backends.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

@@ -62,7 +62,8 @@ def _only(matrix: UserSongs, model: LoadedModel, ids: list[str]) -> UserSongs:
     return matrix.keeping(np.array([model.user_index[u] for u in ids if u in model.user_index], np.int64))
 
 
-def _figures(model: LoadedModel, test: pa.Table, known: pa.Table, hidden: list[str]) -> tuple[float, float, int]:
+def _figures(model: LoadedModel, test: pa.Table, known: pa.Table,
+             hidden: list[str]) -> tuple[float, float, int]:
     relevant = _only(_relevant(model, test), model, hidden)
     ranked = rank_served(model, relevant, _relevant(model, known))
     return ranked.recall, ranked.ndcg, len(ranked.users)

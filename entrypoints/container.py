@@ -62,6 +62,12 @@ def _model_registry(url, models_dir):
     return SqlModelRegistry(url, models_dir)
 
 
+def _recent_promotion(registry):
+    from adapters.storage.registry import RecentPromotion
+
+    return RecentPromotion(registry)
+
+
 def _model_loader(models_dir, repository):
     from adapters.serving.recommender import CheckpointModelLoader
 
@@ -102,6 +108,8 @@ class Container(containers.DeclarativeContainer):
     # directory when the interactions are kept in parquet
     model_registry = providers.Singleton(_model_registry, url=config.storage.url,
                                          models_dir=config.models_dir)
+    # what `engine serve` asks at every request: the promoted version, read again each second
+    served_registry = providers.Singleton(_recent_promotion, registry=model_registry)
     build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
     train_model = providers.Factory(TrainModel, repository=repository, trainer=model_trainer,
                                     registry=model_registry)

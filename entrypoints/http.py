@@ -13,9 +13,11 @@ import logging
 import time
 from typing import Annotated, Any
 
+import orjson
+from dependency_injector import providers
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 
@@ -104,6 +106,37 @@ def _status_of(error: EngineError) -> int:
     return 400
 
 
+class _Measured:
+    """Pure ASGI middleware timing each HTTP request by its route template (Starlette's
+    ``BaseHTTPMiddleware`` costs a task and a stream per request)."""
+
+    def __init__(self, app: Any, record: Any) -> None:
+        self.app, self.record = app, record
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.record(route, status, time.perf_counter() - started)
+
+
+def _json(data: Any) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
 def create_app(container: Any, api_key: str | None, insecure: bool = False) -> FastAPI:
     """The HTTP API over ``container``'s use cases. Without ``api_key`` the write routes answer
     401, unless ``insecure`` (which the CLI allows on loopback only)."""
@@ -118,19 +151,17 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
                      registry=metrics)
     served_version = Gauge("engine_model_version", "The promoted model version answering",
                            registry=metrics)
-    registry = container.model_registry()
+    # every request asks for the promoted version: one registry read a second serves them all
+    registry = container.served_registry()
+    container.model_registry.override(providers.Object(registry))
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Any) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        requests.labels(name, str(response.status_code)).inc()
-        latency.labels(name).observe(time.perf_counter() - started)
-        if response.status_code >= 400:
-            errors.labels(name, str(response.status_code)).inc()
-        return response
+    def measured(route: str, status: int, seconds: float) -> None:
+        requests.labels(route, str(status)).inc()
+        latency.labels(route).observe(seconds)
+        if status >= 400:
+            errors.labels(route, str(status)).inc()
+
+    app.add_middleware(_Measured, record=measured)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -182,31 +213,32 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
         return JSONResponse({"status": "ready", "model_version": version.version, "model": version.kind})
 
     @app.get(f"/{API_VERSION}/users/{{user_id}}/recommendations")
-    def recommendations(user_id: Id, k: K = 10, explain: bool = False, include_heard: bool = False,
-                        genres: Genres = None,
-                        model_version: Version = None) -> dict[str, Any]:
+    async def recommendations(user_id: Id, k: K = 10, explain: bool = False, include_heard: bool = False,
+                              genres: Genres = None, model_version: Version = None) -> Response:
+        # Read routes run on the event loop: a few milliseconds of numpy each, which a thread
+        # hand-off would only add to.
         wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
         result = container.recommend().execute(
             RecommendQuery(user_id, k, None, include_heard, explain, wanted, model_version))
-        return rendering.recommendation_list_dict(result)
+        return _json(rendering.recommendation_list_dict(result))
 
     @app.post(f"/{API_VERSION}/recommendations")
-    def batch(body: BatchRequest, model_version: Version = None) -> dict[str, Any]:
+    def batch(body: BatchRequest, model_version: Version = None) -> Response:
         use_case = container.recommend()
-        return {"results": [rendering.recommendation_list_dict(use_case.execute(RecommendQuery(
+        return _json({"results": [rendering.recommendation_list_dict(use_case.execute(RecommendQuery(
             user, body.k, None, body.include_heard, body.explain, (), model_version)))
-            for user in body.user_ids]}
+            for user in body.user_ids]})
 
     @app.get(f"/{API_VERSION}/users/{{user_id}}/songs/{{song_id}}/explanation")
-    def explanation(user_id: Id, song_id: Id, model_version: Version = None) -> dict[str, Any]:
+    async def explanation(user_id: Id, song_id: Id, model_version: Version = None) -> Response:
         explained = container.explain().execute(user_id, song_id, None, None, model_version)
-        return rendering.explained_song_dict(explained)
+        return _json(rendering.explained_song_dict(explained))
 
     @app.get(f"/{API_VERSION}/songs/{{song_id}}/similar")
-    def similar(song_id: Id, k: K = 10, model_version: Version = None) -> dict[str, Any]:
+    async def similar(song_id: Id, k: K = 10, model_version: Version = None) -> Response:
         result = container.similar_songs().execute(song_id, k, None, model_version)
-        return {"song_id": song_id, "model": result.model, "version": result.version,
-                "similar": [rendering.recommendation_dict(r) for r in result.recommendations]}
+        return _json({"song_id": song_id, "model": result.model, "version": result.version,
+                      "similar": [rendering.recommendation_dict(r) for r in result.recommendations]})
 
     @app.post(f"/{API_VERSION}/plays", dependencies=[Depends(require_key)])
     def plays(body: PlaysRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -212,3 +213,42 @@ def _test_metrics(run: Path) -> dict[str, float]:
         return {}
     return {k: float(v) for k, v in test.items() if isinstance(v, int | float)}
 
+
+
+class RecentPromotion(ModelRegistry):
+    """A registry whose ``promoted()`` answer is reused for ``seconds``: a server asks it at
+    every request, and a promotion by another process is then followed within that time
+    (at once when it goes through this object)."""
+
+    def __init__(self, registry: ModelRegistry, seconds: float = 1.0) -> None:
+        self._registry = registry
+        self._seconds = seconds
+        self._answer: tuple[float, ModelVersion | None] | None = None
+
+    def promoted(self) -> ModelVersion | None:
+        answer = self._answer
+        now = time.monotonic()
+        if answer is None or now - answer[0] > self._seconds:
+            answer = (now, self._registry.promoted())
+            self._answer = answer
+        return answer[1]
+
+    def register(self, kind: str, artifact: Path, data_fingerprint: str, settings: Mapping[str, Any],
+                 metrics: Mapping[str, float]) -> ModelVersion:
+        return self._registry.register(kind, artifact, data_fingerprint, settings, metrics)
+
+    def versions(self) -> list[ModelVersion]:
+        return self._registry.versions()
+
+    def get(self, version: int) -> ModelVersion:
+        return self._registry.get(version)
+
+    def promote(self, version: int) -> ModelVersion:
+        promoted = self._registry.promote(version)
+        self._answer = None
+        return promoted
+
+    def rollback(self) -> ModelVersion:
+        promoted = self._registry.rollback()
+        self._answer = None
+        return promoted
