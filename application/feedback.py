@@ -24,7 +24,7 @@ class RecordPlays:
         """Store ``plays`` whole (InvalidRecord names the first bad one; nothing is stored then),
         then fold their listeners into the promoted model when one is loaded or can be."""
         report = self._ingest.execute(IngestCommand(SourceRequest(options={"plays": list(plays)}),
-                                                    strict=True))
+                                                    strict=True, small=True))
         listeners = tuple(dict.fromkeys(str(play["user_id"]) for play in plays))
         stored = 0 if report.skipped else report.rows_read - report.plays_repeated
         folded: list[str] = []

@@ -24,6 +24,9 @@ from domain.ports import (
 class IngestCommand:
     request: SourceRequest
     strict: bool = False
+    # a small input (posted plays): read whole first, then stored by a write that touches
+    # only its listeners and plays (``InteractionRepository.update``'s scope)
+    small: bool = False
 
 
 class IngestSessions:
@@ -40,13 +43,18 @@ class IngestSessions:
         if self._repository.has_source(feed.content_hash):
             return self._skipped(feed.name, feed.content_hash, started)
         repeated: list[int] = []
+        scope = None
+        if command.small:
+            read = list(feed.batches(progress))
+            scope = self._aggregator.scope(read)
 
         def merged(current: Dataset | None) -> Dataset | None:
             # Read under the writer lock, so that what the store holds cannot change meanwhile:
             # another ingest of the same input may have won, and plays it holds count once.
             if current is not None and current.has_source(feed.content_hash):
                 return None
-            plays = self._aggregator.aggregate(feed.batches(progress), current)
+            batches = iter(read) if command.small else feed.batches(progress)
+            plays = self._aggregator.aggregate(batches, current)
             if feed.rows_read == 0:
                 raise InvalidInputFile(feed.name, "holds no plays (a header or an empty list only); "
                                        "nothing was ingested")
@@ -61,7 +69,7 @@ class IngestSessions:
             repeated.append(plays.repeated)
             return self._aggregator.merge(current, feed.catalogue(), plays, record)
 
-        if not self._repository.update(merged):
+        if not self._repository.update(merged, scope):
             return self._skipped(feed.name, feed.content_hash, started)
         stats = self._repository.stats()
         rejects = feed.rejects

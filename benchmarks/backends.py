@@ -3,8 +3,8 @@
 For the 10x synthetic set (``engine generate --users 10000 --songs 50000 --artists 5000``):
 `engine ingest` of the whole raw set into an empty store of each backend (wall s, peak GB of
 the ingest process), then one small write into that full store (100 posted plays of 10
-listeners, as `POST /v1/plays` stores them: every write rewrites the store whole, so its
-cost follows the store's size) and one listener's listening read back (what a fold-in
+listeners, as `POST /v1/plays` stores them: the SQL stores read and write only those
+listeners' rows, parquet rewrites its files whole) and one listener's listening read back (what a fold-in
 reads). PostgreSQL is a throwaway server started here (``tests/postgres.py``; PostgreSQL 15
 is installed on these machines), or the server of ``--postgres-url``.
 
@@ -50,7 +50,7 @@ def _small_write_and_read(backend: str, url: str) -> tuple[float, float]:
               "played_at": f"2026-11-30T10:{i % 60:02d}:{i // 60:02d}Z"} for i in range(100)]
     ingest = IngestSessions(PostedPlaysSource(), ArrowInteractionAggregator(), repository)
     started = time.perf_counter()
-    ingest.execute(IngestCommand(SourceRequest(options={"plays": plays}), strict=True))
+    ingest.execute(IngestCommand(SourceRequest(options={"plays": plays}), strict=True, small=True))
     write_s = time.perf_counter() - started
     started = time.perf_counter()
     assert repository.listening_of(["posted_3"]).interactions.num_rows == 10

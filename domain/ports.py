@@ -158,6 +158,14 @@ class NewPlays:
 
 
 @dataclass(frozen=True)
+class StoreScope:
+    """What one small write reads and changes: these listeners and these play identities."""
+
+    user_ids: tuple[str, ...]
+    play_keys: Table  # the write's play identities (one ``play_key`` column)
+
+
+@dataclass(frozen=True)
 class Listening:
     """Some listeners' stored interactions (every one they have, weights as stored) and the
     catalogue rows of their songs (``songs``: song_id, song_name, artist_id, duration_ms)."""
@@ -177,6 +185,10 @@ class InteractionAggregator(ABC):
     def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
               source: SourceRecord) -> Dataset: ...
 
+    @abstractmethod
+    def scope(self, batches: Sequence[Table]) -> StoreScope:
+        """The listeners and play identities of these play rows: all a write of them touches."""
+
 
 class InteractionRepository(ABC):
     @abstractmethod
@@ -188,10 +200,19 @@ class InteractionRepository(ABC):
         """Replace the stored dataset atomically: all of it or none of it."""
 
     @abstractmethod
-    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+    def update(self, change: Callable[[Dataset | None], Dataset | None],
+               scope: StoreScope | None = None) -> bool:
         """Read the stored dataset (with its play keys), change it and save the result as one
         step that no other writer interleaves with (so concurrent writers lose nothing);
-        ``change`` returns None to leave the store as it is. True when something was saved."""
+        ``change`` returns None to leave the store as it is. True when something was saved.
+
+        With a ``scope``, a store may read and write only what the scope covers, so a small
+        write costs what it changes, not what the store holds: ``change`` is then given the
+        scope's listeners' interactions, the stored play keys among the scope's, every source
+        and no catalogue rows, and what it returns replaces those listeners' interactions,
+        upserts its catalogue rows by key and adds its play keys and sources. A store that
+        cannot (parquet files are written whole) reads and writes everything; the stored
+        result is the same."""
 
     @abstractmethod
     def stats(self) -> RepositoryStats: ...

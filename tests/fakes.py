@@ -41,6 +41,7 @@ from domain.ports import (
     SessionSource,
     SourceRecord,
     SourceRequest,
+    StoreScope,
     SyntheticDataGenerator,
     TrainedModel,
 )
@@ -247,6 +248,11 @@ class SummingAggregator(InteractionAggregator):
         keys = pa.table({"play_key": pa.array(sorted(seen), PLAY_KEYS.field("play_key").type)})
         return NewPlays(_counts_table(counts), keys, repeated)
 
+    def scope(self, batches):
+        rows = pa.concat_tables(batches) if batches else None
+        users = tuple(sorted(set(rows.column("user_id").to_pylist()))) if rows else ()
+        return StoreScope(users, rows.select(["play_key"]) if rows else PLAY_KEYS.empty_table())
+
     def merge(self, current: Dataset | None, catalogue: Catalogue, plays: NewPlays,
               source: SourceRecord) -> Dataset:
         counts: Counter[tuple[str, str]] = Counter()
@@ -274,7 +280,8 @@ class InMemoryInteractionRepository(InteractionRepository):
     def save(self, dataset: Dataset) -> None:
         self._dataset = dataset
 
-    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+    def update(self, change: Callable[[Dataset | None], Dataset | None],
+               scope: StoreScope | None = None) -> bool:
         changed = change(self._dataset)
         if changed is not None:
             self._dataset = changed

@@ -10,16 +10,16 @@ makes ingesting files one by one equal to ingesting them together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.common.play_identity import SeenPlays
-from adapters.common.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES, PLAY_KEYS, upsert
+from adapters.common.tables import CATALOGUE_KEYS, INTERACTIONS, PLAY_AGGREGATES, PLAY_KEYS, PLAY_ROWS, upsert
 from domain.edge_weight import COMPLETION_WEIGHT, PLAY_COUNT_WEIGHT
-from domain.ports import Catalogue, Dataset, InteractionAggregator, NewPlays, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionAggregator, NewPlays, SourceRecord, StoreScope
 
 KEYS = ["user_id", "song_id"]
 
@@ -112,6 +112,11 @@ class ArrowInteractionAggregator(InteractionAggregator):
             sources = current.sources
         return Dataset(merged_catalogue, with_edge_weights(aggregates), (*sources, source),
                        plays.play_keys)
+
+
+    def scope(self, batches: Sequence[pa.Table]) -> StoreScope:
+        rows = pa.concat_tables(batches) if batches else PLAY_ROWS.empty_table()
+        return StoreScope(tuple(pc.unique(rows.column("user_id")).to_pylist()), rows.select(["play_key"]))
 
 
 def _stored_keys(current: Dataset | None) -> np.ndarray:

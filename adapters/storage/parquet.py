@@ -27,7 +27,7 @@ from adapters.storage.locks import writer_lock
 from adapters.storage.versions import POINTER, VersionedDirectory
 from domain.errors import CorruptStore, first_line
 from domain.model import RepositoryStats
-from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord, StoreScope
 
 SOURCES = "sources.json"
 PLAY_KEYS_FILE = "play_keys.parquet"
@@ -107,7 +107,9 @@ class ParquetInteractionRepository(InteractionRepository):
         except (OSError, ValueError, TypeError) as error:
             raise self._damaged(path, f"damaged ({first_line(error, 160)})") from None
 
-    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+    def update(self, change: Callable[[Dataset | None], Dataset | None],
+               scope: StoreScope | None = None) -> bool:
+        # every write is a whole new version directory: the scope is no saving here
         with writer_lock(self.root, "the interaction store"):
             dataset = change(self._read_current(lambda version: self._read(version, with_play_keys=True)))
             if dataset is None:

@@ -29,6 +29,8 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
+    union,
 )
 from sqlalchemy.engine import Connection
 
@@ -38,11 +40,10 @@ from adapters.common.tables import (
     INTERACTIONS,
     PLAY_KEYS,
     TABLE_SCHEMAS,
-    dataset_stats,
 )
 from adapters.storage.database import SqlDatabase
 from domain.model import RepositoryStats
-from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord
+from domain.ports import Catalogue, Dataset, InteractionRepository, Listening, SourceRecord, StoreScope
 
 _SQL_TYPES = {pa.string(): String, pa.int64(): BigInteger, pa.float64(): Float}
 _KEYS = {**CATALOGUE_KEYS, "interactions": ("user_id", "song_id"), "play_keys": ("play_key",)}
@@ -66,6 +67,11 @@ def _metadata() -> tuple[MetaData, dict[str, Table]]:
         Column("ingested_at", String))
     tables["play_keys"] = Table("play_keys", metadata, Column("play_key", BigInteger, primary_key=True))
     return metadata, tables
+
+
+def _chunks(values: list, size: int = 5_000) -> list[list]:
+    """``values`` in lists short enough for one IN (...) of any SQL database."""
+    return [values[start:start + size] for start in range(0, len(values), size)]
 
 
 def _arrow(rows: Sequence[Any], schema: pa.Schema) -> pa.Table:
@@ -112,14 +118,60 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         order = [table.c[k] for k in _KEYS[name]]
         return _arrow(conn.execute(select(table).order_by(*order)).all(), schema)
 
-    def update(self, change: Callable[[Dataset | None], Dataset | None]) -> bool:
+    def update(self, change: Callable[[Dataset | None], Dataset | None],
+               scope: StoreScope | None = None) -> bool:
         with self._database.write_transaction(WRITER_LOCK_KEY) as conn:
-            current = self._load(conn, with_play_keys=True)
+            current = (self._load(conn, with_play_keys=True) if scope is None
+                       else self._load_scope(conn, scope))
             dataset = change(current)
             if dataset is None:
                 return False
-            self._save(conn, dataset, current.play_keys if current else PLAY_KEYS.empty_table())
+            stored_keys = current.play_keys if current and current.play_keys else PLAY_KEYS.empty_table()
+            if scope is None:
+                self._save(conn, dataset, stored_keys)
+            else:
+                self._save_scope(conn, dataset, scope, stored_keys, current.sources if current else ())
             return True
+
+    def _load_scope(self, conn: Connection, scope: StoreScope) -> Dataset | None:
+        """What a scoped write reads: the scope's listeners and play keys, every source."""
+        source_rows = conn.execute(select(self._tables["sources"])).mappings().all()
+        if not source_rows:
+            return None
+        interactions, keys = self._tables["interactions"], self._tables["play_keys"]
+        rows = [row for users in _chunks(list(scope.user_ids)) for row in conn.execute(
+            select(interactions).where(interactions.c.user_id.in_(users)))]
+        wanted = scope.play_keys.column("play_key").to_pylist()
+        stored = [row for chunk in _chunks(wanted) for row in conn.execute(
+            select(keys).where(keys.c.play_key.in_(chunk)))]
+        sources = tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)})
+                        for r in source_rows)
+        catalogue = Catalogue({name: schema.empty_table() for name, schema in CATALOGUE_SCHEMAS.items()})
+        return Dataset(catalogue, _arrow(rows, INTERACTIONS), sources, _arrow(stored, PLAY_KEYS))
+
+    def _save_scope(self, conn: Connection, dataset: Dataset, scope: StoreScope, stored_keys: pa.Table,
+                    stored_sources: tuple[SourceRecord, ...]) -> None:
+        """Replace the scope's listeners' interactions; upsert catalogue rows; add keys, sources."""
+        interactions = self._tables["interactions"]
+        for users in _chunks(list(scope.user_ids)):
+            conn.execute(delete(interactions).where(interactions.c.user_id.in_(users)))
+        theirs = pc.is_in(dataset.interactions.column("user_id"),
+                          value_set=pa.array(scope.user_ids, pa.string()))
+        self._insert(conn, "interactions", dataset.interactions.filter(theirs).cast(INTERACTIONS))
+        for name, keys in CATALOGUE_KEYS.items():
+            rows = dataset.catalogue[name].cast(CATALOGUE_SCHEMAS[name])
+            if rows.num_rows == 0:
+                continue
+            table = self._tables[name]
+            key_rows = list(zip(*(rows.column(k).to_pylist() for k in keys), strict=True))
+            for chunk in _chunks(key_rows):
+                conn.execute(delete(table).where(tuple_(*(table.c[k] for k in keys)).in_(chunk)))
+            self._insert(conn, name, rows)
+        self._save_play_keys(conn, dataset.play_keys, stored_keys.column("play_key"), remove_gone=False)
+        known = {source.content_hash for source in stored_sources}
+        new_sources = [asdict(s) for s in dataset.sources if s.content_hash not in known]
+        if new_sources:
+            conn.execute(insert(self._tables["sources"]), new_sources)
 
     def save(self, dataset: Dataset) -> None:
         with self._database.write_transaction(WRITER_LOCK_KEY) as conn:
@@ -135,13 +187,14 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
             conn.execute(insert(self._tables["sources"]), [asdict(s) for s in dataset.sources])
         self._save_play_keys(conn, dataset.play_keys, stored_keys.column("play_key"))
 
-    def _save_play_keys(self, conn: Connection, play_keys: pa.Table | None, stored: pa.ChunkedArray) -> None:
+    def _save_play_keys(self, conn: Connection, play_keys: pa.Table | None, stored: pa.ChunkedArray,
+                        remove_gone: bool = True) -> None:
         """Only the difference is written: a store holds a key for every play it ever took."""
         wanted = (PLAY_KEYS.empty_table() if play_keys is None else play_keys).column("play_key")
         table = self._tables["play_keys"]
         gone = pc.filter(stored, pc.invert(pc.is_in(stored, value_set=wanted))).to_pylist()
-        for offset in range(0, len(gone), INSERT_CHUNK):
-            conn.execute(delete(table).where(table.c.play_key.in_(gone[offset:offset + INSERT_CHUNK])))
+        for chunk in _chunks(gone if remove_gone else []):
+            conn.execute(delete(table).where(table.c.play_key.in_(chunk)))
         added = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=stored)))
         self._insert(conn, "play_keys", pa.table({"play_key": added}))
 
@@ -164,7 +217,19 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
                     copy.write_row(row)
 
     def stats(self) -> RepositoryStats:
-        return dataset_stats(self.load())
+        """Counted by the database (a small write is followed by stats: no full read)."""
+        t = self._tables
+        with self._database.reading() as conn:
+            def count(statement: Any) -> int:
+                return int(conn.execute(select(func.count()).select_from(statement)).scalar_one())
+
+            listeners = union(select(t["interactions"].c.user_id), select(t["users"].c.user_id)).subquery()
+            total = func.coalesce(func.sum(t["interactions"].c.play_count), 0)
+            plays = conn.execute(select(total)).scalar_one()
+            return RepositoryStats(
+                users=count(listeners), songs=count(t["songs"]), artists=count(t["artists"]),
+                genres=count(t["genres"]), interactions=count(t["interactions"]), plays=int(plays),
+                sources=count(t["sources"]))
 
     def has_source(self, content_hash: str) -> bool:
         sources = self._tables["sources"]

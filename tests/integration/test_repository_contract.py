@@ -126,3 +126,39 @@ def test_a_save_failing_half_way_leaves_the_previous_dataset(repository, tmp_pat
     assert repository.load().interactions.equals(previous.interactions)
     if isinstance(repository, ParquetInteractionRepository):
         assert len([p for p in (tmp_path / "store").iterdir() if p.is_dir()]) == 1
+
+
+def _posted(repository, plays, small):
+    from adapters.ingest.arrow_aggregator import ArrowInteractionAggregator
+    from adapters.sources.posted import PostedPlaysSource
+    from application.ingest_sessions import IngestCommand, IngestSessions
+    from domain.ports import SourceRequest
+
+    ingest = IngestSessions(PostedPlaysSource(), ArrowInteractionAggregator(), repository)
+    return ingest.execute(IngestCommand(SourceRequest(options={"plays": plays}), strict=True, small=small))
+
+
+def _rows(table):
+    return sorted(table.to_pylist(), key=lambda row: tuple(str(v) for v in row.values()))
+
+
+def test_a_small_write_stores_what_a_whole_write_stores(repository):
+    """A post touches its listeners alone in a SQL store; the stored result is the same as
+    the whole-store write gives (the in-memory reference)."""
+    reference = InMemoryInteractionRepository()
+    plays = [{"user_id": "u1", "song_id": "s1", "ms_played": 500, "played_at": "2026-01-02T10:00:00"},
+             {"user_id": "u1", "song_id": "s2", "ms_played": 800, "played_at": "2026-01-02T10:05:00"},
+             {"user_id": "u9", "artist_name": "Nova", "song_name": "First Light", "ms_played": 900,
+              "played_at": "2026-01-02T11:00:00", "duration_ms": 1000}]
+    for store in (repository, reference):
+        store.save(_dataset(3, "a"))
+        report = _posted(store, plays, small=store is repository)
+        assert (report.plays, report.interactions) == (6 + 3, 5)
+        again = _posted(store, [*plays[:2], {**plays[2], "ms_played": 901}], small=store is repository)
+        assert again.plays_repeated == 2  # the two plays seen before count once
+    stored, expected = repository.load(), reference.load()
+    assert _rows(stored.interactions) == _rows(expected.interactions)
+    for name in ("songs", "artists"):
+        assert _rows(stored.catalogue[name]) == _rows(expected.catalogue[name])
+    assert [s.content_hash for s in stored.sources] == [s.content_hash for s in expected.sources]
+    assert repository.stats() == reference.stats()
