@@ -62,7 +62,7 @@ class CheckpointRecommender(TrainedModel):
     def notices_for(self, user_id: str) -> list[str]:
         loaded = self.loaded
         if user_id in loaded.folded_users:
-            return [f"user {user_id!r}: plays received after training are folded into the model "
+            return [f"user {user_id!r}: plays stored after this model was trained are folded into it "
                     "without a retrain (`engine train` learns them fully)"]
         if loaded.user_index.get(user_id) in loaded.sparse_users:
             return [f"user {user_id!r} has few plays: their taste is supplemented with the "

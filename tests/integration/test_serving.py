@@ -352,7 +352,7 @@ def test_a_listener_new_to_the_model_is_folded_in_from_their_plays(served, kind)
     assert [r.song_id for r in answer] != [r.song_id for r in recommender.popular(10)]
     for rec in answer:
         assert {loaded.song_index[s] for s, _ in rec.explanation.influential_history} <= played
-    assert "folded into the model" in recommender.notices_for("newcomer")[0]
+    assert "folded into it" in recommender.notices_for("newcomer")[0]
 
 
 def test_a_known_listeners_new_play_joins_their_history_and_heard_songs(served):
@@ -407,5 +407,5 @@ def test_recommend_folds_in_a_listener_the_store_holds_and_the_model_does_not(se
     use_case = Recommend(CheckpointModelLoader(models, repository), registry, repository)
     result = use_case.execute(RecommendQuery("late_listener", k=5))
     assert not result.cold_start and len(result.recommendations) == 5
-    assert "folded into the model" in result.notices[0]
+    assert "folded into it" in result.notices[0]
     assert use_case.execute(RecommendQuery("still_unknown", k=5)).cold_start
