@@ -11,6 +11,21 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Counterfactual:
+    """What the model itself says would change a recommendation: the song re-ranked (as the
+    list ranks it, among the songs the listener has not heard) with history songs taken out
+    of the listener's attended history."""
+
+    k: int  # the list length it is about ("out of your top k")
+    rank: int  # the song's rank as it is
+    top_song: str | None  # the history song the model attended to most for it
+    rank_without_top: int | None  # its rank without that song in the history
+    # history songs whose removal takes it out of the top k (none needed: it is not in it)
+    minimal_set: tuple[str, ...] | None
+    rank_without_set: int | None  # its rank without them; None: no set of history songs does
+
+
+@dataclass(frozen=True)
 class Explanation:
     collaborative_score: float
     genre_score: float
@@ -20,6 +35,7 @@ class Explanation:
     influential_history: tuple[tuple[str, float], ...] = ()
     popularity_context: str = ""
     text: str = ""
+    counterfactual: Counterfactual | None = None
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,9 @@ class Recommender(ABC):
 
     @abstractmethod
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
-                  explain: bool = False) -> list[Recommendation]: ...
+                  explain: bool = False, counterfactual: bool = False) -> list[Recommendation]:
+        """The user's top k; ``explain`` says why, ``counterfactual`` (with it) also what would
+        take each song out of the list."""
 
     @abstractmethod
     def similar(self, song_id: str, k: int) -> list[Recommendation]:

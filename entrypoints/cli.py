@@ -321,6 +321,9 @@ version_option = click.option(
 @click.option("--user", "user_id", help="External user id to recommend for.")
 @click.option("-k", "k", default=10, show_default=True, type=int, help="How many songs.")
 @click.option("--explain", is_flag=True, help="Say why, from the model's attention and genres.")
+@click.option("--counterfactual", is_flag=True,
+              help="With --explain: also what would take each song out of the list (its rank without "
+                   "the most attended history song, and the history songs whose removal drops it out).")
 @click.option("--include-heard", is_flag=True, help="Allow songs the user has already heard.")
 @click.option("--genres", help="For new users: comma-separated genres to draw popular songs from.")
 @click.option("--all-users", is_flag=True, help="Top-k for every user, written to --output.")
@@ -329,9 +332,9 @@ version_option = click.option(
 @version_option
 @json_option
 @click.pass_obj
-def recommend(app: App, user_id: str | None, k: int, explain: bool, include_heard: bool,
-              genres: str | None, all_users: bool, output: Path | None, model: str | None,
-              version: int | None, as_json: bool) -> None:
+def recommend(app: App, user_id: str | None, k: int, explain: bool, counterfactual: bool,
+              include_heard: bool, genres: str | None, all_users: bool, output: Path | None,
+              model: str | None, version: int | None, as_json: bool) -> None:
     """Recommend songs to a user, with reasons.
 
     Songs the user has not heard, best first; --explain adds why; new users
@@ -352,7 +355,8 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, include_hear
         raise click.UsageError("give --user USER_ID or --all-users")
     wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
     result = app.container.recommend().execute(
-        RecommendQuery(user_id, k, model, include_heard, explain, wanted, version))
+        RecommendQuery(user_id, k, model, include_heard, explain or counterfactual, wanted, version,
+                       counterfactual))
     emit(as_json, rendering.recommendation_list_dict(result), rendering.recommendation_list(result))
 
 

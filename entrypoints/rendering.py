@@ -94,6 +94,13 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
                                 for s, a in explanation.influential_history],
         "popularity_context": explanation.popularity_context,
         "text": explanation.text,
+        "counterfactual": None if explanation.counterfactual is None else {
+            "k": explanation.counterfactual.k, "rank": explanation.counterfactual.rank,
+            "top_song": explanation.counterfactual.top_song,
+            "rank_without_top": explanation.counterfactual.rank_without_top,
+            "minimal_set": (None if explanation.counterfactual.minimal_set is None
+                            else list(explanation.counterfactual.minimal_set)),
+            "rank_without_set": explanation.counterfactual.rank_without_set},
     }
 
 

@@ -67,7 +67,7 @@ class InMemoryRecommender(TrainedModel):
     def genre_names(self):
         return ["Rock", "Jazz"]
 
-    def recommend(self, user_id, k, include_heard=False, explain=False):
+    def recommend(self, user_id, k, include_heard=False, explain=False, counterfactual=False):
         return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
 
     def similar(self, song_id, k):

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
+from adapters.explain.counterfactual import counterfactual
 from adapters.scoring.served import LoadedModel, ScoreParts
-from domain.model import Explanation
+from domain.model import Counterfactual, Explanation
 
 HISTORY_SHOWN = 3
 
@@ -35,9 +36,11 @@ class ExplanationBuilder:
         return float(np.searchsorted(ranked, popularity[song], side="left")) / max(len(ranked), 1)
 
     def explanation(self, user: int, song: int, parts: ScoreParts, column: int,
-                     attention: tuple[np.ndarray, np.ndarray] | None = None) -> Explanation:
+                     attention: tuple[np.ndarray, np.ndarray] | None = None,
+                     counterfactual_k: int | None = None) -> Explanation:
         """``parts`` holds the user's scores, the song's in ``column``; ``attention`` the
-        history attention behind it, when already computed."""
+        history attention behind it, when already computed; with ``counterfactual_k``, what
+        would take the song out of a top-k list (``adapters.explain.counterfactual``)."""
         loaded = self.loaded
         collaborative = float(parts.collaborative[0, column])
         genre = float(parts.genre[0, column])
@@ -50,18 +53,42 @@ class ExplanationBuilder:
         affinity = loaded.user_genre[user]
         matched = sorted((g for g in song_genres if affinity[g] > 0), key=lambda g: -float(affinity[g]))
         history: tuple[tuple[str, float], ...] = ()
+        what_if = None
         if loaded.is_gat:
             songs, weights = attention or loaded.history_attention(user, song)
             history = tuple((loaded.song_ids[s], float(a))
                             for s, a in zip(songs[:HISTORY_SHOWN], weights[:HISTORY_SHOWN], strict=True))
+            if counterfactual_k is not None:
+                what_if = counterfactual(loaded, user, song, counterfactual_k,
+                                         int(songs[0]) if len(songs) else None)
         popularity = self.popularity_context(song, matched)
         text = self._text(song, collaborative_term, genre_term, genre_influence, history,
                           [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)
+        if what_if is not None:
+            text += "\n" + self._counterfactual_text(what_if, 4 if loaded.genre_names else 3)
         return Explanation(
             collaborative_score=collaborative, genre_score=genre, final_score=final,
             matched_genres=tuple(loaded.genre_names[g] for g in matched),
             genre_influence=genre_influence, influential_history=history,
-            popularity_context=popularity, text=text)
+            popularity_context=popularity, text=text, counterfactual=what_if)
+
+    def _counterfactual_text(self, what_if: Counterfactual, number: int) -> str:
+        def named(song_id: str) -> str:
+            return f'"{self.loaded.song_names[self.loaded.song_index[song_id]] or song_id}"'
+
+        lines = [f"{number}. What would change it (ranked #{what_if.rank} now):"]
+        if what_if.top_song is not None and what_if.rank_without_top is not None:
+            top = named(what_if.top_song)
+            lines.append(f"   - without {top} in your history: #{what_if.rank_without_top}")
+        if what_if.rank > what_if.k:
+            lines.append(f"   - it is not in your top {what_if.k} as it is")
+        elif what_if.minimal_set:
+            songs = ", ".join(named(s) for s in what_if.minimal_set)
+            lines.append(f"   - without {songs}: out of your top {what_if.k} (#{what_if.rank_without_set})")
+        else:
+            lines.append(f"   - no set of your history songs takes it out of your top {what_if.k}: "
+                         "it rests on your overall taste and genres")
+        return "\n".join(lines)
 
     def popularity_context(self, song: int, matched: list[int]) -> str:
         listeners = int(self.loaded.popularity[song])

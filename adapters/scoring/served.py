@@ -147,6 +147,24 @@ class LoadedModel:
             explained.append((history[0, order], attention[order, column]))
         return explained
 
+    def scores_with_histories(self, user: int, masks: np.ndarray,
+                              songs: np.ndarray | None = None) -> np.ndarray:
+        """(V, songs) final scores of ``user`` with their attended history cut to each row of
+        ``masks`` (V x history slots), for ``songs`` (default: the whole catalogue): one pass
+        of the kernel for every variant."""
+        variants = len(masks)
+        rows = np.full(variants, user)
+        index = np.arange(variants)
+        columns = self._catalogue if songs is None else songs
+        arguments = (self.user_emb[rows], self.song_emb, self.attended[rows], masks, self.sharpness,
+                     self.members, index)
+        collaborative = (kernel.catalogue_collaborative(*arguments, columns[None]) if songs is None
+                         else kernel.candidate_collaborative(*arguments, np.broadcast_to(songs, (variants,
+                                                                                                 len(songs)))))
+        genre = kernel.genre_similarity(self._user_genre_unit[[user]], self.song_genres.slots[columns][None],
+                                        self._song_genre_weight[columns][None])
+        return np.asarray(kernel.final_scores(collaborative, genre, self.alpha), dtype=np.float64)
+
     def _arrays(self, backend: str) -> dict[str, Any]:
         """The scoring arrays in ``backend``'s library: numpy itself, or zero-copy torch views
         (several threads, which the trainer's every-epoch validation wants)."""

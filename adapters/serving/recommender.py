@@ -20,6 +20,7 @@ from domain.ports import InteractionRepository, Listening, ModelLoader, Progress
 from domain.versions import ModelVersion
 
 ALL_USERS_CHUNK = 256
+COUNTERFACTUAL_K = 10  # `engine explain` says what would take a song out of a top 10
 
 
 class CheckpointRecommender(TrainedModel):
@@ -71,12 +72,13 @@ class CheckpointRecommender(TrainedModel):
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
-                  explain: bool = False) -> list[Recommendation]:
+                  explain: bool = False, counterfactual: bool = False) -> list[Recommendation]:
         explanations = self._explanations
         loaded = explanations.loaded
         user = loaded.user_index[user_id]
         values, songs = loaded.top_k(np.array([user]), k, _unheard(loaded, include_heard))
-        return _recommendations(explanations, user, values[0], songs[0], explain)
+        return _recommendations(explanations, user, values[0], songs[0], explain,
+                                k if counterfactual else None)
 
     def similar(self, song_id: str, k: int) -> list[Recommendation]:
         explanations = self._explanations
@@ -155,7 +157,8 @@ class CheckpointRecommender(TrainedModel):
         rank = int((scores[offered] > scores[song]).sum()) + 1
         return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
-                              explanation=explanations.explanation(user, song, parts, column=song))
+                              explanation=explanations.explanation(user, song, parts, column=song,
+                                                                   counterfactual_k=COUNTERFACTUAL_K))
 
     def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
         from adapters.explain.plots import plot_explanation
@@ -169,7 +172,8 @@ def _unheard(loaded: LoadedModel, include_heard: bool) -> UserSongs | None:
 
 
 def _recommendations(explanations: ExplanationBuilder, user: int | None, values: np.ndarray,
-                     songs: np.ndarray, explain: bool) -> list[Recommendation]:
+                     songs: np.ndarray, explain: bool,
+                     counterfactual_k: int | None = None) -> list[Recommendation]:
     loaded = explanations.loaded
     finite = np.isfinite(values)
     songs = songs[finite]
@@ -181,7 +185,8 @@ def _recommendations(explanations: ExplanationBuilder, user: int | None, values:
     result = []
     for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True), start=1):
         explanation = (explanations.explanation(user, song, parts, rank - 1,
-                                                attention[rank - 1] if attention else None)
+                                                attention[rank - 1] if attention else None,
+                                                counterfactual_k)
                        if parts is not None and user is not None else None)
         result.append(Recommendation(
             rank=rank, song_id=loaded.song_ids[song], score=float(value), song_name=loaded.song_names[song],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -409,3 +411,51 @@ def test_recommend_folds_in_a_listener_the_store_holds_and_the_model_does_not(se
     assert not result.cold_start and len(result.recommendations) == 5
     assert "folded into it" in result.notices[0]
     assert use_case.execute(RecommendQuery("still_unknown", k=5)).cold_start
+
+
+# -- counterfactual explanations ---------------------------------------------------------------
+def _rank_without(loaded, user_id, song_id, removed):
+    """The song's list rank re-scored by the served model's own path with ``removed`` taken out
+    of the user's attended history."""
+    model = copy.copy(loaded)
+    user, song = loaded.user_index[user_id], loaded.song_index[song_id]
+    mask = loaded.attended_mask.copy()
+    mask[user] &= ~np.isin(loaded.attended[user], [loaded.song_index[s] for s in removed])
+    model.attended_mask = mask
+    model.refresh_derived()
+    scores = model.scores(np.array([user]))[0]
+    offered = ~loaded.heard.dense(np.array([user]))[0]
+    offered[song] = True
+    return int((scores[offered] > scores[song]).sum()) + 1
+
+
+def test_the_counterfactual_set_takes_the_song_out_of_the_list(served):
+    recommender = _fresh(served, "gat-enhanced")
+    loaded = recommender.loaded
+    checked = 0
+    for user_id in list(loaded.user_index)[:6]:
+        for rec in recommender.recommend(user_id, 5, explain=True, counterfactual=True):
+            what_if = rec.explanation.counterfactual
+            assert what_if.rank == rec.rank and what_if.k == 5
+            assert what_if.top_song == rec.explanation.influential_history[0][0]
+            assert what_if.rank_without_top == _rank_without(loaded, user_id, rec.song_id, [what_if.top_song])
+            if what_if.minimal_set is None:
+                everything = loaded.song_ids[loaded.attended[loaded.user_index[user_id]]].tolist()
+                assert _rank_without(loaded, user_id, rec.song_id, everything) <= 5
+                continue
+            without_set = _rank_without(loaded, user_id, rec.song_id, what_if.minimal_set)
+            assert what_if.rank_without_set == without_set > 5  # out of the list
+            # greedy: one song fewer and it is still in the list
+            assert _rank_without(loaded, user_id, rec.song_id, what_if.minimal_set[:-1]) <= 5
+            checked += 1
+    assert checked  # some song of these lists does leave them
+
+
+def test_explain_says_what_would_change_it(served):
+    recommender = _fresh(served, "gat-basic")
+    user = _a_user(recommender)
+    song = recommender.recommend(user, 1)[0].song_id
+    explained = recommender.explain(user, song)
+    what_if = explained.explanation.counterfactual
+    assert what_if.rank == explained.rank and what_if.k == 10
+    assert "What would change it" in explained.explanation.text
