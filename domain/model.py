@@ -232,6 +232,19 @@ class DeletionTest:
 
 
 @dataclass(frozen=True)
+class CounterfactualTest:
+    """Whether the named counterfactual sets hold for the model itself, its graph changed
+    (``adapters.evaluation.counterfactual_test`` defines each figure)."""
+
+    users: int
+    found: float
+    mean_set_size: float | None
+    validity: float | None
+    necessity: float
+    sufficiency: float | None
+
+
+@dataclass(frozen=True)
 class ModelEvaluation:
     """`engine evaluate` of one model on its run's held-out test split."""
 
@@ -242,6 +255,7 @@ class ModelEvaluation:
     lists: ListFigures
     by_user_type: dict[str, RankingFigures]
     deletion_test: DeletionTest | None = None
+    counterfactual_test: CounterfactualTest | None = None
     wall_s: float = 0.0
     version: int | None = None  # None: the popularity baseline on another version's split
 
@@ -261,6 +275,8 @@ class ModelEvaluation:
             if deletion["share_top_attention_beats_random"] is None:
                 del deletion["share_top_attention_beats_random"]
             result["deletion_test"] = deletion
+        if self.counterfactual_test is not None:
+            result["counterfactual_test"] = asdict(self.counterfactual_test)
         return result
 
 

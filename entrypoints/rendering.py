@@ -187,7 +187,24 @@ def evaluation_table(results: list[ModelEvaluation]) -> str:
             figures = result.by_user_type.get(user_type)
             cells.append(f"{figures.recall:.4f} / {figures.ndcg:.4f} ({figures.users})" if figures else "-")
         by_type.add_row(_named(result.model, result.version), *cells)
-    return _as_text(table, by_type)
+    tested = [r for r in results if r.counterfactual_test is not None]
+    if not tested:
+        return _as_text(table, by_type)
+    what_if = Table(title=f"counterfactual sets, checked on the changed graph (each top song; out of "
+                          f"the top {k})")
+    for header in ("model", "users", "set named", "mean size", "validity", "necessity", "sufficiency"):
+        what_if.add_column(header, justify="left" if header == "model" else "right")
+    for result in tested:
+        test = result.counterfactual_test
+        assert test is not None
+
+        def share(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0%}"
+
+        what_if.add_row(_named(result.model, result.version), str(test.users), share(test.found),
+                        "-" if test.mean_set_size is None else f"{test.mean_set_size:.1f}",
+                        share(test.validity), share(test.necessity), share(test.sufficiency))
+    return _as_text(table, by_type, what_if)
 
 
 def _deletion_cell(deletion: DeletionTest) -> str:

@@ -127,20 +127,24 @@ def _served_score(served: LoadedModel, user: int, song: int) -> float:
 
 
 def _score_without(model: _GATRecommender, data, history_edge: int, user: int, song: int) -> float:
-    """Score of (user, song) by the model exported from the graph without one listening edge
-    (both directions). HISTORY is LISTENS reversed by ToUndirected, so edge i is the same pair
-    in both."""
-    graph = data.clone()
+    """Score of (user, song) by the model exported from the graph without one listening edge."""
     keep = torch.ones(data[HISTORY].num_edges, dtype=torch.bool)
     keep[history_edge] = False
+    model.bundle.data = graph_keeping(data, keep)
+    return _served_score(LoadedModel(serving_arrays(model), None), user, song)
+
+
+def graph_keeping(data, keep: torch.Tensor):
+    """The graph with only the listening edges ``keep`` marks (both directions: HISTORY is
+    LISTENS reversed by ToUndirected, so edge i is the same pair in both)."""
+    graph = data.clone()
     for relation in (LISTENS, HISTORY):
         store = graph[relation]
         for key, value in list(store.items()):
             if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
                 store[key] = value[keep]
         store.edge_index = store.edge_index[:, keep]
-    model.bundle.data = graph
-    return _served_score(LoadedModel(serving_arrays(model), None), user, song)
+    return graph
 
 
 def served_model(run: Path, model: GraphRecommender) -> LoadedModel:
@@ -188,16 +192,19 @@ class CheckpointEvaluator(ModelEvaluator):
         lists = list_metrics(served, bundle, users, songs)
         by_type = self._by_user_type(dataset, bundle, users, ranked)
         progress.advance()
-        deletion = None
+        deletion = what_if = None
         if isinstance(model, _GATRecommender):
+            from adapters.evaluation.counterfactual_test import counterfactual_test
+
             sample = np.random.default_rng(0).permutation(len(users))[:DELETION_USERS]
             deletion = deletion_test(model, served, users[sample], songs[sample, 0])
+            what_if = counterfactual_test(model, served, known, users[sample], songs[sample, 0], K)
         progress.advance()
         progress.finish()
         return ModelEvaluation(model=kind, version=None if baseline else version.version,
                                checkpoint=str(run / "model.pt"), k=ranked.k,
                                test=RankingFigures(len(users), ranked.recall, ranked.ndcg), lists=lists,
-                               by_user_type=by_type, deletion_test=deletion,
+                               by_user_type=by_type, deletion_test=deletion, counterfactual_test=what_if,
                                wall_s=time.perf_counter() - started)
 
     @staticmethod

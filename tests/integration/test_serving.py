@@ -179,6 +179,13 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     assert (popularity.model, popularity.version, result.version) == ("popularity", None, 2)
     assert popularity.lists.genre_influence == 0.0 and popularity.deletion_test is None
     assert "deletion_test" not in popularity.as_dict() and "deletion_test" in result.as_dict()
+    what_if = result.counterfactual_test
+    assert what_if is not None and what_if.users == deletion.users and popularity.counterfactual_test is None
+    assert 0 <= what_if.necessity <= what_if.found <= 1
+    if what_if.validity is not None:  # necessity counts the valid sets over every song explained
+        assert what_if.necessity == pytest.approx(what_if.validity * what_if.found)
+        assert 1 <= what_if.mean_set_size and 0 <= what_if.sufficiency <= 1
+    assert result.as_dict()["counterfactual_test"]["users"] == what_if.users
 
 
 def test_the_deletion_test_takes_one_edge_out_of_the_served_history_and_puts_it_back(served):
