@@ -107,8 +107,6 @@ def _add_users(model: LoadedModel, ids: list[str]) -> None:
     model.user_ids = _appended(model.user_ids, np.array(ids, dtype=object))
     model.user_index = {**model.user_index, **{u: n_old + i for i, u in enumerate(ids)}}
     model.user_genre = _appended(model.user_genre, np.zeros((n_new, model.user_genre.shape[1])))
-    nothing = np.empty(0, np.int64)
-    model.heard = model.heard.with_rows(nothing, nothing, nothing, len(model.user_ids))
     if model.is_gat:
         model.user_emb = _appended(model.user_emb, np.zeros((n_new, model.user_emb.shape[1])))
         model.attended = _appended(model.attended, np.zeros((n_new, model.attended.shape[1])))
@@ -117,9 +115,11 @@ def _add_users(model: LoadedModel, ids: list[str]) -> None:
 
 def _set_genre_profiles(model: LoadedModel, users: np.ndarray, rows: np.ndarray, songs: np.ndarray,
                         weights: np.ndarray) -> None:
-    profile = listening_profile(rows, songs, weights, model.song_genres, len(model.user_ids))
+    order = np.argsort(users)
+    position = order[np.searchsorted(users, rows, sorter=order)]  # each play's listener among ``users``
+    profile = listening_profile(position, songs, weights, model.song_genres, len(users))
     user_genre = model.user_genre.copy()
-    user_genre[users] = profile[users]
+    user_genre[users] = profile
     model.user_genre = user_genre.astype(model.user_genre.dtype)
 
 
