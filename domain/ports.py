@@ -350,3 +350,31 @@ class ModelEvaluator(ABC):
                  as_popularity: bool = False) -> ModelEvaluation:
         """The full metric set of one version on its run's held-out test split; with
         ``as_popularity``, of the popularity baseline on that version's split."""
+
+
+@dataclass(frozen=True)
+class TuningReport:
+    """A whole study as it stands: every trial of every process that worked on it."""
+
+    study: str
+    best_value: float  # the best trial's validation Recall@10
+    best_params: Mapping[str, Any]  # TrainingSpec fields
+    trials_total: int
+    trials_complete: int
+    trials_pruned: int
+    plots: tuple[str, ...] = ()
+
+
+class HyperparameterSearch(ABC):
+    """A study of training settings kept where several processes can work on it at once."""
+
+    @abstractmethod
+    def search(self, study: str, base: TrainingSpec, trials: int | None, timeout_s: float | None,
+               evaluate: Callable[[TrainingSpec, Progress], float], plots_dir: Path,
+               progress: Progress) -> TuningReport:
+        """Run up to ``trials`` more trials (or until ``timeout_s``) of ``study``, creating it or
+        resuming it: each trial's settings are ``base`` with the searched fields drawn, and
+        ``evaluate`` trains them, reporting the validation figure of each epoch through its
+        progress (``val_recall@10``), which may stop a poor trial early. Draws the study's
+        history and the settings' importances into ``plots_dir``."""
+

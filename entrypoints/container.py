@@ -10,6 +10,7 @@ from application.feedback import RecordPlays
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
 from application.recommending import Evaluate, Explain, Recommend, RecommendAll, SimilarSongs
+from application.tuning import TuneModel
 
 
 # Adapters load when a command needs them: a short command (recommend) imports no torch,
@@ -80,6 +81,12 @@ def _model_evaluator(models_dir, repository):
     return CheckpointEvaluator(models_dir, repository)
 
 
+def _search(url):
+    from adapters.tuning.optuna_search import OptunaSearch
+
+    return OptunaSearch(url)
+
+
 def _model_trainer():
     from adapters.training.service import TorchModelTrainer
 
@@ -113,6 +120,9 @@ class Container(containers.DeclarativeContainer):
     build_graph = providers.Factory(BuildGraph, repository=repository, builder=graph_builder)
     train_model = providers.Factory(TrainModel, repository=repository, trainer=model_trainer,
                                     registry=model_registry)
+    tune_model = providers.Factory(TuneModel, repository=repository, trainer=model_trainer,
+                                   search=providers.Singleton(_search, url=config.storage.url),
+                                   train_model=train_model)
     model_loader = providers.Singleton(_model_loader, models_dir=config.models_dir,
                                        repository=repository)
     recommend = providers.Factory(Recommend, loader=model_loader, registry=model_registry,

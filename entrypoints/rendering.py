@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from application.tuning import TuningOutcome
 from domain.model import (
     DataQualityReport,
     DeletionTest,
@@ -63,6 +64,27 @@ def training_summary(result: TrainingResult) -> str:
             f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"
             + (f"\nregistered as v{result.version} ({result.status})" if result.version else "")
             + "".join(f"\nnote: {note}" for note in result.notes))
+
+
+def tuning_dict(outcome: TuningOutcome) -> dict[str, Any]:
+    report = outcome.report
+    return {"study": report.study, "best_value": report.best_value, "best_params": dict(report.best_params),
+            "trials_total": report.trials_total, "trials_complete": report.trials_complete,
+            "trials_pruned": report.trials_pruned, "version": outcome.best.version,
+            "status": outcome.best.status, "test": outcome.best.test, "settings_file": outcome.settings_file,
+            "plots": list(report.plots)}
+
+
+def tuning_summary(outcome: TuningOutcome) -> str:
+    report = outcome.report
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in report.best_params.items())
+    return (f"study {report.study}: {report.trials_total} trials ({report.trials_complete} complete, "
+            f"{report.trials_pruned} pruned); best validation Recall@10 {report.best_value:.4f} "
+            f"with {params}\n"
+            + training_summary(outcome.best)
+            + f"\nsettings written to {outcome.settings_file} (use it as engine.toml)"
+            + "".join(f"\nplot: {plot}" for plot in report.plots))
 
 
 def ingest_summary(report: IngestReport) -> str:

@@ -184,7 +184,7 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     assert 0 <= what_if.necessity <= what_if.found <= 1
     if what_if.validity is not None:  # necessity counts the valid sets over every song explained
         assert what_if.necessity == pytest.approx(what_if.validity * what_if.found)
-        assert 1 <= what_if.mean_set_size and 0 <= what_if.sufficiency <= 1
+        assert what_if.mean_set_size >= 1 and 0 <= what_if.sufficiency <= 1
     assert result.as_dict()["counterfactual_test"]["users"] == what_if.users
 
 
