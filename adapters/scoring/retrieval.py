@@ -208,4 +208,11 @@ class Retrieval:
         _, found = self.index.search(np.ascontiguousarray(queries, dtype=np.float32),
                                      min(wanted, len(self.song_emb)))
         found[(found >= 0) & excluded[np.arange(len(batch))[:, None], np.maximum(found, 0)]] = -1
-        return found
+        # the hits left, best first, in as many columns as an exact search gives (how many were
+        # asked for depends on the batch: every batch's pool must have the same width)
+        kept = np.take_along_axis(found, np.argsort(found < 0, axis=1, kind="stable"), axis=1)
+        width = min(self.query_candidates, len(self.song_emb))
+        if kept.shape[1] < width:
+            padding = np.full((len(kept), width - kept.shape[1]), -1, kept.dtype)
+            kept = np.concatenate([kept, padding], axis=1)
+        return kept[:, :width]

@@ -295,7 +295,12 @@ def test_large_catalogues_search_a_faiss_graph_exported_with_the_model(served, m
     scanned = LoadedModel(exact_arrays, dataset, query_candidates=20)
     assert searched.retrieval.index is not None and scanned.retrieval.index is None
     users = np.arange(len(searched.user_ids))
+    # users in batches of a few, as a catalogue of 500,000 songs has them (each batch asks the
+    # graph for as many hits as its users have known songs, so batches differ)
+    monkeypatch.setattr(retrieval, "PRODUCT_BLOCK",
+                        3 * len(searched.song_ids) * searched.song_genres.slots.shape[1])
     pools = [model.retrieval.candidates(users, model.heard) for model in (searched, scanned)]
+    assert pools[0].shape == pools[1].shape
     shared = np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum())
                       for a, b in zip(*pools, strict=True)])
     assert shared > 0.9
