@@ -211,6 +211,11 @@ class ListFigures:
     catalogue_coverage: float
     diversity: float
     novelty: float
+    # whether the reasons differ: distinct history songs among those the top-3 attention of each
+    # listed song cites, over all cited (1: every song its own reasons), and the mean largest
+    # attention weight (1 / history length when the attention is uniform); GAT models
+    reasons_distinct: float = 0.0
+    attention_peak: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,8 @@ def explained_song(explained: ExplainedSong) -> str:
 
 LIST_COLUMNS = (("genre_diversity", "genres/list"), ("genre_coverage", "genre cov"),
                 ("genre_influence", "genre infl"), ("catalogue_coverage", "catalogue cov"),
-                ("diversity", "diversity"), ("novelty", "novelty"))
+                ("diversity", "diversity"), ("novelty", "novelty"),
+                ("reasons_distinct", "distinct reasons"), ("attention_peak", "attention peak"))
 
 
 def evaluation_table(results: list[ModelEvaluation]) -> str:

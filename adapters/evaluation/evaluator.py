@@ -36,6 +36,7 @@ from domain.ports import Dataset, InteractionRepository, ModelEvaluator, Progres
 from domain.versions import ModelVersion
 
 DELETION_USERS = 40
+REASON_USERS = 2_000  # lists whose explanations are read for how much their reasons differ
 # Pairs of users whose lists diversity compares (every pair below), and at once.
 EXACT_PAIRS = 2_000_000
 PAIR_BLOCK = 100_000
@@ -85,13 +86,32 @@ def list_metrics(served: LoadedModel, bundle: Any, users: np.ndarray, songs: np.
             genre = (1 - served.alpha) * np.abs(parts.genre[0])
             shares.append(genre / np.maximum(collaborative + genre, 1e-12))
         influence = float(np.mean(shares))
+    reasons, peak = reason_figures(served, users, songs)
     return ListFigures(
         genre_diversity=float(genres_per_list.sum(1).mean()),
         genre_coverage=float(genres_per_list.any(axis=0).sum() / max(n_genres, 1)),
         genre_influence=influence,
         catalogue_coverage=float(np.unique(songs).size / n_songs),
         diversity=1 - jaccard if jaccard is not None else 0.0,
-        novelty=float(self_information.mean()))
+        novelty=float(self_information.mean()), reasons_distinct=reasons, attention_peak=peak)
+
+
+def reason_figures(served: LoadedModel, users: np.ndarray, songs: np.ndarray, cited: int = 3,
+                   sample: int = REASON_USERS) -> tuple[float, float]:
+    """(distinct share of the history songs the lists' explanations cite, mean largest attention
+    weight) over a seeded sample of the lists; zeros for a model without history attention."""
+    if not served.is_gat or not len(users):
+        return 0.0, 0.0
+    chosen = np.random.default_rng(0).permutation(len(users))[:sample]
+    distinct, peaks = [], []
+    for user, top in zip(users[chosen], songs[chosen], strict=True):
+        attended = served.history_attentions(int(user), top[top >= 0])
+        named = [history[:cited] for history, _ in attended]
+        total = sum(len(n) for n in named)
+        if total:
+            distinct.append(len(np.unique(np.concatenate(named))) / total)
+        peaks.extend(float(weights[0]) for _, weights in attended if len(weights))
+    return (float(np.mean(distinct)) if distinct else 0.0, float(np.mean(peaks)) if peaks else 0.0)
 
 
 def deletion_test(model: _GATRecommender, served: LoadedModel, users: np.ndarray, targets: np.ndarray,

@@ -169,6 +169,9 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     figures = (result.test.recall, result.test.ndcg, *vars(result.lists).values())
     assert np.all(np.isfinite(figures))
     assert 0 < result.lists.catalogue_coverage <= 1 and 0 <= result.lists.diversity <= 1
+    assert 0 < result.lists.reasons_distinct <= 1
+    widest = int(served[0].load(run_version(models, "gat-basic")).loaded.history_counts().max())
+    assert 1 / widest <= result.lists.attention_peak <= 1  # between uniform and all on one song
     deletion = result.deletion_test
     assert deletion is not None and deletion.users > 0
     assert np.isfinite([deletion.mean_drop_top_attention, deletion.mean_drop_random_edge]).all()
@@ -178,6 +181,7 @@ def test_evaluation_and_deletion_test_on_a_small_model(served):
     popularity = evaluator.evaluate(run_version(models, "gat-basic"), SilentProgress(), as_popularity=True)
     assert (popularity.model, popularity.version, result.version) == ("popularity", None, 2)
     assert popularity.lists.genre_influence == 0.0 and popularity.deletion_test is None
+    assert popularity.lists.reasons_distinct == popularity.lists.attention_peak == 0.0
     assert "deletion_test" not in popularity.as_dict() and "deletion_test" in result.as_dict()
     what_if = result.counterfactual_test
     assert what_if is not None and what_if.users == deletion.users and popularity.counterfactual_test is None
