@@ -28,8 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENGINE, ROOT, ensure_trained, print_table, served_recommender  # noqa: E402
 
-MODEL = "gat-enhanced"
-
 
 class _Connection:
     """One keep-alive HTTP/1.1 connection speaking just enough of the protocol to send GETs
@@ -103,6 +101,10 @@ async def _load(base: str, users: list[str], clients: int, seconds: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "train")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="an engine data directory with a trained --model (parquet store) to serve "
+                             "instead of the default set")
+    parser.add_argument("--model", default="gat-enhanced")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=1)
@@ -110,8 +112,8 @@ def main() -> None:
                         help="requests a second offered in the paced run (all clients together)")
     parser.add_argument("--port", type=int, default=8765, help="with --workers above 1")
     args = parser.parse_args()
-    data_dir = ensure_trained(args.work, MODEL)
-    recommender, _ = served_recommender(data_dir, MODEL)
+    data_dir = args.data_dir or ensure_trained(args.work, args.model)
+    recommender, _ = served_recommender(data_dir, args.model)
     users = [str(u) for u in recommender.loaded.user_ids]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
     server = subprocess.Popen([ENGINE, "--data-dir", str(data_dir), "serve", "--port",
@@ -132,7 +134,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    rows = [["set", f"{len(users):,} users x {len(recommender.loaded.song_ids):,} songs, {MODEL}", ""],
+    rows = [["set", f"{len(users):,} users x {len(recommender.loaded.song_ids):,} songs, {args.model}", ""],
             ["clients x seconds (workers)", f"{args.clients} x {args.seconds:.0f} s ({args.workers})", ""]]
     for name, (latencies, errors, wall), target in (
             ("as fast as answers come", closed, ">= 300 requests/s"),
