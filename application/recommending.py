@@ -160,6 +160,12 @@ class SimilarSongs(_Answering):
                                   version=chosen.version)
 
 
+class FindListeners(_Answering):
+    def execute(self, prefix: str, limit: int = 20, version: int | None = None) -> list[str]:
+        _check_k(limit)
+        return self._loader.load(chosen_version(self._registry, None, version)).listeners(prefix, limit)
+
+
 class RecommendAll(_Answering):
     def execute(self, k: int, model: str | None, out_path: Path, include_heard: bool = False,
                 progress: Progress | None = None, version: int | None = None) -> RecommendAllResult:

@@ -264,6 +264,10 @@ class Recommender(ABC):
     def knows_song(self, song_id: str) -> bool: ...
 
     @abstractmethod
+    def listeners(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` listeners the model answers for whose id starts with ``prefix``, sorted."""
+
+    @abstractmethod
     def genre_names(self) -> Sequence[str]: ...
 
     @abstractmethod

@@ -9,7 +9,7 @@ from application.data_generation import GenerateData, ValidateData
 from application.feedback import RecordPlays
 from application.ingest_sessions import IngestSessions
 from application.learning import BuildGraph, TrainModel
-from application.recommending import Evaluate, Explain, Recommend, RecommendAll, SimilarSongs
+from application.recommending import Evaluate, Explain, FindListeners, Recommend, RecommendAll, SimilarSongs
 from application.tuning import TuneModel
 
 
@@ -135,6 +135,7 @@ class Container(containers.DeclarativeContainer):
                                               aggregator=aggregator, repository=repository),
         repository=repository, loader=model_loader, registry=model_registry)
     similar_songs = providers.Factory(SimilarSongs, loader=model_loader, registry=model_registry)
+    find_listeners = providers.Factory(FindListeners, loader=model_loader, registry=model_registry)
     evaluate = providers.Factory(Evaluate, evaluator=providers.Singleton(
         _model_evaluator, models_dir=config.models_dir, repository=repository), registry=model_registry)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import pathlib
 import time
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ import orjson
 from dependency_injector import providers
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 
@@ -195,6 +196,19 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
                                 "and send it in X-API-Key, or start with --insecure on loopback")
         if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
             raise ApiError(401, "missing or wrong X-API-Key", "X-API-Key")
+
+    page = (pathlib.Path(__file__).parent / "web" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> HTMLResponse:
+        """A page to look at: a listener's recommendations with their reasons, and the versions."""
+        return HTMLResponse(page)
+
+    @app.get(f"/{API_VERSION}/users")
+    async def listeners(prefix: Annotated[str, Query(max_length=256)] = "", limit: K = 20,
+                        model_version: Version = None) -> Response:
+        """Listeners the model answers for whose id starts with ``prefix`` (to find one)."""
+        return _json({"users": container.find_listeners().execute(prefix, limit, model_version)})
 
     @app.get("/health/live")
     def live() -> dict[str, str]:

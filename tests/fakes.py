@@ -64,6 +64,9 @@ class InMemoryRecommender(TrainedModel):
     def knows_song(self, song_id):
         return True
 
+    def listeners(self, prefix, limit):
+        return sorted(u for u in self.users if u.startswith(prefix))[:limit]
+
     def genre_names(self):
         return ["Rock", "Jazz"]
 

@@ -57,6 +57,9 @@ class CheckpointRecommender(TrainedModel):
     def knows_song(self, song_id: str) -> bool:
         return song_id in self.loaded.song_index
 
+    def listeners(self, prefix: str, limit: int) -> list[str]:
+        return sorted(u for u in self.loaded.user_index if u.startswith(prefix))[:limit]
+
     def genre_names(self) -> Sequence[str]:
         return self.loaded.genre_names
 
