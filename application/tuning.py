@@ -11,9 +11,7 @@ from typing import Any
 from application.learning import TrainModel
 from domain.errors import EmptyRepository, InvalidSetting
 from domain.ports import HyperparameterSearch, InteractionRepository, ModelTrainer, Progress, TuningReport
-from domain.training import TrainingResult, TrainingSpec
-
-VALIDATION = "val_recall@10"
+from domain.training import VALIDATION_METRIC, TrainingResult, TrainingSpec
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class TuneModel:
             # a trial's run is scratch: only the best settings, trained again, are kept
             with tempfile.TemporaryDirectory(prefix="engine-trial-") as scratch:
                 result = self._trainer.train(dataset, spec, Path(scratch), trial_progress)
-            values = [epoch[VALIDATION] for epoch in result.history if VALIDATION in epoch]
+            values = [epoch[VALIDATION_METRIC] for epoch in result.history if VALIDATION_METRIC in epoch]
             return max(values) if values else 0.0
 
         out_dir.mkdir(parents=True, exist_ok=True)

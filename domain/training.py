@@ -15,6 +15,11 @@ TRAINER_KINDS: tuple[str, ...] = get_args(TrainerKind)
 DEVICES: tuple[str, ...] = get_args(Device)
 
 
+# What the advanced trainer reports after each validated epoch, and what early stopping and
+# `engine tune` judge a run by.
+VALIDATION_METRIC = "val_recall@10"
+
+
 def check_model_kind(kind: str) -> None:
     if kind not in MODEL_KINDS:
         raise InvalidSetting(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")

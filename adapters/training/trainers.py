@@ -34,7 +34,7 @@ from adapters.training.plots import plot_history
 from adapters.training.sampling import NegativeSampler
 from domain.errors import InvalidSetting
 from domain.ports import Dataset, Progress
-from domain.training import DEVICES, TrainingResult, TrainingSpec
+from domain.training import DEVICES, VALIDATION_METRIC, TrainingResult, TrainingSpec
 
 log = logging.getLogger(__name__)
 # An epoch takes at most this many steps (the batch grows past the spec's where it must),
@@ -330,10 +330,10 @@ class AdvancedTrainer(BaseTrainer):
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.validation, self.known_train)
-        return {"val_recall@10": ranked.recall, "val_ndcg@10": ranked.ndcg}
+        return {VALIDATION_METRIC: ranked.recall, "val_ndcg@10": ranked.ndcg}
 
     def after_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
-        score = metrics.get("val_recall@10")
+        score = metrics.get(VALIDATION_METRIC)
         if score is not None:
             self.scheduler.step(score)
             if score > self.best_score:

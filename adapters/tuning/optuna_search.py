@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from domain.ports import HyperparameterSearch, Progress, TuningReport
-from domain.training import TrainingSpec
+from domain.training import VALIDATION_METRIC, TrainingSpec
 
-VALIDATION = "val_recall@10"
 # The settings that mattered in docs/experiments (HetRec, the default set); members multiply
 # a trial's cost, so at most three.
 EMA_DECAYS = (0.0, 0.9, 0.99, 0.999)
@@ -53,9 +52,9 @@ class _TrialProgress:
 
     def update(self, **fields: Any) -> None:
         self.shown.update(**fields)
-        if VALIDATION in fields:
+        if VALIDATION_METRIC in fields:
             self.epoch += 1
-            self.trial.report(float(fields[VALIDATION]), self.epoch)
+            self.trial.report(float(fields[VALIDATION_METRIC]), self.epoch)
             if self.trial.should_prune():
                 raise _Pruned()
 
