@@ -74,6 +74,10 @@ def _chunks(values: list, size: int = 5_000) -> list[list]:
     return [values[start:start + size] for start in range(0, len(values), size)]
 
 
+def _sources(rows: Sequence[Any]) -> tuple[SourceRecord, ...]:
+    return tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)}) for r in rows)
+
+
 def _arrow(rows: Sequence[Any], schema: pa.Schema) -> pa.Table:
     """Rows of a SELECT of a whole table as an Arrow table of ``schema``."""
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
@@ -96,10 +100,8 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
             return None
         loaded = {name: self._read_table(conn, name, schema) for name, schema in TABLE_SCHEMAS.items()}
         interactions = loaded.pop("interactions")
-        sources = tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)})
-                        for r in source_rows)
         play_keys = self._read_table(conn, "play_keys", PLAY_KEYS) if with_play_keys else None
-        return Dataset(Catalogue(loaded), interactions, sources, play_keys)
+        return Dataset(Catalogue(loaded), interactions, _sources(source_rows), play_keys)
 
     def listening_of(self, user_ids: Sequence[str]) -> Listening:
         interactions, songs = self._tables["interactions"], self._tables["songs"]
@@ -144,10 +146,8 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         wanted = scope.play_keys.column("play_key").to_pylist()
         stored = [row for chunk in _chunks(wanted) for row in conn.execute(
             select(keys).where(keys.c.play_key.in_(chunk)))]
-        sources = tuple(SourceRecord(**{f.name: r[f.name] for f in fields(SourceRecord)})
-                        for r in source_rows)
         catalogue = Catalogue({name: schema.empty_table() for name, schema in CATALOGUE_SCHEMAS.items()})
-        return Dataset(catalogue, _arrow(rows, INTERACTIONS), sources, _arrow(stored, PLAY_KEYS))
+        return Dataset(catalogue, _arrow(rows, INTERACTIONS), _sources(source_rows), _arrow(stored, PLAY_KEYS))
 
     def _save_scope(self, conn: Connection, dataset: Dataset, scope: StoreScope, stored_keys: pa.Table,
                     stored_sources: tuple[SourceRecord, ...]) -> None:
