@@ -146,8 +146,8 @@ class SqlAlchemyInteractionRepository(InteractionRepository):
         wanted = scope.play_keys.column("play_key").to_pylist()
         stored = [row for chunk in _chunks(wanted) for row in conn.execute(
             select(keys).where(keys.c.play_key.in_(chunk)))]
-        catalogue = Catalogue({name: schema.empty_table() for name, schema in CATALOGUE_SCHEMAS.items()})
-        return Dataset(catalogue, _arrow(rows, INTERACTIONS), _sources(source_rows), _arrow(stored, PLAY_KEYS))
+        return Dataset(empty_catalogue(), _arrow(rows, INTERACTIONS), _sources(source_rows),
+                       _arrow(stored, PLAY_KEYS))
 
     def _save_scope(self, conn: Connection, dataset: Dataset, scope: StoreScope, stored_keys: pa.Table,
                     stored_sources: tuple[SourceRecord, ...]) -> None:
