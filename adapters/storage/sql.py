@@ -40,6 +40,7 @@ from adapters.common.tables import (
     INTERACTIONS,
     PLAY_KEYS,
     TABLE_SCHEMAS,
+    empty_catalogue,
 )
 from adapters.storage.database import SqlDatabase
 from domain.model import RepositoryStats
