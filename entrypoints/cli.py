@@ -472,8 +472,8 @@ def serve(app: App, host: str, port: int, workers: int, insecure: bool) -> None:
 
     from entrypoints.http import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(app.container, settings.serve.api_key, insecure),
-                                           log_level="warning"))
+    served = create_app(app.container, settings.serve.api_key, insecure, settings.chosen_model_kind)
+    server = uvicorn.Server(uvicorn.Config(served, log_level="warning"))
     # Bound here, so that the line below is true when printed: a client that reads it and
     # connects waits in the backlog until the server takes it (and --port 0 says its port).
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -493,6 +493,8 @@ def _settings_environment(settings: Any, insecure: bool) -> dict[str, str]:
         environment["ENGINE_SERVE__API_KEY"] = settings.serve.api_key
     if insecure:
         environment["ENGINE_SERVE_INSECURE"] = "1"
+    if settings.chosen_model_kind:
+        environment["ENGINE_MODEL__KIND"] = settings.chosen_model_kind
     return environment
 
 

@@ -140,9 +140,12 @@ def _json(data: Any) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
 
-def create_app(container: Any, api_key: str | None, insecure: bool = False) -> FastAPI:
+def create_app(container: Any, api_key: str | None, insecure: bool = False,
+               model_kind: str | None = None) -> FastAPI:
     """The HTTP API over ``container``'s use cases. Without ``api_key`` the write routes answer
-    401, unless ``insecure`` (which the CLI allows on loopback only)."""
+    401, unless ``insecure`` (which the CLI allows on loopback only). ``model_kind`` (setting
+    model.kind) picks the version that answers as `engine recommend` does: the promoted one
+    when of that kind, else the newest of it."""
     app = FastAPI(title="engine", version=API_VERSION, responses=_ERRORS,
                   description="Explainable graph-based music recommendations over HTTP.")
     metrics = CollectorRegistry()
@@ -236,25 +239,25 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False) -> F
         # hand-off would only add to.
         wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
         result = container.recommend().execute(
-            RecommendQuery(user_id, k, None, include_heard, explain or counterfactual, wanted, model_version,
-                           counterfactual))
+            RecommendQuery(user_id, k, model_kind, include_heard, explain or counterfactual, wanted,
+                           model_version, counterfactual))
         return _json(rendering.recommendation_list_dict(result))
 
     @app.post(f"/{API_VERSION}/recommendations")
     def batch(body: BatchRequest, model_version: Version = None) -> Response:
         use_case = container.recommend()
         return _json({"results": [rendering.recommendation_list_dict(use_case.execute(RecommendQuery(
-            user, body.k, None, body.include_heard, body.explain, (), model_version)))
+            user, body.k, model_kind, body.include_heard, body.explain, (), model_version)))
             for user in body.user_ids]})
 
     @app.get(f"/{API_VERSION}/users/{{user_id}}/songs/{{song_id}}/explanation")
     async def explanation(user_id: Id, song_id: Id, model_version: Version = None) -> Response:
-        explained = container.explain().execute(user_id, song_id, None, None, model_version)
+        explained = container.explain().execute(user_id, song_id, model_kind, None, model_version)
         return _json(rendering.explained_song_dict(explained))
 
     @app.get(f"/{API_VERSION}/songs/{{song_id}}/similar")
     async def similar(song_id: Id, k: K = 10, model_version: Version = None) -> Response:
-        result = container.similar_songs().execute(song_id, k, None, model_version)
+        result = container.similar_songs().execute(song_id, k, model_kind, model_version)
         return _json({"song_id": song_id, "model": result.model, "version": result.version,
                       "similar": [rendering.recommendation_dict(r) for r in result.recommendations]})
 
@@ -293,4 +296,5 @@ def app_from_environment() -> FastAPI:
 
     settings = load_settings()
     return create_app(build_container(settings.as_container_config()), settings.serve.api_key,
-                      insecure=os.environ.get("ENGINE_SERVE_INSECURE") == "1")
+                      insecure=os.environ.get("ENGINE_SERVE_INSECURE") == "1",
+                      model_kind=settings.chosen_model_kind)

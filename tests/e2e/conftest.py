@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -59,11 +60,13 @@ def served_data(small_raw_dir, tmp_path_factory) -> Path:
     return data
 
 
-@pytest.fixture(scope="session")
-def api(served_data) -> Iterator[httpx.Client]:
+@contextmanager
+def serving(data_dir: Path, **settings: str) -> Iterator[httpx.Client]:
+    """A live `engine serve` of ``data_dir`` on a free loopback port (ENGINE_* ``settings``
+    beside the API key), and a client of it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env.update(PYTHONPATH=str(ROOT), ENGINE_SERVE__API_KEY=API_KEY)
-    server = subprocess.Popen([*ENGINE, "--data-dir", str(served_data), "serve", "--port", "0"],
+    env.update(PYTHONPATH=str(ROOT), ENGINE_SERVE__API_KEY=API_KEY, **settings)
+    server = subprocess.Popen([*ENGINE, "--data-dir", str(data_dir), "serve", "--port", "0"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with httpx.Client(base_url=_address(server), timeout=60) as client:
@@ -71,3 +74,9 @@ def api(served_data) -> Iterator[httpx.Client]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def api(served_data) -> Iterator[httpx.Client]:
+    with serving(served_data) as client:
+        yield client

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.e2e.conftest import API_KEY as KEY
+from tests.e2e.conftest import serving
 from tests.hardening.conftest import run_engine
 
 
@@ -116,6 +119,16 @@ def test_the_openapi_schema_is_served(api):
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/v1/users/{user_id}/recommendations", "/v1/songs/{song_id}/similar",
             "/v1/models/{version}/promote"} <= set(paths)
+
+
+def test_the_configured_model_kind_answers(served_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(served_data, data)
+    assert run_engine(data, "train", "--model", "popularity", "--no-promote").returncode == 0  # v3
+    with serving(data, ENGINE_MODEL__KIND="popularity") as client:
+        answer = client.get("/v1/users/user_0001/recommendations").json()
+        assert (answer["model"], answer["version"]) == ("popularity", 3)
+        assert client.get("/v1/users/user_0001/recommendations?model_version=1").status_code == 422
 
 
 def test_insecure_is_refused_off_loopback(served_data):
