@@ -28,15 +28,12 @@ def counterfactual(model: LoadedModel, user: int, song: int, k: int,
     if not model.is_gat:
         return None
     songs = _ranked_songs(model, user, song)
-    target = int(np.flatnonzero(songs == song)[0])
-    offered = ~model.heard.dense(np.array([user]))[0][songs]
-    offered[target] = True
-
-    whole = len(songs) == len(model.song_ids)
 
     def ranks(masks: np.ndarray) -> np.ndarray:
-        scores = model.scores_with_histories(user, masks, None if whole else songs)
-        return 1 + ((scores[:, offered] > scores[:, [target]]).sum(axis=1))
+        """The song's list rank with the attended history cut to each mask, in one kernel pass."""
+        scores = model.score_parts(np.full(len(masks), user), slice(None) if songs is None else songs,
+                                   history_masks=masks).final
+        return model.list_ranks(user, song, np.asarray(scores, dtype=np.float64), songs)
 
     history, mask = model.attended[user], model.attended_mask[user].copy()
     rank = int(ranks(mask[None])[0])
@@ -66,9 +63,9 @@ def counterfactual(model: LoadedModel, user: int, song: int, k: int,
                           rank_without_set=current_rank if left else None)
 
 
-def _ranked_songs(model: LoadedModel, user: int, song: int) -> np.ndarray:
-    """The songs a list of ``user`` is ranked among: the catalogue, or their candidates."""
+def _ranked_songs(model: LoadedModel, user: int, song: int) -> np.ndarray | None:
+    """The songs a list of ``user`` is ranked among: the catalogue (None), or their candidates."""
     if len(model.song_ids) <= EXACT_LIMIT:
-        return np.arange(len(model.song_ids))
+        return None
     pool = model.retrieval.candidates(np.array([user]), model.heard)[0]
     return np.unique(np.concatenate([pool[pool >= 0], [song]]))

@@ -147,23 +147,16 @@ class LoadedModel:
             explained.append((history[0, order], attention[order, column]))
         return explained
 
-    def scores_with_histories(self, user: int, masks: np.ndarray,
-                              songs: np.ndarray | None = None) -> np.ndarray:
-        """(V, songs) final scores of ``user`` with their attended history cut to each row of
-        ``masks`` (V x history slots), for ``songs`` (default: the whole catalogue): one pass
-        of the kernel for every variant."""
-        variants = len(masks)
-        rows = np.full(variants, user)
-        index = np.arange(variants)
-        columns = self._catalogue if songs is None else songs
-        arguments = (self.user_emb[rows], self.song_emb, self.attended[rows], masks, self.sharpness,
-                     self.members, index)
-        collaborative = (kernel.catalogue_collaborative(*arguments, columns[None]) if songs is None
-                         else kernel.candidate_collaborative(*arguments, np.broadcast_to(songs, (variants,
-                                                                                                 len(songs)))))
-        genre = kernel.genre_similarity(self._user_genre_unit[[user]], self.song_genres.slots[columns][None],
-                                        self._song_genre_weight[columns][None])
-        return np.asarray(kernel.final_scores(collaborative, genre, self.alpha), dtype=np.float64)
+    def list_ranks(self, user: int, song: int, scores: np.ndarray, songs: np.ndarray | None = None,
+                   heard: UserSongs | None = None) -> np.ndarray:
+        """The rank of ``song`` in each row of ``scores`` (rows x the catalogue, or x ``songs``)
+        as the user's list ranks it: among the songs ``heard`` (default: the user's) leaves out,
+        the song itself included."""
+        offered = ~(self.heard if heard is None else heard).dense(np.array([user]))[0]
+        offered[song] = True
+        if songs is not None:
+            offered, song = offered[songs], int(np.flatnonzero(songs == song)[0])
+        return 1 + (scores[:, offered] > scores[:, [song]]).sum(axis=1)
 
     def _arrays(self, backend: str) -> dict[str, Any]:
         """The scoring arrays in ``backend``'s library: numpy itself, or zero-copy torch views
@@ -231,11 +224,17 @@ class LoadedModel:
 
     # -- scoring ---------------------------------------------------------------------------
     def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None),
-                    backend: str = "numpy") -> ScoreParts:
+                    backend: str = "numpy", history_masks: np.ndarray | None = None) -> ScoreParts:
         """Collaborative, genre and final scores of ``users`` for ``songs``: all songs by
         default, a list every user shares (1-D), or each user's own (users x m); arrays of
-        ``backend`` ("numpy", or "torch": the same kernel on tensors)."""
+        ``backend`` ("numpy", or "torch": the same kernel on tensors). ``history_masks``
+        (users x history slots) scores each row with its user's attended history cut to the
+        mask's slots (a user may repeat: counterfactuals score variants of one history)."""
         a = self._arrays(backend)
+        if history_masks is not None:  # each row a user of its own, with the history given
+            a = {**a, "user_emb": a["user_emb"][users], "attended": a["attended"][users],
+                 "attended_mask": history_masks, "user_genre_unit": a["user_genre_unit"][users]}
+            users = np.arange(len(users))
         own = isinstance(songs, np.ndarray) and songs.ndim == 2
         users, songs = self._index(backend, users), self._index(backend, songs)
         xp = array_namespace(a["popularity"])

@@ -153,11 +153,7 @@ class CheckpointRecommender(TrainedModel):
         user, song = loaded.user_index[user_id], loaded.song_index[song_id]
         parts = loaded.score_parts(np.array([user]))
         scores = parts.final[0]
-        # The rank `engine recommend` would give it: among the songs the user has not heard,
-        # and the song itself
-        offered = ~loaded.heard.dense(np.array([user]))[0]
-        offered[song] = True
-        rank = int((scores[offered] > scores[song]).sum()) + 1
+        rank = int(loaded.list_ranks(user, song, parts.final)[0])  # the rank `engine recommend` gives it
         return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
                               explanation=explanations.explanation(user, song, parts, column=song,
