@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 from adapters.common.user_songs import UserSongs
-from adapters.evaluation.evaluator import graph_keeping
+from adapters.evaluation.graph_edits import exported_keeping
 from adapters.explain.counterfactual import counterfactual
 from adapters.graph.pyg_builder import HISTORY
 from adapters.models.gat import _GATRecommender
-from adapters.scoring.export import serving_arrays
 from adapters.scoring.served import LoadedModel
 from domain.model import CounterfactualTest
 
@@ -63,9 +62,5 @@ def counterfactual_test(model: _GATRecommender, served: LoadedModel, known: User
 def _rank(model: _GATRecommender, data, keep: np.ndarray, known: UserSongs, user: int, song: int) -> int:
     """The song's rank for the user (known songs left out) by the model run on the graph
     with only the listening edges ``keep`` marks."""
-    model.bundle.data = graph_keeping(data, torch.from_numpy(keep))
-    changed = LoadedModel(serving_arrays(model, for_users=np.array([user])), None)
-    scores = changed.scores(np.array([user]))[0]
-    offered = ~known.dense(np.array([user]))[0]
-    offered[song] = True
-    return int((scores[offered] > scores[song]).sum()) + 1
+    changed = exported_keeping(model, data, torch.from_numpy(keep), user)
+    return int(changed.list_ranks(user, song, changed.scores(np.array([user])), heard=known)[0])

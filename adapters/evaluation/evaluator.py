@@ -21,8 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
+from adapters.evaluation.counterfactual_test import counterfactual_test
+from adapters.evaluation.graph_edits import exported_keeping
 from adapters.evaluation.protocol import K, Pairs, Ranked, from_assignment, rank_served
-from adapters.graph.pyg_builder import HISTORY, LISTENS
+from adapters.graph.pyg_builder import HISTORY
 from adapters.models.base import GraphRecommender
 from adapters.models.factory import load_checkpoint
 from adapters.models.gat import _GATRecommender
@@ -150,21 +152,7 @@ def _score_without(model: _GATRecommender, data, history_edge: int, user: int, s
     """Score of (user, song) by the model exported from the graph without one listening edge."""
     keep = torch.ones(data[HISTORY].num_edges, dtype=torch.bool)
     keep[history_edge] = False
-    model.bundle.data = graph_keeping(data, keep)
-    return _served_score(LoadedModel(serving_arrays(model), None), user, song)
-
-
-def graph_keeping(data, keep: torch.Tensor):
-    """The graph with only the listening edges ``keep`` marks (both directions: HISTORY is
-    LISTENS reversed by ToUndirected, so edge i is the same pair in both)."""
-    graph = data.clone()
-    for relation in (LISTENS, HISTORY):
-        store = graph[relation]
-        for key, value in list(store.items()):
-            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
-                store[key] = value[keep]
-        store.edge_index = store.edge_index[:, keep]
-    return graph
+    return _served_score(exported_keeping(model, data, keep, user), user, song)
 
 
 def served_model(run: Path, model: GraphRecommender) -> LoadedModel:
@@ -214,8 +202,6 @@ class CheckpointEvaluator(ModelEvaluator):
         progress.advance()
         deletion = what_if = None
         if isinstance(model, _GATRecommender):
-            from adapters.evaluation.counterfactual_test import counterfactual_test
-
             sample = np.random.default_rng(0).permutation(len(users))[:DELETION_USERS]
             deletion = deletion_test(model, served, users[sample], songs[sample, 0])
             what_if = counterfactual_test(model, served, known, users[sample], songs[sample, 0], K)

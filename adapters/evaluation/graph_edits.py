@@ -1,0 +1,33 @@
+"""The model run again on its graph with listening edges taken out: what the deletion test
+and the counterfactual test ask of the model itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from adapters.graph.pyg_builder import HISTORY, LISTENS
+from adapters.models.gat import _GATRecommender
+from adapters.scoring.export import serving_arrays
+from adapters.scoring.served import LoadedModel
+
+
+def graph_keeping(data, keep: torch.Tensor):
+    """The graph with only the listening edges ``keep`` marks (both directions: HISTORY is
+    LISTENS reversed by ToUndirected, so edge i is the same pair in both)."""
+    graph = data.clone()
+    for relation in (LISTENS, HISTORY):
+        store = graph[relation]
+        for key, value in list(store.items()):
+            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
+                store[key] = value[keep]
+        store.edge_index = store.edge_index[:, keep]
+    return graph
+
+
+def exported_keeping(model: _GATRecommender, data, keep: torch.Tensor, user: int) -> LoadedModel:
+    """The model exported from the graph with only the listening edges ``keep`` marks, for
+    ranking ``user`` (neighbour lists for their songs alone); the model is left on that graph,
+    and its caller puts ``data`` back."""
+    model.bundle.data = graph_keeping(data, keep)
+    return LoadedModel(serving_arrays(model, for_users=np.array([user])), None)
