@@ -29,7 +29,7 @@ class RecommendQuery:
     explain: bool = False
     genres: tuple[str, ...] = ()
     version: int | None = None  # a registry version; None: the promoted one (of ``model``'s kind)
-    counterfactual: bool = False  # with ``explain``: what would take each song out of the list
+    counterfactual: bool = False  # explained, with what would take each song out of the list
 
 
 def _check_k(k: int) -> None:
@@ -103,6 +103,7 @@ class Recommend(_Answering):
             raise UnknownEntity(f"unknown genre(s) {', '.join(unknown)}; known: "
                                  f"{', '.join(recommender.genre_names())}")
         notices: list[str] = []
+        explain = query.explain or query.counterfactual  # a counterfactual is part of an explanation
         self._fold_in_if_new(recommender, query.user_id)
         cold_start = not recommender.knows_user(query.user_id)
         if cold_start:
@@ -113,13 +114,13 @@ class Recommend(_Answering):
         else:
             notices.extend(recommender.notices_for(query.user_id))
             recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
-                                                    query.explain, query.counterfactual)
+                                                    explain, query.counterfactual)
         if not recommendations and not cold_start:
             # One listener's own export: the catalogue is exactly the songs they played.
             notices.append("every song in the catalogue is one this user has played (the catalogue holds "
                            "only the ingested listeners' songs): these are their own songs ranked by the "
                            "model; ingest more listeners to find new ones")
-            recommendations = recommender.recommend(query.user_id, query.k, True, query.explain,
+            recommendations = recommender.recommend(query.user_id, query.k, True, explain,
                                                     query.counterfactual)
         if not recommendations:
             notices.append("no recommendation left for this user; falling back to the most popular songs")

@@ -389,8 +389,7 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, counterfactu
         raise click.UsageError("give --user USER_ID or --all-users")
     wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
     result = app.container.recommend().execute(
-        RecommendQuery(user_id, k, model, include_heard, explain or counterfactual, wanted, version,
-                       counterfactual))
+        RecommendQuery(user_id, k, model, include_heard, explain, wanted, version, counterfactual))
     emit(as_json, rendering.recommendation_list_dict(result), rendering.recommendation_list(result))
 
 

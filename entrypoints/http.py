@@ -239,8 +239,8 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False,
         # hand-off would only add to.
         wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
         result = container.recommend().execute(
-            RecommendQuery(user_id, k, model_kind, include_heard, explain or counterfactual, wanted,
-                           model_version, counterfactual))
+            RecommendQuery(user_id, k, model_kind, include_heard, explain, wanted, model_version,
+                           counterfactual))
         return _json(rendering.recommendation_list_dict(result))
 
     @app.post(f"/{API_VERSION}/recommendations")

@@ -156,10 +156,7 @@ class SpotifyHistoryFeed(StreamingFeed):
 
     def completion(self, raw: pa.Table, song_id: pa.Array, good: pa.Array) -> pa.Array:
         """Each play's completion: ms played over the song's longest play in this input."""
-        return self._longest_play_completion(song_id, raw.column("ms_played"), good)
-
-    @staticmethod
-    def _longest_play_completion(song_id: pa.Array, ms_played: pa.Array, good: pa.Array) -> pa.Array:
+        ms_played = raw.column("ms_played")
         plays = pa.table({"song_id": song_id, "ms": pc.cast(ms_played, pa.float64())}).filter(good)
         longest = plays.group_by("song_id", use_threads=False).aggregate([("ms", "max")])
         if longest.num_rows == 0:  # every record was refused

@@ -214,7 +214,6 @@ def _test_metrics(run: Path) -> dict[str, float]:
     return {k: float(v) for k, v in test.items() if isinstance(v, int | float)}
 
 
-
 class RecentPromotion(ModelRegistry):
     """A registry whose ``promoted()`` answer is reused for ``seconds``: a server asks it at
     every request, and a promotion by another process is then followed within that time
