@@ -144,6 +144,8 @@ class GenerationSpec:
     artists: int = 500
     genres: int = 35
     seed: int = 42
+    # share of plays timed by the song's genre (its daily peak) instead of the listener's habit
+    hourly_tastes: float = 0.0
 
 
 @dataclass(frozen=True)

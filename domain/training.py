@@ -10,9 +10,11 @@ from domain.errors import InvalidSetting
 ModelKind = Literal["popularity", "gat-basic", "gat-enhanced"]
 TrainerKind = Literal["simple", "advanced"]
 Device = Literal["auto", "cpu", "cuda"]
+SplitKind = Literal["random", "temporal"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 TRAINER_KINDS: tuple[str, ...] = get_args(TrainerKind)
 DEVICES: tuple[str, ...] = get_args(Device)
+SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 
 
 # What the advanced trainer reports after each validated epoch, and what early stopping and
@@ -42,7 +44,8 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "seed": (0, 2**32 - 1, True, True), "alpha": (0, 1, True, True), "members": (1, None, True, True),
     "checkpoint_every": (0, None, True, True), "validation_share": (0, 0.5, False, False),
     "test_share": (0, 0.5, False, False), "validation_users": (0, None, True, True)}
-_CHOICES: dict[str, tuple[str, ...]] = {"model": MODEL_KINDS, "trainer": TRAINER_KINDS, "device": DEVICES}
+_CHOICES: dict[str, tuple[str, ...]] = {"model": MODEL_KINDS, "trainer": TRAINER_KINDS, "device": DEVICES,
+                                        "split": SPLIT_KINDS}
 
 
 def _range_problem(value: float, low: float | None, high: float | None, low_in: bool,
@@ -79,6 +82,11 @@ class TrainingSpec:
     test_share: float = 0.15
     # users whose validation songs are ranked after an epoch (a fixed seeded sample); 0: all
     validation_users: int = 5000
+    # random: each user's songs at random; temporal: each user's newest discoveries (by first
+    # play) are the test, the next newest the validation
+    split: SplitKind = "random"
+    # GAT models: add the hour of the week of each play to the listener's side of the score
+    context: bool = False
 
     def __post_init__(self) -> None:
         """The one place a training setting is checked: a spec out of range is never made."""
@@ -94,6 +102,9 @@ class TrainingSpec:
         if self.members > 1 and self.model == "popularity":
             raise InvalidSpec("members", f"{self.members}: only the GAT models train several members; "
                               "popularity has nothing to average")
+        if self.context and self.model == "popularity":
+            raise InvalidSpec("context", "only the GAT models learn listening context; popularity has "
+                              "no listener side to add the hour to")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,7 +14,7 @@ import click
 
 from domain.errors import EngineError, first_line
 from domain.ports import SOURCE_FORMATS
-from domain.training import DEVICES, MODEL_KINDS, TRAINER_KINDS
+from domain.training import DEVICES, MODEL_KINDS, SPLIT_KINDS, TRAINER_KINDS
 from entrypoints import rendering
 
 EXIT_USER_ERROR = 2
@@ -116,10 +116,15 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None,
 @click.option("--genres", default=35, show_default=True, type=int)
 @click.option("--seed", default=42, show_default=True, type=int,
               help="Same seed, same bytes.")
+@click.option("--hourly-tastes", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Make tastes depend on the hour: this share of plays falls at the daily peak of "
+                   "the song's genre (each genre has one of four: 08:00, 12:30, 18:30, 22:00 UTC) "
+                   "rather than at the listener's own habit; 0 keeps play times independent of "
+                   "the songs. For measuring listening context (`engine train --context`).")
 @json_option
 @click.pass_obj
 def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: int, seed: int,
-             as_json: bool) -> None:
+             hourly_tastes: float, as_json: bool) -> None:
     """Generate a synthetic listening data set.
 
     Plays are drawn from hidden tastes (latent factors, genre affinity,
@@ -128,7 +133,8 @@ def generate(app: App, out: Path, users: int, songs: int, artists: int, genres: 
     from domain.model import GenerationSpec
     from entrypoints.progress import progress_for
 
-    spec = GenerationSpec(users=users, songs=songs, artists=artists, genres=genres, seed=seed)
+    spec = GenerationSpec(users=users, songs=songs, artists=artists, genres=genres, seed=seed,
+                          hourly_tastes=hourly_tastes)
     generated = app.container.generate_data().execute(out, spec, progress_for(as_json))
     emit(as_json, generated.as_dict(), rendering.generated_summary(generated))
 
@@ -257,6 +263,16 @@ def build_graph(app: App, as_json: bool) -> None:
               help="GAT models: train this many independently initialised copies, each on its own "
                    "loss, and average their scores (an ensemble; each member costs a training of its "
                    "own) [setting model.members; default 1].")
+@click.option("--context/--no-context", default=None,
+              help="GAT models: learn listening context, an hour-of-day and a day-of-week "
+                   "embedding added to the listener's side of the score, from the hour of each "
+                   "pair's first play (UTC); then `engine recommend --at TIME` ranks for that hour "
+                   "[setting model.context; default off: it did not win on the real logs, "
+                   "docs/experiments/context.md].")
+@click.option("--split", type=click.Choice(SPLIT_KINDS),
+              help="advanced: random (each user's songs at random) or temporal (each user's newest "
+                   "discoveries, by first play, are the test, the next newest the validation; needs "
+                   "play times) [setting training.split; default random].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [42].")
 @click.option("--device", type=click.Choice(DEVICES), help="Where to train [auto].")
 @click.option("--validation-share", type=float, help="advanced: share of each user's songs held out "
@@ -276,7 +292,7 @@ def build_graph(app: App, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def train(app: App, as_json: bool, model: str | None, alpha: float | None, members: int | None,
-          nproc: int, promote: bool, **training: Any) -> None:
+          context: bool | None, nproc: int, promote: bool, **training: Any) -> None:
     """Train a recommender and register it as a new version.
 
     BPR loss on the training graph; writes model.pt, serving.npz, metrics.json,
@@ -285,8 +301,8 @@ def train(app: App, as_json: bool, model: str | None, alpha: float | None, membe
     """
     from entrypoints.progress import progress_for
 
-    settings = app.settings_with(model={"kind": model, "alpha": alpha, "members": members},
-                                 training=training)
+    settings = app.settings_with(model={"kind": model, "alpha": alpha, "members": members,
+                                        "context": context}, training=training)
     spec = settings.training_spec()  # a bad setting is refused here, before any rank starts
     if nproc > 1:
         from entrypoints.launch import run_ranks, without_option

@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting, first_line
-from domain.training import Device, InvalidSpec, ModelKind, TrainerKind, TrainingSpec
+from domain.training import Device, InvalidSpec, ModelKind, SplitKind, TrainerKind, TrainingSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,6 +60,8 @@ class ModelSettings(_Section):
     alpha: float = Field(default=_SPEC.alpha, description="weight of the collaborative score in gat-enhanced")
     members: int = Field(default=_SPEC.members,
                          description="independently trained copies of a GAT model whose scores are averaged")
+    context: bool = Field(default=_SPEC.context,
+                          description="GAT models: learn the hour of the week of plays (listening context)")
 
 
 class TrainingSettings(_Section):
@@ -83,10 +85,12 @@ class TrainingSettings(_Section):
     test_share: float = _SPEC.test_share
     validation_users: int = Field(default=_SPEC.validation_users,
                                   description="users ranked in each validation, a seeded sample; 0: all")
+    split: SplitKind = Field(default=_SPEC.split,
+                             description="random, or temporal: each user's newest discoveries are the test")
 
 
 # TrainingSpec fields that settings keep in the model section, by the setting's name there
-_MODEL_FIELDS = {"model": "kind", "alpha": "alpha", "members": "members"}
+_MODEL_FIELDS = {"model": "kind", "alpha": "alpha", "members": "members", "context": "context"}
 
 
 class SpecProblem(ValueError):
@@ -139,7 +143,7 @@ class Settings(BaseSettings):
 
     def training_spec(self) -> TrainingSpec:
         return TrainingSpec(model=self.model.kind, alpha=self.model.alpha, members=self.model.members,
-                            **self.training.model_dump())
+                            context=self.model.context, **self.training.model_dump())
 
 
     @property

@@ -1,15 +1,18 @@
 """The evaluation protocol, for every consumer (training's validation and test, `engine
 evaluate`, `engine validate`'s signal check, the benchmarks):
 
-- the split: per user, at random, into train / validation / test. Each user with at least
-  three songs keeps at least one song in every part (in test only, when no validation share
-  is asked for); users with fewer stay in training only (they cannot be evaluated). The
+- the split: per user, at random (or by time: the newest discoveries, by first play, are the
+  test and the next newest the validation) into train / validation / test. Each user with at
+  least three songs keeps at least one song in every part (in test only, when no validation
+  share is asked for); users with fewer stay in training only (they cannot be evaluated). The
   split is saved beside the model so that evaluation reuses exactly the same held-out songs;
 - ``Pairs``: a part as (user, song) indices in a model's index space;
 - full ranking: every song is ranked, the songs the user already knows excluded, the top
-  ``K`` kept; Recall@k = hits / number of the user's held-out songs (not min(k, that));
-  NDCG@k with binary relevance (gain 1 / log2(rank + 1) at 1-based rank, ideal DCG of
-  min(k, held-out) hits); both averaged over users with at least one held-out song.
+  ``K`` kept (in context: each listener's held-out songs grouped by the hour of the week of
+  their first play, each group ranked for that hour); Recall@k = hits / number of the
+  user's held-out songs (not min(k, that)); NDCG@k with binary relevance (gain
+  1 / log2(rank + 1) at 1-based rank, ideal DCG of min(k, held-out) hits); both
+  averaged over users with at least one held-out song.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pyarrow.compute as pc
 from adapters.common.tables import positions
 from adapters.common.user_songs import UserSongs
 from adapters.scoring.served import LoadedModel, as_numpy, best_of, excluded_for
+from domain.context import hour_of_week
+from domain.errors import InvalidSetting
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 K = 10
@@ -50,11 +55,21 @@ class Split:
 
 
 def split_interactions(interactions: pa.Table, validation: float = 0.15, test: float = 0.15,
-                       seed: int = 0) -> Split:
+                       seed: int = 0, by_time: bool = False) -> Split:
+    """The split of ``interactions``; ``by_time``: each user's pairs newest first by their
+    first play (ties at random), so the test holds what each user discovered last."""
     rng = np.random.default_rng(seed)
     users = pc.dictionary_encode(interactions.column("user_id")).combine_chunks()
     codes = users.indices.to_numpy()
-    order = np.lexsort((rng.random(len(codes)), codes))
+    keys = [rng.random(len(codes))]
+    if by_time:
+        first = interactions.column("first_played")
+        if first.null_count:
+            raise InvalidSetting(f"a temporal split needs play times, and {first.null_count:,} of "
+                                 f"{len(first):,} listener-song pairs have none (HetRec gives totals "
+                                 "without times); use the random split (--split random)")
+        keys.append(-first.to_numpy())
+    order = np.lexsort((*keys, codes))
     sizes = np.bincount(codes)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.empty(len(codes), dtype=np.int64)
@@ -88,9 +103,20 @@ class Pairs:
         self.users = positions(table.column("user_id"), list(ids["user"]))
         self.songs = positions(table.column("song_id"), list(ids["song"]))
         self.shape = (len(ids["user"]), len(ids["song"]))
+        self.hours = pair_hours(table)
 
     def matrix(self) -> UserSongs:
         return UserSongs.from_pairs(self.users, self.songs, *self.shape)
+
+
+def pair_hours(table: pa.Table) -> np.ndarray:
+    """Each pair's listening context: the hour of the week of its first play (when the
+    listener discovered the song), -1 where the source gave no time."""
+    if "first_played" not in table.column_names:
+        return np.full(table.num_rows, -1, np.int64)
+    first = table.column("first_played")
+    seconds = pc.fill_null(first, 0).to_numpy().astype(np.int64)
+    return np.where(pc.is_null(first).to_numpy(zero_copy_only=False), -1, hour_of_week(seconds))
 
 
 @dataclass(frozen=True)
@@ -147,3 +173,18 @@ def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | N
     """``rank_metrics`` of an exported model, ranking as it serves (``LoadedModel.top_k``),
     with ``backend``'s arrays."""
     return rank_metrics(lambda users: served.top_k(users, k, exclude, backend)[1], relevant, k)
+
+
+def rank_in_context(served: LoadedModel, table: pa.Table, ids: Mapping[str, Sequence[str]],
+                    exclude: UserSongs | None, k: int = K) -> Ranked:
+    """``rank_metrics`` over (listener, hour of the week) groups of ``table``'s pairs: each
+    group's songs (first played in that hour) ranked for that hour, so a model with listening
+    context is judged on what it says for the moment; a model without ranks each listener's
+    groups alike. Pairs without a time are left out. ``Ranked.users`` are group indices."""
+    pairs = Pairs(table, ids)
+    keep = (pairs.users >= 0) & (pairs.songs >= 0) & (pairs.hours >= 0)
+    keys = np.stack([pairs.users[keep], pairs.hours[keep]], axis=1)
+    groups, group_of = np.unique(keys, axis=0, return_inverse=True)
+    relevant = UserSongs.from_pairs(group_of.reshape(-1), pairs.songs[keep], len(groups), pairs.shape[1])
+    return rank_metrics(lambda rows: served.top_k(groups[rows, 0], k, exclude, hours=groups[rows, 1])[1],
+                        relevant, k)

@@ -48,13 +48,16 @@ class GraphRecommender(nn.Module):
         raise NotImplementedError
 
     def calculate_loss(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
-                       l2: float = 0.0, hardest: bool = False, z: Any = None) -> torch.Tensor:
+                       l2: float = 0.0, hardest: bool = False, z: Any = None,
+                       hours: torch.Tensor | None = None) -> torch.Tensor:
         """BPR: -log sigmoid(score(u, pos) - score(u, neg)) averaged over every negative of
         every positive, plus L2 on the input embeddings. ``hardest`` is dynamic negative
         sampling (Zhang et al., SIGIR 2013): only the negative the model ranks highest counts,
         the one that most misorders the list once the easy ones are learnt. ``negatives`` is
         (len(users),) or (len(users), n): n sampled songs per positive. ``z`` is ``embed()``'s
-        output to score from; by default the model runs its own forward pass."""
+        output to score from; by default the model runs its own forward pass. ``hours``: each
+        positive's listening context (hour of the week, -1 for none), read by a model that
+        learns context."""
         raise NotImplementedError
 
     @staticmethod

@@ -28,6 +28,7 @@ from torch_geometric.nn import GATConv
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.scoring import kernel
+from domain.context import HOURS_OF_WEEK
 
 Relation = tuple[str, str, str]
 WEIGHTED = {LISTENS, HISTORY, PREFERS, ("genre", "rev_prefers", "user")}
@@ -104,11 +105,16 @@ class _GATRecommender(GraphRecommender):
 
     node_types: tuple[str, ...] = ()
 
-    def __init__(self, bundle: GraphBundle, dim: int, members: int) -> None:
+    def __init__(self, bundle: GraphBundle, dim: int, members: int, context: bool) -> None:
         super().__init__(bundle)
         self.dim, self.members = dim, members
         self.embeddings = nn.ModuleDict({
             t: nn.Embedding(bundle.data[t].num_nodes, members * dim) for t in self.node_types})
+        # listening context: an hour-of-day and a day-of-week row added to the user's side
+        # (their sum is the hour of the week's); zero at first, so training starts from the
+        # model without context
+        self.context = (nn.ModuleDict({"hour": nn.Embedding(24, members * dim),
+                                       "day": nn.Embedding(7, members * dim)}) if context else None)
         # log of each member's target-aware attention sharpness; learned
         self.log_sharpness = nn.Parameter(torch.zeros(members))
         # each member's GAT attention of the last forward pass, kept as is: only
@@ -118,11 +124,26 @@ class _GATRecommender(GraphRecommender):
     def reset_parameters(self) -> None:
         for embedding in self.embeddings.values():
             nn.init.normal_(embedding.weight, std=0.1)
+        for embedding in (self.context or {}).values():
+            nn.init.zeros_(embedding.weight)
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters") and not isinstance(
                     module, nn.Embedding):
                 module.reset_parameters()
 
+    def hours_of_week(self) -> torch.Tensor:
+        """The context row of each hour of the week, (168, members * dim)."""
+        assert self.context is not None
+        hours = torch.arange(HOURS_OF_WEEK, device=self.log_sharpness.device)
+        return self.context["hour"](hours % 24) + self.context["day"](hours // 24)
+
+    def context_rows(self, hours: torch.Tensor) -> torch.Tensor:
+        """The context's rows for hours of the week, shaped hours.shape x (members * dim);
+        an unknown hour (-1) takes the mean of the week's (any time), which is also what the
+        exported model answers with when no time is asked for."""
+        every = self.hours_of_week()
+        rows = every.index_select(0, hours.clamp(min=0).reshape(-1)).view(*hours.shape, -1)
+        return torch.where((hours >= 0).unsqueeze(-1), rows, every.mean(0))
     def inputs(self) -> dict[str, torch.Tensor]:
         return {t: e.weight for t, e in self.embeddings.items()}
 
@@ -165,18 +186,22 @@ class _GATRecommender(GraphRecommender):
         """Each member's attention sharpness, ``(members,)``."""
         return self.log_sharpness.exp()
 
-    def _gathered(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
+    def _gathered(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor,
+                  hours: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The kernel's inputs for ``candidates`` (users x m song indices): user, candidate and
-        history rows and the attention bias of the blocked history slots. index_select because
-        its backward is far cheaper on the CPU than advanced indexing's."""
+        history rows and the attention bias of the blocked history slots; each user's row in
+        its context (``hours``) for a model that learns one. index_select because its backward
+        is far cheaper on the CPU than advanced indexing's."""
         history = z["attended"].index_select(0, users)
         blocked = kernel.blocked_slots(history, z["attended_mask"].index_select(0, users), candidates)
         songs = z["song"]
         candidate_rows = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
         history_rows = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
-        return (z["user"].index_select(0, users), candidate_rows, history_rows,
-                kernel.attention_bias(blocked, songs))
+        user_rows = z["user"].index_select(0, users)
+        if hours is not None and self.context is not None:
+            user_rows = user_rows + self.context_rows(hours)
+        return user_rows, candidate_rows, history_rows, kernel.attention_bias(blocked, songs)
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                               songs: torch.Tensor) -> torch.Tensor:
@@ -188,10 +213,10 @@ class _GATRecommender(GraphRecommender):
         return attention.reshape(*songs.shape, attention.shape[-1])
 
     def member_collaborative(self, z: dict[str, torch.Tensor], users: torch.Tensor,
-                             songs: torch.Tensor) -> torch.Tensor:
+                             songs: torch.Tensor, hours: torch.Tensor | None = None) -> torch.Tensor:
         """Each member's graph part plus history part, shaped songs.shape x members; ``songs``
-        is (users,) or (users, m)."""
-        scores = kernel.member_scores(*self._gathered(z, users, songs.view(len(users), -1)),
+        is (users,) or (users, m); ``hours`` each user's context (or None)."""
+        scores = kernel.member_scores(*self._gathered(z, users, songs.view(len(users), -1), hours),
                                       self.sharpness, self.members)
         return scores.view(*songs.shape, self.members)
 
@@ -200,10 +225,10 @@ class _GATRecommender(GraphRecommender):
         """Graph part plus history part of each user's songs, averaged over the members."""
         return self.member_collaborative(z, users, songs).mean(-1)
 
-    def member_scores(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
-                      ) -> torch.Tensor:
+    def member_scores(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor,
+                      hours: torch.Tensor | None = None) -> torch.Tensor:
         """Each member's score of each user's songs, shaped songs.shape x members."""
-        return self.member_collaborative(z, users, songs)
+        return self.member_collaborative(z, users, songs, hours)
 
     def combine(self, z: dict[str, torch.Tensor], users: torch.Tensor, songs: torch.Tensor
                 ) -> torch.Tensor:
@@ -225,14 +250,17 @@ class _GATRecommender(GraphRecommender):
                                               self.sharpness, self.members, users, catalogue)
 
     def calculate_loss(self, users, positives, negatives, l2: float = 0.0, hardest: bool = False,
-                       z: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+                       z: dict[str, torch.Tensor] | None = None, hours: torch.Tensor | None = None
+                       ) -> torch.Tensor:
         """Each member's own BPR (and L2), summed: with one member, plain BPR. ``z``: the
-        forward pass to score from (default: a new one)."""
+        forward pass to score from (default: a new one); ``hours``: each positive's context,
+        its negatives scored in the same context."""
         z = self() if z is None else z
+        hours = hours if self.context is not None else None
         negatives = negatives.view(len(users), -1)
         if hardest:
-            negatives = self._hardest(z, users, negatives)
-        scores = self.member_scores(z, users, torch.cat([positives.unsqueeze(1), negatives], 1))
+            negatives = self._hardest(z, users, negatives, hours)
+        scores = self.member_scores(z, users, torch.cat([positives.unsqueeze(1), negatives], 1), hours)
         negative_scores = scores[:, 1:]
         if hardest:  # member k against its own hardest negative, column k
             negative_scores = negative_scores.diagonal(dim1=1, dim2=2).unsqueeze(1)
@@ -244,14 +272,16 @@ class _GATRecommender(GraphRecommender):
             negative = negative.diagonal(dim1=1, dim2=2) if hardest else negative.mean(1)
             loss = loss + l2 * (user.index_select(0, users) + song.index_select(0, positives)
                                 + negative).sum(-1).mean()
+            if hours is not None:
+                loss = loss + l2 * self.per_member(self.context_rows(hours)).pow(2).sum(-1).sum(-1).mean()
         return loss
 
     @torch.no_grad()
-    def _hardest(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor
-                 ) -> torch.Tensor:
+    def _hardest(self, z: dict[str, torch.Tensor], users: torch.Tensor, candidates: torch.Tensor,
+                 hours: torch.Tensor | None = None) -> torch.Tensor:
         """Each row's highest-scored candidate for each member, (rows, members). Scored without
         gradients, so only the chosen ones pay for the backward pass."""
-        return candidates.gather(1, self.member_scores(z, users, candidates).argmax(1))
+        return candidates.gather(1, self.member_scores(z, users, candidates, hours).argmax(1))
 
     def history_attention(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(edge_index song->user, attention averaged over heads and members) of the last
@@ -320,14 +350,15 @@ class BasicGATRecommender(_GATRecommender):
     node_types = ("user", "song", "artist")
 
     def __init__(self, bundle: GraphBundle, dim: int = 32, heads: int = 4, dropout: float = 0.1,
-                 members: int = 1) -> None:
-        super().__init__(bundle, dim, members)
+                 members: int = 1, context: bool = False) -> None:
+        super().__init__(bundle, dim, members, context)
         self.heads, self.dropout = heads, dropout
         self.branches = nn.ModuleList(_BasicBranch(dim, heads, dropout) for _ in range(members))
         self.reset_parameters()
 
     def hyper_parameters(self) -> dict[str, Any]:
-        return {"dim": self.dim, "heads": self.heads, "dropout": self.dropout, "members": self.members}
+        return {"dim": self.dim, "heads": self.heads, "dropout": self.dropout, "members": self.members,
+                "context": self.context is not None}
 
 
 class EnhancedGATRecommender(_GATRecommender):
@@ -344,8 +375,8 @@ class EnhancedGATRecommender(_GATRecommender):
     node_types = ("user", "song", "artist", "genre")
 
     def __init__(self, bundle: GraphBundle, dim: int = 32, hidden: int = 64, heads: tuple[int, int] = (4, 2),
-                 dropout: float = 0.2, alpha: float = 0.8, members: int = 1) -> None:
-        super().__init__(bundle, dim, members)
+                 dropout: float = 0.2, alpha: float = 0.8, members: int = 1, context: bool = False) -> None:
+        super().__init__(bundle, dim, members, context)
         self.hidden, self.heads, self.dropout, self.alpha = hidden, tuple(heads), dropout, alpha
         relations = tuple(bundle.data.edge_types)
         self.branches = nn.ModuleList(
@@ -359,7 +390,8 @@ class EnhancedGATRecommender(_GATRecommender):
 
     def hyper_parameters(self) -> dict[str, Any]:
         return {"dim": self.dim, "hidden": self.hidden, "heads": list(self.heads),
-                "dropout": self.dropout, "alpha": self.alpha, "members": self.members}
+                "dropout": self.dropout, "alpha": self.alpha, "members": self.members,
+                "context": self.context is not None}
 
     def genre_similarity(self, users: torch.Tensor, songs: torch.Tensor) -> torch.Tensor:
         """Cosine of each user's genre affinities with each of its songs' genres, shaped like
@@ -368,8 +400,8 @@ class EnhancedGATRecommender(_GATRecommender):
         return kernel.genre_similarity(self.user_genre[users], self.song_genre_slots[candidates],
                                        self.song_genre_weight[candidates]).view(songs.shape)
 
-    def member_scores(self, z, users, songs):
-        return kernel.final_scores(self.member_collaborative(z, users, songs),
+    def member_scores(self, z, users, songs, hours=None):
+        return kernel.final_scores(self.member_collaborative(z, users, songs, hours),
                                    self.genre_similarity(users, songs).unsqueeze(-1), self.alpha)
 
     @torch.no_grad()

@@ -64,6 +64,12 @@ def serving_arrays(model: GraphRecommender, for_users: np.ndarray | None = None)
             "attended": z["attended"].cpu().numpy(), "attended_mask": z["attended_mask"].cpu().numpy(),
             "sharpness": model.sharpness.detach().cpu().numpy().astype(np.float32),
         })
+        if model.context is not None:
+            # the week's mean row moved into every user's: a request without a time is then
+            # answered for any time by the plain fast path, and an hour adds its difference
+            every = model.hours_of_week().detach().cpu().numpy()
+            arrays["user_emb"] += every.mean(0)
+            arrays["context_emb"] = every - every.mean(0)
         artist_input = model.embeddings["artist"].weight.detach().cpu().numpy()
         notes["cold_songs_from_artist"] = _fill_cold_songs(arrays, artist_input)
         arrays["sparse_users"] = _supplement_sparse_users(arrays)

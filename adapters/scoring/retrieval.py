@@ -151,12 +151,15 @@ class Retrieval:
         self.query_candidates = query_candidates
         self.index = index  # the deserialised FAISS graph, None where every song is scored
 
-    def _queries(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The users' side of the inner product: embedding part and genre part (None for a
-        model without the genre term), weighted as the score weighs them."""
+    def _queries(self, batch: np.ndarray, context: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The users' side of the inner product: embedding part (in their ``context``, rows
+        added to the users' own, when given) and genre part (None for a model without the
+        genre term), weighted as the score weighs them."""
         mask = self.attended_mask[batch]
         history = (self.song_emb[self.attended[batch]] * mask[:, :, None]).sum(1)
-        embedding = self.alpha * (self.user_emb[batch] + history / np.maximum(mask.sum(1, keepdims=True), 1))
+        user = self.user_emb[batch] if context is None else self.user_emb[batch] + context
+        embedding = self.alpha * (user + history / np.maximum(mask.sum(1, keepdims=True), 1))
         genre = (1 - self.alpha) * self.user_genre_unit[batch] if self.alpha < 1.0 else None
         return (embedding / self.members).astype(np.float32), genre
 
@@ -165,9 +168,10 @@ class Retrieval:
         """The most candidates a user gets."""
         return self.query_candidates + self.attended.shape[1] * self.neighbours.shape[1]
 
-    def candidates(self, users: np.ndarray, exclude: UserSongs | None) -> np.ndarray:
+    def candidates(self, users: np.ndarray, exclude: UserSongs | None,
+                   context: np.ndarray | None = None) -> np.ndarray:
         """(users x pool) distinct candidate songs per user, ``exclude``'s songs left out;
-        -1 pads a row."""
+        -1 pads a row. ``context``: rows added to each user's (``LoadedModel.context_rows``)."""
         n_songs = len(self.song_emb)
         step = max(1, PRODUCT_BLOCK // max(n_songs * self.song_genre_slots.shape[1], 1))
         blocks = []
@@ -176,7 +180,8 @@ class Retrieval:
             excluded = (exclude.dense(batch) if exclude is not None
                         else np.zeros((len(batch), n_songs), dtype=bool))
             rows = np.arange(len(batch))[:, None]
-            found = self._query(batch, excluded)
+            found = self._query(batch, excluded,
+                                None if context is None else context[start:start + step])
             near = np.where(self.attended_mask[batch][:, :, None],
                             self.neighbours[self.attended[batch]], -1).reshape(len(batch), -1)
             pool = np.sort(np.concatenate([found, near], axis=1), axis=1)
@@ -187,10 +192,10 @@ class Retrieval:
         return (np.concatenate(blocks) if blocks
                 else np.zeros((0, self.pool), np.int64)).astype(np.int64)
 
-    def _query(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    def _query(self, batch: np.ndarray, excluded: np.ndarray, context: np.ndarray | None) -> np.ndarray:
         """Each user's best ``query_candidates`` songs by the query's inner product, excluded
         songs left out (-1 where fewer remain)."""
-        embedding, genre = self._queries(batch)
+        embedding, genre = self._queries(batch, context)
         if self.index is None:
             scores = embedding @ self.song_emb.T
             if genre is not None:

@@ -90,6 +90,9 @@ class LoadedModel:
             self.neighbours = data["neighbours"]
             self.genre_basis = data.get("genre_basis")
             self.item_index = deserialise(data["item_index"]) if "item_index" in data else None
+        # (168, members * dim): what each hour of the week adds to a listener's row (the
+        # week's mean is in the row itself); None for a model without listening context
+        self.context_emb: np.ndarray | None = data.get("context_emb") if self.is_gat else None
         self.heard = self._heard(dataset)
         self.song_names, self.artist_names = self._names(dataset)
         self.artist_index = self._artist_index(dataset)
@@ -223,17 +226,34 @@ class LoadedModel:
         return song_names, artist_names
 
     # -- scoring ---------------------------------------------------------------------------
+    def context_rows(self, hours: np.ndarray | None) -> np.ndarray | None:
+        """What each listener's row gains in their context, (len(hours), members * dim): the
+        hour of the week's row, zero where ``hours`` is -1 (any time); None when there is
+        nothing to add (no hours asked for, or a model without context)."""
+        if hours is None or self.context_emb is None:
+            return None
+        hours = np.asarray(hours, dtype=np.int64)
+        return self.context_emb[np.maximum(hours, 0)] * (hours >= 0)[:, None]
+
     def score_parts(self, users: np.ndarray, songs: np.ndarray | slice = slice(None),
-                    backend: str = "numpy", history_masks: np.ndarray | None = None) -> ScoreParts:
+                    backend: str = "numpy", history_masks: np.ndarray | None = None,
+                    hours: np.ndarray | None = None) -> ScoreParts:
         """Collaborative, genre and final scores of ``users`` for ``songs``: all songs by
         default, a list every user shares (1-D), or each user's own (users x m); arrays of
         ``backend`` ("numpy", or "torch": the same kernel on tensors). ``history_masks``
         (users x history slots) scores each row with its user's attended history cut to the
-        mask's slots (a user may repeat: counterfactuals score variants of one history)."""
+        mask's slots (a user may repeat: counterfactuals score variants of one history);
+        ``hours`` each row's hour of the week (-1: none), for a model with context."""
         a = self._arrays(backend)
-        if history_masks is not None:  # each row a user of its own, with the history given
-            a = {**a, "user_emb": a["user_emb"][users], "attended": a["attended"][users],
-                 "attended_mask": history_masks, "user_genre_unit": a["user_genre_unit"][users]}
+        context = self.context_rows(hours)
+        if history_masks is not None or context is not None:  # each row a user of its own
+            user_rows = a["user_emb"][users]
+            if context is not None:
+                user_rows = user_rows + self._index(backend, context.astype(self.user_emb.dtype))
+            a = {**a, "user_emb": user_rows, "attended": a["attended"][users],
+                 "attended_mask": (a["attended_mask"][users] if history_masks is None
+                                   else self._index(backend, history_masks)),
+                 "user_genre_unit": a["user_genre_unit"][users]}
             users = np.arange(len(users))
         own = isinstance(songs, np.ndarray) and songs.ndim == 2
         users, songs = self._index(backend, users), self._index(backend, songs)
@@ -250,22 +270,23 @@ class LoadedModel:
                          else kernel.catalogue_collaborative(*arguments, a["catalogue"][songs][None, :]))
         return ScoreParts(collaborative, genre, kernel.final_scores(collaborative, genre, self.alpha))
 
-    def scores(self, users: np.ndarray, backend: str = "numpy") -> Any:
-        return self.score_parts(users, backend=backend).final
+    def scores(self, users: np.ndarray, backend: str = "numpy", hours: np.ndarray | None = None) -> Any:
+        return self.score_parts(users, backend=backend, hours=hours).final
 
     def top_k(self, users: np.ndarray, k: int, exclude: UserSongs | None = None,
-              backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
-        """Each user's ``k`` best (scores, song indices), ``exclude``'s songs left out; a GAT
-        model ranks in two stages (``adapters.scoring.retrieval``) when its catalogue is larger
-        than the candidate pool. -inf scores (song -1 or an excluded one) fill a row that has
-        fewer than ``k`` songs to offer."""
+              backend: str = "numpy", hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``k`` best (scores, song indices), ``exclude``'s songs left out, in the
+        context of ``hours`` (each user's hour of the week; ignored by a model without
+        context); a GAT model ranks in two stages (``adapters.scoring.retrieval``) when its
+        catalogue is larger than the candidate pool. -inf scores (song -1 or an excluded one)
+        fill a row that has fewer than ``k`` songs to offer."""
         if self.is_gat and len(self.song_ids) > self.retrieval.pool:
-            pool = self.retrieval.candidates(users, exclude)
-            scores = as_numpy(self.score_parts(users, np.maximum(pool, 0), backend).final)
+            pool = self.retrieval.candidates(users, exclude, self.context_rows(hours))
+            scores = as_numpy(self.score_parts(users, np.maximum(pool, 0), backend, hours=hours).final)
             scores[pool < 0] = -np.inf
             values, columns = best_of(scores, k)
             return values, np.take_along_axis(pool, columns, 1)
-        return best_of(as_numpy(self.scores(users, backend)), k, excluded_for(users, exclude))
+        return best_of(as_numpy(self.scores(users, backend, hours)), k, excluded_for(users, exclude))
 
 
 def as_numpy(scores: Any) -> np.ndarray:

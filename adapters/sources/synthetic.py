@@ -4,7 +4,9 @@ Plays come from the hidden ``World``: each user picks the songs they know by a
 Gumbel top-k draw over their true preference (so favourites are likely but not
 certain), then spreads their plays over those songs so that favourites repeat.
 Liked songs are played to the end; the rest are often skipped after a few
-seconds (Beta-distributed completion). Play times follow each user's daily habit.
+seconds (Beta-distributed completion). Play times follow each user's daily habit; with
+``hourly_tastes`` a share of plays falls at the daily peak of the song's genre instead, so
+that what a listener plays depends on the hour.
 """
 
 from __future__ import annotations
@@ -232,7 +234,8 @@ def _completion(world: World, users: np.ndarray, songs: np.ndarray,
     return np.where(skipped, rng.beta(1.2, 9.0, len(users)), rng.beta(14.0, 1.3, len(users)))
 
 
-def _timestamps(world: World, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _timestamps(world: World, users: np.ndarray, songs: np.ndarray, rng: np.random.Generator,
+                hourly: float, hourly_rng: np.random.Generator) -> np.ndarray:
     n_users = len(world.user_types)
     habit = rng.dirichlet(np.full(len(DAILY_PEAKS), 0.7), size=n_users)
     # each play's daily peak drawn from its user's habit, by inverse CDF (as Generator.choice)
@@ -240,6 +243,9 @@ def _timestamps(world: World, users: np.ndarray, rng: np.random.Generator) -> np
     cdf /= cdf[:, -1:]
     below = cdf[users] <= rng.random(len(users))[:, None]
     peak = np.minimum(below.sum(axis=1), len(DAILY_PEAKS) - 1)
+    if hourly:  # its own generator: the default set's draws stay what they were
+        genre_peak = world.song_genres.slots[songs, 0] % len(DAILY_PEAKS)
+        peak = np.where(hourly_rng.random(len(users)) < hourly, genre_peak, peak)
     hour = np.mod(DAILY_PEAKS[peak] + rng.normal(0.0, 1.3, len(users)), 24.0)
     day = rng.integers(0, SPAN_DAYS, len(users))
     return START_EPOCH_S + day * 86_400 + (hour * 3600).astype(np.int64)
@@ -259,7 +265,7 @@ class SyntheticSeedGenerator(SyntheticDataGenerator):
         rngs = stage_rngs(spec.seed)
         users, songs = _sample_user_songs(world, rngs["listening"])
         completion = _completion(world, users, songs, rngs["completion"])
-        played_at = _timestamps(world, users, rngs["time"])
+        played_at = _timestamps(world, users, songs, rngs["time"], spec.hourly_tastes, rngs["hourly"])
         progress.advance()
 
         order = np.lexsort((songs, users, played_at))
@@ -306,7 +312,9 @@ class SyntheticSeedGenerator(SyntheticDataGenerator):
         with atomic_directory_files(out_dir) as staging:
             for name, columns in files.items():
                 counts[name] = _write_csv(staging / name, columns)
-            manifest = {"generator_version": GENERATOR_VERSION, "spec": spec.__dict__}
+            # hourly_tastes named only where asked for: the default set's manifest stays as it was
+            described = {k: v for k, v in spec.__dict__.items() if k != "hourly_tastes" or v}
+            manifest = {"generator_version": GENERATOR_VERSION, "spec": described}
             (staging / "generation.json").write_text(json.dumps(manifest, indent=2) + "\n")
         progress.advance()
         progress.finish()

@@ -96,7 +96,7 @@ class World:
 
 
 def stage_rngs(seed: int) -> dict[str, np.random.Generator]:
-    stages = ("world", "listening", "completion", "time")
+    stages = ("world", "listening", "completion", "time", "hourly")
     children = np.random.SeedSequence(seed).spawn(len(stages))
     return {name: np.random.default_rng(child) for name, child in zip(stages, children, strict=True)}
 

@@ -22,7 +22,15 @@ import torch
 
 from adapters.common.atomic import atomic_file
 from adapters.common.user_songs import UserSongs
-from adapters.evaluation.protocol import K, Pairs, Ranked, Split, rank_served, split_interactions
+from adapters.evaluation.protocol import (
+    K,
+    Pairs,
+    Ranked,
+    Split,
+    rank_in_context,
+    rank_served,
+    split_interactions,
+)
 from adapters.graph.pyg_builder import PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.scoring.export import serving_arrays, write_serving
@@ -57,7 +65,8 @@ def resolve_device(name: str) -> torch.device:
 def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
     if spec.model == "popularity":
         return {}
-    return {"members": spec.members, **({"alpha": spec.alpha} if spec.model == "gat-enhanced" else {})}
+    return {"members": spec.members, "context": spec.context,
+            **({"alpha": spec.alpha} if spec.model == "gat-enhanced" else {})}
 
 
 class BaseTrainer:
@@ -182,6 +191,7 @@ class BaseTrainer:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             users, positives = self.train_pairs.users[batch], self.train_pairs.songs[batch]
+            hours = self.train_pairs.hours[batch]
             # Several negatives per positive: one graph forward pass serves them all and BPR
             # gets more pairs to learn from.
             negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
@@ -192,14 +202,16 @@ class BaseTrainer:
             self.optimizer.zero_grad()
             loss = 0.0
             if len(mine):  # a last batch may hold fewer rows than there are ranks
-                loss = self._step_backward(users[mine], positives[mine], negatives[mine]) * weight
+                loss = self._step_backward(users[mine], positives[mine], negatives[mine],
+                                           hours[mine]) * weight
             distributed.average_gradients(list(self.model.parameters()), self.ranks, weight)
             total += distributed.total(loss, self.ranks)
             self.optimizer.step()
             batches += 1
         return total / max(batches, 1)
 
-    def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> float:
+    def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray,
+                       hours: np.ndarray) -> float:
         """One step's gradients from one message-passing pass; the loss of a batch larger
         than LOSS_CHUNK pairs is taken chunk by chunk against detached copies of the pass's
         embeddings, whose gradients then flow back through the graph once, so memory follows
@@ -209,7 +221,8 @@ class BaseTrainer:
 
         def loss(rows: slice, z: dict[str, torch.Tensor] | None) -> torch.Tensor:
             return self.model.calculate_loss(to(users[rows]), to(positives[rows]), to(negatives[rows]),
-                                             self.spec.l2, hardest=self.spec.hard_negatives, z=z)
+                                             self.spec.l2, hardest=self.spec.hard_negatives, z=z,
+                                             hours=to(hours[rows]))
 
         if len(users) <= LOSS_CHUNK:
             whole = loss(slice(None), None)
@@ -303,7 +316,8 @@ class AdvancedTrainer(BaseTrainer):
 
     def parts(self, dataset: Dataset) -> Split:
         return split_interactions(dataset.interactions, self.spec.validation_share,
-                                  self.spec.test_share, seed=self.spec.seed)
+                                  self.spec.test_share, seed=self.spec.seed,
+                                  by_time=self.spec.split == "temporal")
 
     def on_start(self) -> None:
         self.known_train = self.train_pairs.matrix()
@@ -360,8 +374,15 @@ class AdvancedTrainer(BaseTrainer):
         ranked = self.rank(self.test, self.known_before_test, exported)
         validation = (self.best_score if self.best_state is not None
                       else self.rank(self.validation, self.known_train, exported).recall)
-        return {"recall@10": ranked.recall, "ndcg@10": ranked.ndcg,
-                "users": len(ranked.users), "val_recall@10": validation}
+        figures = {"recall@10": ranked.recall, "ndcg@10": ranked.ndcg,
+                   "users": len(ranked.users), "val_recall@10": validation}
+        if self.spec.context or self.spec.split == "temporal":
+            # one ranking per (listener, hour): only where context is what is being measured
+            in_context = rank_in_context(LoadedModel(exported, None), self.split.test, self.bundle.ids,
+                                         self.known_before_test)
+            figures.update({"context_recall@10": in_context.recall, "context_ndcg@10": in_context.ndcg,
+                            "context_groups": len(in_context.users)})
+        return figures
 
 
 TRAINERS: dict[str, type[BaseTrainer]] = {"simple": SimpleTrainer, "advanced": AdvancedTrainer}

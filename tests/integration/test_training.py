@@ -110,14 +110,15 @@ def test_validating_every_other_epoch_judges_those_epochs_and_the_last(small_dat
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
+@pytest.mark.parametrize(("kind", "context"), [("gat-basic", False), ("gat-enhanced", False),
+                                               ("gat-basic", True)])
 def test_a_batch_in_loss_chunks_gets_the_gradients_of_the_whole_batch(small_dataset, tmp_path, monkeypatch,
-                                                                       kind):
+                                                                       kind, context):
     """Past LOSS_CHUNK pairs a step's loss is taken chunk by chunk against one forward pass:
     same loss, same gradients (dropout off, so both passes compute the same graph)."""
     from adapters.training import trainers
 
-    spec = TrainingSpec(model=kind, epochs=0, l2=1e-3, seed=2)
+    spec = TrainingSpec(model=kind, epochs=0, l2=1e-3, seed=2, context=context)
     trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
     trainer.train(small_dataset)
     trainer.model.eval()
@@ -130,7 +131,7 @@ def test_a_batch_in_loss_chunks_gets_the_gradients_of_the_whole_batch(small_data
     def gradients(chunk: int) -> tuple[float, dict[str, torch.Tensor]]:
         monkeypatch.setattr(trainers, "LOSS_CHUNK", chunk)
         trainer.model.zero_grad()
-        loss = trainer._step_backward(users, positives, negatives)
+        loss = trainer._step_backward(users, positives, negatives, pairs.hours[rows])
         return loss, {name: p.grad.clone() for name, p in trainer.model.named_parameters()
                       if p.grad is not None}
 
