@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/fold_in.py
 	$(BIN)/python benchmarks/backends.py
+	$(BIN)/python benchmarks/context.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) bench-data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.context import describe_hour, hour_of_week
 from domain.errors import CheckpointError, EngineError, InvalidSetting, UnknownEntity
 from domain.model import ExplainedSong, ModelEvaluation, RecommendAllResult, RecommendationList
 from domain.ports import (
@@ -30,6 +31,7 @@ class RecommendQuery:
     genres: tuple[str, ...] = ()
     version: int | None = None  # a registry version; None: the promoted one (of ``model``'s kind)
     counterfactual: bool = False  # explained, with what would take each song out of the list
+    at: int | None = None  # UTC epoch seconds to rank for (listening context); None: any time
 
 
 def _check_k(k: int) -> None:
@@ -92,6 +94,20 @@ class _Answering:
             model.fold_in(self._repository.listening_of([user_id]))
 
 
+def _hour(at: int | None) -> int | None:
+    return None if at is None else int(hour_of_week(at))
+
+
+def _context_notices(recommender: TrainedModel, at: int | None) -> list[str]:
+    """What a list says of the time it was asked for."""
+    if at is None:
+        return []
+    if not recommender.has_context:
+        return ["this model has no listening context (`engine train --context`): the time asked "
+                "for changes nothing"]
+    return [f"ranked for {describe_hour(_hour(at) or 0)} (listening context)"]
+
+
 class Recommend(_Answering):
     def execute(self, query: RecommendQuery) -> RecommendationList:
         _check_k(query.k)
@@ -113,15 +129,16 @@ class Recommend(_Answering):
             recommendations = recommender.popular(query.k, query.genres)
         else:
             notices.extend(recommender.notices_for(query.user_id))
+            notices.extend(_context_notices(recommender, query.at))
             recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
-                                                    explain, query.counterfactual)
+                                                    explain, query.counterfactual, _hour(query.at))
         if not recommendations and not cold_start:
             # One listener's own export: the catalogue is exactly the songs they played.
             notices.append("every song in the catalogue is one this user has played (the catalogue holds "
                            "only the ingested listeners' songs): these are their own songs ranked by the "
                            "model; ingest more listeners to find new ones")
             recommendations = recommender.recommend(query.user_id, query.k, True, explain,
-                                                    query.counterfactual)
+                                                    query.counterfactual, _hour(query.at))
         if not recommendations:
             notices.append("no recommendation left for this user; falling back to the most popular songs")
             recommendations = recommender.popular(query.k)
@@ -131,7 +148,7 @@ class Recommend(_Answering):
 
 class Explain(_Answering):
     def execute(self, user_id: str, song_id: str, model: str | None, plot: Path | None = None,
-                version: int | None = None) -> ExplainedSong:
+                version: int | None = None, at: int | None = None) -> ExplainedSong:
         if plot is not None:
             check_output_file(plot, (".png",), "--plot")
         chosen = chosen_version(self._registry, model, version)
@@ -143,7 +160,7 @@ class Explain(_Answering):
                                 "`engine recommend` serves new users from popularity")
         if not explainer.knows_song(song_id):
             raise UnknownEntity(f"song {song_id!r} is not in the catalogue the model was trained on")
-        explained = explainer.explain(user_id, song_id)
+        explained = explainer.explain(user_id, song_id, _hour(at))
         if plot is not None:
             explainer.plot(user_id, explained, plot)
         return ExplainedSong(model, user_id, explained, None if plot is None else str(plot), chosen.version)

@@ -270,11 +270,18 @@ class Recommender(ABC):
     @abstractmethod
     def genre_names(self) -> Sequence[str]: ...
 
+    @property
+    def has_context(self) -> bool:
+        """Whether the model ranks for the hour of the week (``hour`` below) or ignores it."""
+        return False
+
     @abstractmethod
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
-                  explain: bool = False, counterfactual: bool = False) -> list[Recommendation]:
+                  explain: bool = False, counterfactual: bool = False,
+                  hour: int | None = None) -> list[Recommendation]:
         """The user's top k; ``explain`` says why, ``counterfactual`` (with it) also what would
-        take each song out of the list."""
+        take each song out of the list; ``hour``: the hour of the week to rank for (a model
+        with listening context), None for any time."""
 
     @abstractmethod
     def similar(self, song_id: str, k: int) -> list[Recommendation]:
@@ -303,7 +310,7 @@ class Recommender(ABC):
 
 class Explainer(ABC):
     @abstractmethod
-    def explain(self, user_id: str, song_id: str) -> Recommendation: ...
+    def explain(self, user_id: str, song_id: str, hour: int | None = None) -> Recommendation: ...
 
     @abstractmethod
     def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:

@@ -367,6 +367,19 @@ version_option = click.option(
          "[default: the promoted version].")
 
 
+at_option = click.option(
+    "--at", metavar="TIME",
+    help="Rank for this moment, ISO-8601 (2024-05-01T08:00 is UTC; 2024-05-01T08:00+02:00): a model "
+         "trained with --context adds that hour of the week; other models ignore it [default: any "
+         "time].")
+
+
+def _moment(at: str | None) -> int | None:
+    from domain.context import parse_moment
+
+    return None if at is None else parse_moment(at)
+
+
 @cli.command()
 @click.option("--user", "user_id", help="External user id to recommend for.")
 @click.option("-k", "k", default=10, show_default=True, type=int, help="How many songs.")
@@ -375,6 +388,7 @@ version_option = click.option(
               help="With --explain: also what would take each song out of the list (its rank without "
                    "the most attended history song, and the history songs whose removal drops it out).")
 @click.option("--include-heard", is_flag=True, help="Allow songs the user has already heard.")
+@at_option
 @click.option("--genres", help="For new users: comma-separated genres to draw popular songs from.")
 @click.option("--all-users", is_flag=True, help="Top-k for every user, written to --output.")
 @click.option("--output", type=click.Path(path_type=Path), help="With --all-users: .csv or .parquet.")
@@ -383,8 +397,8 @@ version_option = click.option(
 @json_option
 @click.pass_obj
 def recommend(app: App, user_id: str | None, k: int, explain: bool, counterfactual: bool,
-              include_heard: bool, genres: str | None, all_users: bool, output: Path | None,
-              model: str | None, version: int | None, as_json: bool) -> None:
+              include_heard: bool, at: str | None, genres: str | None, all_users: bool,
+              output: Path | None, model: str | None, version: int | None, as_json: bool) -> None:
     """Recommend songs to a user, with reasons.
 
     Songs the user has not heard, best first; --explain adds why; new users
@@ -405,7 +419,8 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, counterfactu
         raise click.UsageError("give --user USER_ID or --all-users")
     wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
     result = app.container.recommend().execute(
-        RecommendQuery(user_id, k, model, include_heard, explain, wanted, version, counterfactual))
+        RecommendQuery(user_id, k, model, include_heard, explain, wanted, version, counterfactual,
+                       _moment(at)))
     emit(as_json, rendering.recommendation_list_dict(result), rendering.recommendation_list(result))
 
 
@@ -413,11 +428,12 @@ def recommend(app: App, user_id: str | None, k: int, explain: bool, counterfactu
 @click.option("--user", "user_id", required=True, help="External user id.")
 @click.option("--song", "song_id", required=True, help="External song id.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write the attention picture (PNG).")
+@at_option
 @model_option
 @version_option
 @json_option
 @click.pass_obj
-def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str | None,
+def explain(app: App, user_id: str, song_id: str, plot: Path | None, at: str | None, model: str | None,
             version: int | None, as_json: bool) -> None:
     """Explain one user-song score, optionally drawn.
 
@@ -425,7 +441,7 @@ def explain(app: App, user_id: str, song_id: str, plot: Path | None, model: str 
     attention) and popularity context; --plot draws the attention picture.
     """
     model = model or app.settings.chosen_model_kind
-    explained = app.container.explain().execute(user_id, song_id, model, plot, version)
+    explained = app.container.explain().execute(user_id, song_id, model, plot, version, _moment(at))
     emit(as_json, rendering.explained_song_dict(explained), rendering.explained_song(explained))
 
 

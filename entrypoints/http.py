@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from pydantic import BaseModel, Field
 
 from application.recommending import RecommendQuery
+from domain.context import parse_moment
 from domain.errors import CheckpointError, EngineError, InvalidRecord, InvalidSetting, UnknownEntity
 from domain.plays import MAX_PLAY_MS
 from domain.versions import MAX_VERSION
@@ -41,8 +42,19 @@ Version = Annotated[int | None, Query(ge=1, le=MAX_VERSION,
 Id = Annotated[str, Path(min_length=1, max_length=256)]
 Genres = Annotated[str | None, Query(description="comma-separated genres, for new listeners")]
 PromotedVersion = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+At = Annotated[str | None, Query(max_length=64, description="rank for this moment, ISO-8601 "
+                                 "(2024-05-01T08:00 is UTC): a model with listening context adds that "
+                                 "hour of the week; default: any time")]
 Counterfactual = Annotated[bool, Query(description="with the explanation, what would take each song out "
                                                    "of the list (slower: tens of milliseconds a song)")]
+
+
+def _moment(at: str | None) -> int | None:
+    """The ``at`` query parameter as epoch seconds; a 422 naming it when it is no time."""
+    try:
+        return None if at is None else parse_moment(at)
+    except InvalidSetting as error:
+        raise ApiError(422, str(error).replace("--at", "at", 1), "at") from None
 
 
 class ApiError(Exception):
@@ -234,13 +246,13 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False,
     @app.get(f"/{API_VERSION}/users/{{user_id}}/recommendations")
     async def recommendations(user_id: Id, k: K = 10, explain: bool = False, include_heard: bool = False,
                               genres: Genres = None, model_version: Version = None,
-                              counterfactual: Counterfactual = False) -> Response:
+                              counterfactual: Counterfactual = False, at: At = None) -> Response:
         # Read routes run on the event loop: a few milliseconds of numpy each, which a thread
         # hand-off would only add to.
         wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
         result = container.recommend().execute(
             RecommendQuery(user_id, k, model_kind, include_heard, explain, wanted, model_version,
-                           counterfactual))
+                           counterfactual, _moment(at)))
         return _json(rendering.recommendation_list_dict(result))
 
     @app.post(f"/{API_VERSION}/recommendations")
@@ -251,8 +263,10 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False,
             for user in body.user_ids]})
 
     @app.get(f"/{API_VERSION}/users/{{user_id}}/songs/{{song_id}}/explanation")
-    async def explanation(user_id: Id, song_id: Id, model_version: Version = None) -> Response:
-        explained = container.explain().execute(user_id, song_id, model_kind, None, model_version)
+    async def explanation(user_id: Id, song_id: Id, model_version: Version = None, at: At = None
+                          ) -> Response:
+        explained = container.explain().execute(user_id, song_id, model_kind, None, model_version,
+                                                _moment(at))
         return _json(rendering.explained_song_dict(explained))
 
     @app.get(f"/{API_VERSION}/songs/{{song_id}}/similar")

@@ -37,10 +37,11 @@ class ExplanationBuilder:
 
     def explanation(self, user: int, song: int, parts: ScoreParts, column: int,
                      attention: tuple[np.ndarray, np.ndarray] | None = None,
-                     counterfactual_k: int | None = None) -> Explanation:
+                     counterfactual_k: int | None = None, hours: np.ndarray | None = None) -> Explanation:
         """``parts`` holds the user's scores, the song's in ``column``; ``attention`` the
         history attention behind it, when already computed; with ``counterfactual_k``, what
-        would take the song out of a top-k list (``adapters.explain.counterfactual``)."""
+        would take the song out of a top-k list (``adapters.explain.counterfactual``), ranked
+        in the listener's context ``hours`` (as ``parts`` was)."""
         loaded = self.loaded
         collaborative = float(parts.collaborative[0, column])
         genre = float(parts.genre[0, column])
@@ -60,7 +61,7 @@ class ExplanationBuilder:
                             for s, a in zip(songs[:HISTORY_SHOWN], weights[:HISTORY_SHOWN], strict=True))
             if counterfactual_k is not None:
                 what_if = counterfactual(loaded, user, song, counterfactual_k,
-                                         int(songs[0]) if len(songs) else None)
+                                         int(songs[0]) if len(songs) else None, hours)
         popularity = self.popularity_context(song, matched)
         text = self._text(song, collaborative_term, genre_term, genre_influence, history,
                           [(loaded.genre_names[g], float(affinity[g])) for g in matched], popularity)

@@ -21,18 +21,20 @@ from adapters.scoring.served import LoadedModel
 from domain.model import Counterfactual
 
 
-def counterfactual(model: LoadedModel, user: int, song: int, k: int,
-                   top_song: int | None = None) -> Counterfactual | None:
+def counterfactual(model: LoadedModel, user: int, song: int, k: int, top_song: int | None = None,
+                   hours: np.ndarray | None = None) -> Counterfactual | None:
     """The counterfactual of ``song`` for ``user`` in a top-``k`` list; None for a model
-    without a history attention. ``top_song``: the most attended history song, when known."""
+    without a history attention. ``top_song``: the most attended history song, when known;
+    ``hours``: the listener's context the list was ranked in (one hour, or None)."""
     if not model.is_gat:
         return None
-    songs = _ranked_songs(model, user, song)
+    songs = _ranked_songs(model, user, song, hours)
 
     def ranks(masks: np.ndarray) -> np.ndarray:
         """The song's list rank with the attended history cut to each mask, in one kernel pass."""
         scores = model.score_parts(np.full(len(masks), user), slice(None) if songs is None else songs,
-                                   history_masks=masks).final
+                                   history_masks=masks,
+                                   hours=None if hours is None else np.repeat(hours, len(masks))).final
         return model.list_ranks(user, song, np.asarray(scores, dtype=np.float64), songs)
 
     history, mask = model.attended[user], model.attended_mask[user].copy()
@@ -63,9 +65,10 @@ def counterfactual(model: LoadedModel, user: int, song: int, k: int,
                           rank_without_set=current_rank if left else None)
 
 
-def _ranked_songs(model: LoadedModel, user: int, song: int) -> np.ndarray | None:
+def _ranked_songs(model: LoadedModel, user: int, song: int, hours: np.ndarray | None
+                  ) -> np.ndarray | None:
     """The songs a list of ``user`` is ranked among: the catalogue (None), or their candidates."""
     if len(model.song_ids) <= EXACT_LIMIT:
         return None
-    pool = model.retrieval.candidates(np.array([user]), model.heard)[0]
+    pool = model.retrieval.candidates(np.array([user]), model.heard, model.context_rows(hours))[0]
     return np.unique(np.concatenate([pool[pool >= 0], [song]]))

@@ -63,6 +63,10 @@ class CheckpointRecommender(TrainedModel):
     def genre_names(self) -> Sequence[str]:
         return self.loaded.genre_names
 
+    @property
+    def has_context(self) -> bool:
+        return self.loaded.context_emb is not None
+
     def notices_for(self, user_id: str) -> list[str]:
         loaded = self.loaded
         if user_id in loaded.folded_users:
@@ -75,13 +79,15 @@ class CheckpointRecommender(TrainedModel):
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int, include_heard: bool = False,
-                  explain: bool = False, counterfactual: bool = False) -> list[Recommendation]:
+                  explain: bool = False, counterfactual: bool = False,
+                  hour: int | None = None) -> list[Recommendation]:
         explanations = self._explanations
         loaded = explanations.loaded
         user = loaded.user_index[user_id]
-        values, songs = loaded.top_k(np.array([user]), k, _unheard(loaded, include_heard))
+        hours = _hours(hour)
+        values, songs = loaded.top_k(np.array([user]), k, _unheard(loaded, include_heard), hours=hours)
         return _recommendations(explanations, user, values[0], songs[0], explain,
-                                k if counterfactual else None)
+                                k if counterfactual else None, hours)
 
     def similar(self, song_id: str, k: int) -> list[Recommendation]:
         explanations = self._explanations
@@ -147,22 +153,29 @@ class CheckpointRecommender(TrainedModel):
         return table.num_rows
 
     # -- explaining ------------------------------------------------------------------------
-    def explain(self, user_id: str, song_id: str) -> Recommendation:
+    def explain(self, user_id: str, song_id: str, hour: int | None = None) -> Recommendation:
         explanations = self._explanations
         loaded = explanations.loaded
         user, song = loaded.user_index[user_id], loaded.song_index[song_id]
-        parts = loaded.score_parts(np.array([user]))
+        hours = _hours(hour)
+        parts = loaded.score_parts(np.array([user]), hours=hours)
         scores = parts.final[0]
         rank = int(loaded.list_ranks(user, song, parts.final)[0])  # the rank `engine recommend` gives it
         return Recommendation(rank=rank, song_id=song_id, score=float(scores[song]),
                               song_name=loaded.song_names[song], artist_name=loaded.artist_names[song],
                               explanation=explanations.explanation(user, song, parts, column=song,
-                                                                   counterfactual_k=COUNTERFACTUAL_K))
+                                                                   counterfactual_k=COUNTERFACTUAL_K,
+                                                                   hours=hours))
 
     def plot(self, user_id: str, explained: Recommendation, out_path: Path) -> None:
         from adapters.explain.plots import plot_explanation
 
         plot_explanation(explained, self.loaded, user_id, out_path)
+
+
+def _hours(hour: int | None) -> np.ndarray | None:
+    """One listener's context as the scoring arrays take it."""
+    return None if hour is None else np.array([hour], dtype=np.int64)
 
 
 def _unheard(loaded: LoadedModel, include_heard: bool) -> UserSongs | None:
@@ -171,21 +184,21 @@ def _unheard(loaded: LoadedModel, include_heard: bool) -> UserSongs | None:
 
 
 def _recommendations(explanations: ExplanationBuilder, user: int | None, values: np.ndarray,
-                     songs: np.ndarray, explain: bool,
-                     counterfactual_k: int | None = None) -> list[Recommendation]:
+                     songs: np.ndarray, explain: bool, counterfactual_k: int | None = None,
+                     hours: np.ndarray | None = None) -> list[Recommendation]:
     loaded = explanations.loaded
     finite = np.isfinite(values)
     songs = songs[finite]
     parts = None
     attention: list = []
     if explain and user is not None:  # every explained song's score parts and attention in one pass
-        parts = loaded.score_parts(np.array([user]), songs)
+        parts = loaded.score_parts(np.array([user]), songs, hours=hours)
         attention = loaded.history_attentions(user, songs) if loaded.is_gat else []
     result = []
     for rank, (value, song) in enumerate(zip(values[finite].tolist(), songs.tolist(), strict=True), start=1):
         explanation = (explanations.explanation(user, song, parts, rank - 1,
                                                 attention[rank - 1] if attention else None,
-                                                counterfactual_k)
+                                                counterfactual_k, hours)
                        if parts is not None and user is not None else None)
         result.append(Recommendation(
             rank=rank, song_id=loaded.song_ids[song], score=float(value), song_name=loaded.song_names[song],

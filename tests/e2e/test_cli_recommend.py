@@ -71,6 +71,8 @@ def test_evaluate_puts_popularity_beside_the_trained_model(engine, data_dir):
     (["recommend", "--user", "user_0001", "--model", "gat-enhanced"], "engine train --model gat-enhanced"),
     (["explain", "--user", "user_0001", "--song", "nope", "--model", "gat-basic"], "nope"),
     (["recommend", "--user", "user_0001", "--model", "gat-basic", "--genres", "Polka"], "Polka"),
+    (["recommend", "--user", "user_0001", "--model", "gat-basic", "--at", "noon"], "--at 'noon'"),
+    (["explain", "--user", "user_0001", "--song", "track_0001", "--at", "2024-13-01"], "ISO-8601"),
 ])
 def test_bad_requests_exit_2_with_one_line(engine, data_dir, args, message):
     result = engine("--data-dir", data_dir, *args)
@@ -99,3 +101,23 @@ def test_empty_catalogue_exits_2(engine, data_dir, tmp_path):
 def test_evaluate_without_training_exits_2(engine, tmp_path):
     result = engine("--data-dir", tmp_path / "fresh", "evaluate")
     assert result.exit_code == 2 and "engine train" in result.stderr
+
+
+def test_a_context_model_answers_for_the_hour_asked(engine, data_dir):
+    trained = engine.json("--data-dir", data_dir, "train", "--model", "gat-basic", "--context", "--split",
+                          "temporal", "--epochs", "2", "--batch-size", "512")
+    assert trained["test"]["context_groups"] > 0
+    lists = {at: engine.json("--data-dir", data_dir, "recommend", "--user", "user_0003", "-k", "10",
+                             "--explain", "--counterfactual", "--at", at)
+             for at in ("2024-05-01T08:00", "2024-05-01T10:00+02:00", "2024-05-04T22:00")}
+    morning, same_hour, saturday_night = lists.values()
+    assert "ranked for Wednesday 08:00 UTC (listening context)" in morning["notices"]
+    assert morning["recommendations"] == same_hour["recommendations"]
+    assert morning["recommendations"] != saturday_night["recommendations"]
+    song = saturday_night["recommendations"][0]
+    explained = engine.json("--data-dir", data_dir, "explain", "--user", "user_0003",
+                            "--song", song["song_id"], "--at", "2024-05-04T22:00")
+    assert explained["rank"] == 1 and explained["score"] == pytest.approx(song["score"], rel=1e-6)
+    plain = engine.json("--data-dir", data_dir, "recommend", "--user", "user_0003", "--model-version", "1",
+                        "--at", "2024-05-01T08:00")
+    assert any("no listening context" in notice for notice in plain["notices"])

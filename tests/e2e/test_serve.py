@@ -79,6 +79,8 @@ def test_a_batch_answers_every_listener_in_order(api):
 @pytest.mark.parametrize(("method", "path", "body", "status", "field"), [
     ("get", "/v1/users/user_0001/recommendations?k=0", None, 422, "k"),
     ("get", "/v1/users/user_0001/recommendations?k=ten", None, 422, "k"),
+    ("get", "/v1/users/user_0001/recommendations?at=noon", None, 422, "at"),
+    ("get", "/v1/users/user_0001/songs/track_0001/explanation?at=2024-99-01", None, 422, "at"),
     ("post", "/v1/recommendations", {"user_ids": [], "k": 2}, 422, "user_ids"),
     ("post", "/v1/recommendations", {"user_ids": ["u"], "k": "x"}, 422, "k"),
     ("get", "/v1/users/user_0001/songs/no-such-song/explanation", None, 404, None),
