@@ -58,6 +58,9 @@ def training_summary(result: TrainingResult) -> str:
     test = result.test
     quality = (f"test Recall@10 {test['recall@10']:.4f}, NDCG@10 {test['ndcg@10']:.4f}"
                if "recall@10" in test else f"train Recall@10 {test.get('train_recall@10', 0):.4f}")
+    if "context_ndcg@10" in test:
+        quality += (f" (at the hour of first play, {test['context_groups']:,} listener-hours: "
+                    f"Recall@10 {test['context_recall@10']:.4f}, NDCG@10 {test['context_ndcg@10']:.4f})")
     return (f"trained {result.model} ({result.trainer}, {result.device}): "
             f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
             f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
