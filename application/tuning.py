@@ -11,7 +11,7 @@ from typing import Any
 from application.learning import TrainModel
 from domain.errors import EmptyRepository, InvalidSetting
 from domain.ports import HyperparameterSearch, InteractionRepository, ModelTrainer, Progress, TuningReport
-from domain.training import VALIDATION_METRIC, TrainingResult, TrainingSpec
+from domain.training import MODEL_SECTION, VALIDATION_METRIC, TrainingResult, TrainingSpec
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ def _as_toml(spec: TrainingSpec, report: TuningReport) -> str:
         return ("true" if v else "false") if isinstance(v, bool) else repr(v) if isinstance(v, float) \
             else str(v) if isinstance(v, int) else f'"{v}"'
 
-    model = {"kind": spec.model, "alpha": spec.alpha, "members": spec.members}
-    training = {k: v for k, v in spec.as_dict().items() if k not in ("model", "alpha", "members")}
+    fields = spec.as_dict()
+    model = {MODEL_SECTION[k]: v for k, v in fields.items() if k in MODEL_SECTION}
+    training = {k: v for k, v in fields.items() if k not in MODEL_SECTION}
     lines = [f"# engine tune --study {report.study}: best validation Recall@10 {report.best_value:.4f} "
              f"of {report.trials_complete} complete trials", "[model]"]
     lines += [f"{k} = {value(v)}" for k, v in model.items()]

@@ -17,6 +17,10 @@ DEVICES: tuple[str, ...] = get_args(Device)
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 
 
+# TrainingSpec fields that settings keep in the model section (engine.toml's [model]), by
+# their name there; the rest are the training section's, named as in the spec.
+MODEL_SECTION = {"model": "kind", "alpha": "alpha", "members": "members", "context": "context"}
+
 # What the advanced trainer reports after each validated epoch, and what early stopping and
 # `engine tune` judge a run by.
 VALIDATION_METRIC = "val_recall@10"

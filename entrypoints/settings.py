@@ -16,7 +16,15 @@ from pydantic_settings import (
 )
 
 from domain.errors import InvalidSetting, first_line
-from domain.training import Device, InvalidSpec, ModelKind, SplitKind, TrainerKind, TrainingSpec
+from domain.training import (
+    MODEL_SECTION,
+    Device,
+    InvalidSpec,
+    ModelKind,
+    SplitKind,
+    TrainerKind,
+    TrainingSpec,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -89,8 +97,6 @@ class TrainingSettings(_Section):
                              description="random, or temporal: each user's newest discoveries are the test")
 
 
-# TrainingSpec fields that settings keep in the model section, by the setting's name there
-_MODEL_FIELDS = {"model": "kind", "alpha": "alpha", "members": "members", "context": "context"}
 
 
 class SpecProblem(ValueError):
@@ -120,8 +126,8 @@ class Settings(BaseSettings):
         try:
             self.training_spec()
         except InvalidSpec as error:
-            section = "model" if error.setting in _MODEL_FIELDS else "training"
-            raise SpecProblem(f"{_where((section, _MODEL_FIELDS.get(error.setting, error.setting)))}: "
+            section = "model" if error.setting in MODEL_SECTION else "training"
+            raise SpecProblem(f"{_where((section, MODEL_SECTION.get(error.setting, error.setting)))}: "
                               f"{error.problem}") from None
         return self
 
