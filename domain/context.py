@@ -29,6 +29,11 @@ def parse_moment(text: str) -> int:
     except ValueError:
         raise InvalidSetting(f"--at {text!r}: not an ISO-8601 time; write it like 2024-05-01T08:00 "
                              "(UTC) or 2024-05-01T08:00+02:00") from None
+    return epoch_seconds(moment)
+
+
+def epoch_seconds(moment: datetime) -> int:
+    """UTC epoch seconds of a time; one without an offset is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp())

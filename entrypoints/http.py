@@ -12,6 +12,7 @@ import hmac
 import logging
 import pathlib
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -23,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from pydantic import BaseModel, Field
 
 from application.recommending import RecommendQuery
-from domain.context import parse_moment
+from domain.context import epoch_seconds
 from domain.errors import CheckpointError, EngineError, InvalidRecord, InvalidSetting, UnknownEntity
 from domain.plays import MAX_PLAY_MS
 from domain.versions import MAX_VERSION
@@ -42,19 +43,11 @@ Version = Annotated[int | None, Query(ge=1, le=MAX_VERSION,
 Id = Annotated[str, Path(min_length=1, max_length=256)]
 Genres = Annotated[str | None, Query(description="comma-separated genres, for new listeners")]
 PromotedVersion = Annotated[int, Path(ge=1, le=MAX_VERSION)]
-At = Annotated[str | None, Query(max_length=64, description="rank for this moment, ISO-8601 "
-                                 "(2024-05-01T08:00 is UTC): a model with listening context adds that "
-                                 "hour of the week; default: any time")]
+At = Annotated[datetime | None, Query(description="rank for this moment, ISO-8601 (2024-05-01T08:00 "
+                                      "is UTC): a model with listening context adds that hour of the "
+                                      "week; default: any time")]
 Counterfactual = Annotated[bool, Query(description="with the explanation, what would take each song out "
                                                    "of the list (slower: tens of milliseconds a song)")]
-
-
-def _moment(at: str | None) -> int | None:
-    """The ``at`` query parameter as epoch seconds; a 422 naming it when it is no time."""
-    try:
-        return None if at is None else parse_moment(at)
-    except InvalidSetting as error:
-        raise ApiError(422, str(error).replace("--at", "at", 1), "at") from None
 
 
 class ApiError(Exception):
@@ -252,7 +245,7 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False,
         wanted = tuple(g.strip() for g in genres.split(",") if g.strip()) if genres else ()
         result = container.recommend().execute(
             RecommendQuery(user_id, k, model_kind, include_heard, explain, wanted, model_version,
-                           counterfactual, _moment(at)))
+                           counterfactual, None if at is None else epoch_seconds(at)))
         return _json(rendering.recommendation_list_dict(result))
 
     @app.post(f"/{API_VERSION}/recommendations")
@@ -266,7 +259,7 @@ def create_app(container: Any, api_key: str | None, insecure: bool = False,
     async def explanation(user_id: Id, song_id: Id, model_version: Version = None, at: At = None
                           ) -> Response:
         explained = container.explain().execute(user_id, song_id, model_kind, None, model_version,
-                                                _moment(at))
+                                                None if at is None else epoch_seconds(at))
         return _json(rendering.explained_song_dict(explained))
 
     @app.get(f"/{API_VERSION}/songs/{{song_id}}/similar")

@@ -70,7 +70,7 @@ class InMemoryRecommender(TrainedModel):
     def genre_names(self):
         return ["Rock", "Jazz"]
 
-    def recommend(self, user_id, k, include_heard=False, explain=False, counterfactual=False):
+    def recommend(self, user_id, k, include_heard=False, explain=False, counterfactual=False, hour=None):
         return [Recommendation(i + 1, s, 1.0) for i, s in enumerate(self.users[user_id][:k])]
 
     def similar(self, song_id, k):
@@ -86,7 +86,7 @@ class InMemoryRecommender(TrainedModel):
         out_path.write_text("".join(f"{u},{s}\n" for u, songs in self.users.items() for s in songs[:k]))
         return sum(min(k, len(songs)) for songs in self.users.values())
 
-    def explain(self, user_id, song_id):
+    def explain(self, user_id, song_id, hour=None):
         return Recommendation(1, song_id, 0.25)
 
     def fold_in(self, listening):
