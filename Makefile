@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(ENGINE) ingest $(DEMO_DIR)/raw
 	$(ENGINE) stats
 	$(ENGINE) build-graph
-	$(ENGINE) train --model gat-basic
 	$(ENGINE) train --model gat-enhanced
+	$(ENGINE) train --model gat-basic
 	$(ENGINE) recommend --user user_0001 -k 3 --explain
 	$(ENGINE) evaluate
 
