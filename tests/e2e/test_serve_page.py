@@ -39,9 +39,13 @@ def test_a_person_finds_a_listener_and_reads_the_reasons(api):
             first = songs[0].inner_text()
             assert "score" in first and "What would change it" in first
             assert len(songs[0].query_selector_all(".bar")) >= 1  # the attention per history song
+            status = "document.querySelector('#status').textContent"
+            page.fill("#at", "2024-05-01T08:00")  # a time asked for reaches the model
+            page.click("button[type=submit]")
+            page.wait_for_function(f"{status}.includes('no listening context')")
+            page.fill("#at", "")
             page.fill("#listener", "nobody at all")
             page.click("button[type=submit]")
-            status = "document.querySelector('#status').textContent"
             page.wait_for_function(f"{status}.includes('new to the model')")  # popular songs, and why
         finally:
             browser.close()
