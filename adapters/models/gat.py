@@ -365,10 +365,11 @@ class EnhancedGATRecommender(_GATRecommender):
     """Genre-aware: genre nodes and embeddings, two GAT layers (4 heads concatenated
     to 64 dimensions, then 2 heads to 32), batch norm, dropout, and
 
-        final = alpha * collaborative + (1 - alpha) * genre_similarity
+        final = alpha * collaborative + (1 - alpha) * scale * genre_similarity
 
     where genre_similarity is the cosine between the user's genre affinities
-    (training history and declared preferences) and the song's genres.
+    (training history and declared preferences) and the song's genres, and ``scale`` is
+    learned (the exported model folds it into its alpha: ``served_alpha``).
     """
 
     kind = "gat-enhanced"
@@ -386,6 +387,10 @@ class EnhancedGATRecommender(_GATRecommender):
         self.register_buffer("user_genre", F.pad(F.normalize(bundle.user_genre, dim=1), (0, 1)))
         self.register_buffer("song_genre_slots", bundle.song_genre_slots.clone())
         self.register_buffer("song_genre_weight", torch.from_numpy(bundle.song_genres.weights()))
+        # log of the genre cosine's scale, learned with the BPR loss: a cosine in [0, 1] mixed
+        # as it is with a collaborative score of 10 and more moved the score by 1 %; it starts
+        # at e^2.3 = 10, about the collaborative score's size
+        self.log_genre_scale = nn.Parameter(torch.tensor(2.3))
         self.reset_parameters()
 
     def hyper_parameters(self) -> dict[str, Any]:
@@ -401,11 +406,24 @@ class EnhancedGATRecommender(_GATRecommender):
                                        self.song_genre_weight[candidates]).view(songs.shape)
 
     def member_scores(self, z, users, songs, hours=None):
-        return kernel.final_scores(self.member_collaborative(z, users, songs, hours),
-                                   self.genre_similarity(users, songs).unsqueeze(-1), self.alpha)
+        genre = self.genre_similarity(users, songs).unsqueeze(-1) * self.log_genre_scale.exp()
+        return kernel.final_scores(self.member_collaborative(z, users, songs, hours), genre, self.alpha)
+
+    def served_alpha(self) -> float:
+        """The collaborative share the exported model mixes with the plain cosine: the same
+        ranking as ``alpha`` with the learned scale (every score divided by alpha + (1 -
+        alpha) * scale), so the explanations' genre influence is the share it really has."""
+        scale = float(self.log_genre_scale.detach().exp())
+        return self.alpha / (self.alpha + (1 - self.alpha) * scale)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a checkpoint from before the learned scale scored the plain cosine: scale 1
+        state_dict.setdefault(prefix + "log_genre_scale", torch.zeros(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def full_sort_predict(self, users, z=None):
         genre = kernel.genre_similarity(self.user_genre[users], self.song_genre_slots.unsqueeze(0),
                                         self.song_genre_weight.unsqueeze(0))
-        return kernel.final_scores(super().full_sort_predict(users, z), genre, self.alpha)
+        return kernel.final_scores(super().full_sort_predict(users, z), genre * self.log_genre_scale.exp(),
+                                   self.alpha)

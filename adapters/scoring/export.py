@@ -54,7 +54,7 @@ def serving_arrays(model: GraphRecommender, for_users: np.ndarray | None = None)
         "genre_names": np.array(bundle.genre_names, dtype=str),
     }
     notes: dict[str, int] = {}
-    alpha = model.alpha if isinstance(model, EnhancedGATRecommender) else 1.0
+    alpha = model.served_alpha() if isinstance(model, EnhancedGATRecommender) else 1.0
     if isinstance(model, _GATRecommender):
         with torch.no_grad():
             z = model()
