@@ -139,8 +139,13 @@ def test_enhanced_score_is_alpha_mix_of_collaborative_and_genre(small_dataset):
     users, songs = torch.arange(5), torch.arange(5)
     with torch.no_grad():
         z = model()
-        expected = 0.7 * model.collaborative(z, users, songs) + 0.3 * model.genre_similarity(users, songs)
+        scale = model.log_genre_scale.exp()
+        collaborative, genre = model.collaborative(z, users, songs), model.genre_similarity(users, songs)
+        expected = 0.7 * collaborative + 0.3 * scale * genre
         assert torch.allclose(model.pair_scores(users, songs), expected)
+        # the exported alpha mixes the plain cosine into the same scores, divided by one constant
+        served = model.served_alpha() * collaborative + (1 - model.served_alpha()) * genre
+        assert torch.allclose(served * (0.7 + 0.3 * scale), expected, atol=1e-5)
         assert torch.allclose(model.full_sort_predict(users, z)[users, songs], expected, atol=1e-5)
         # several songs per user score as the same pairs one by one
         candidates = torch.randint(0, SMALL.songs, (5, 3))
