@@ -98,14 +98,14 @@ def _hour(at: int | None) -> int | None:
     return None if at is None else int(hour_of_week(at))
 
 
-def _context_notices(recommender: TrainedModel, at: int | None) -> list[str]:
+def _context_notices(recommender: TrainedModel, hour: int | None) -> list[str]:
     """What a list says of the time it was asked for."""
-    if at is None:
+    if hour is None:
         return []
     if not recommender.has_context:
         return ["this model has no listening context (`engine train --context`): the time asked "
                 "for changes nothing"]
-    return [f"ranked for {describe_hour(_hour(at) or 0)} (listening context)"]
+    return [f"ranked for {describe_hour(hour)} (listening context)"]
 
 
 class Recommend(_Answering):
@@ -120,6 +120,7 @@ class Recommend(_Answering):
                                  f"{', '.join(recommender.genre_names())}")
         notices: list[str] = []
         explain = query.explain or query.counterfactual  # a counterfactual is part of an explanation
+        hour = _hour(query.at)
         self._fold_in_if_new(recommender, query.user_id)
         cold_start = not recommender.knows_user(query.user_id)
         if cold_start:
@@ -129,16 +130,16 @@ class Recommend(_Answering):
             recommendations = recommender.popular(query.k, query.genres)
         else:
             notices.extend(recommender.notices_for(query.user_id))
-            notices.extend(_context_notices(recommender, query.at))
+            notices.extend(_context_notices(recommender, hour))
             recommendations = recommender.recommend(query.user_id, query.k, query.include_heard,
-                                                    explain, query.counterfactual, _hour(query.at))
+                                                    explain, query.counterfactual, hour)
         if not recommendations and not cold_start:
             # One listener's own export: the catalogue is exactly the songs they played.
             notices.append("every song in the catalogue is one this user has played (the catalogue holds "
                            "only the ingested listeners' songs): these are their own songs ranked by the "
                            "model; ingest more listeners to find new ones")
             recommendations = recommender.recommend(query.user_id, query.k, True, explain,
-                                                    query.counterfactual, _hour(query.at))
+                                                    query.counterfactual, hour)
         if not recommendations:
             notices.append("no recommendation left for this user; falling back to the most popular songs")
             recommendations = recommender.popular(query.k)

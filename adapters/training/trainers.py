@@ -242,22 +242,24 @@ class BaseTrainer:
 
     @torch.no_grad()
     def rank(self, relevant: UserSongs, exclude: UserSongs | None,
-             exported: dict[str, np.ndarray] | None = None) -> Ranked:
+             exported: LoadedModel | None = None) -> Ranked:
         """Rank as the exported model ranks (cold-start rules included): what is validated
         and tested is what `engine recommend` serves from these weights, through the same
         kernel. Validation exports the current weights and ranks on torch's arrays (several
         threads; the scores agree with numpy's to float rounding); the final figures rank the
-        arrays the run publishes (``exported``) on numpy's, as `engine evaluate` does."""
+        model the run publishes (``exported``, ``final_export``) on numpy's, as `engine
+        evaluate` does."""
         if exported is None:
             ranked_users = np.flatnonzero(relevant.counts() > 0)
             return rank_served(LoadedModel(serving_arrays(self.model, ranked_users), None), relevant,
                                exclude, k=K, backend="torch")
-        return rank_served(LoadedModel(exported, None), relevant, exclude, k=K)
+        return rank_served(exported, relevant, exclude, k=K)
 
-    def final_export(self) -> dict[str, np.ndarray]:
-        """The final weights exported once: ranked for the run's figures, then published."""
+    def final_export(self) -> LoadedModel:
+        """The final weights exported once (the arrays kept to publish) and loaded once for
+        every figure of the run."""
         self.exported = serving_arrays(self.model)
-        return self.exported
+        return LoadedModel(self.exported, None)
 
     def _save(self, name: str, epoch: int) -> Path:
         path = self.out_dir / name
@@ -378,8 +380,7 @@ class AdvancedTrainer(BaseTrainer):
                    "users": len(ranked.users), "val_recall@10": validation}
         if self.spec.context or self.spec.split == "temporal":
             # one ranking per (listener, hour): only where context is what is being measured
-            in_context = rank_in_context(LoadedModel(exported, None), self.split.test, self.bundle.ids,
-                                         self.known_before_test)
+            in_context = rank_in_context(exported, self.split.test, self.bundle.ids, self.known_before_test)
             figures.update({"context_recall@10": in_context.recall, "context_ndcg@10": in_context.ndcg,
                             "context_groups": len(in_context.users)})
         return figures
