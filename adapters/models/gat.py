@@ -39,6 +39,23 @@ COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
 ATTENDED_HISTORY = 20
 
 
+class ScalarWeightGATConv(GATConv):
+    """GATConv whose one-dimensional edge weight enters the attention as one scalar per head.
+
+    GATConv projects each edge's weight to heads x channels and dots it with ``att_edge``: for
+    a weight of one dimension that is the weight times one number per head, computed here
+    once per head instead of once per edge (the same parameters, the same attention; the
+    projection was a third of a training step's message passing on a 10x set)."""
+
+    def edge_update(self, alpha_j, alpha_i, edge_attr, index, ptr, dim_size):
+        if edge_attr is None or self.lin_edge is None or index.numel() == 0:
+            return super().edge_update(alpha_j, alpha_i, edge_attr, index, ptr, dim_size)
+        per_head = (self.lin_edge.weight.view(self.heads, self.out_channels)
+                    * self.att_edge.view(self.heads, self.out_channels)).sum(-1)
+        return super().edge_update(alpha_j + edge_attr.view(-1, 1) * per_head, alpha_i, None, index,
+                                   ptr, dim_size)
+
+
 class HeteroGATLayer(nn.Module):
     """One GATConv per relation; messages into a node type are summed over relations.
 
@@ -53,7 +70,7 @@ class HeteroGATLayer(nn.Module):
         super().__init__()
         self.relations = relations
         self.convs = nn.ModuleDict({
-            "__".join(rel): GATConv((in_dim, in_dim), out_dim, heads=heads, concat=concat,
+            "__".join(rel): ScalarWeightGATConv((in_dim, in_dim), out_dim, heads=heads, concat=concat,
                                     dropout=attention_dropout, add_self_loops=False,
                                     edge_dim=1 if rel in WEIGHTED else None)
             for rel in relations})
