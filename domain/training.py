@@ -11,10 +11,12 @@ ModelKind = Literal["popularity", "gat-basic", "gat-enhanced"]
 TrainerKind = Literal["simple", "advanced"]
 Device = Literal["auto", "cpu", "cuda"]
 SplitKind = Literal["random", "temporal"]
+MessagePassing = Literal["auto", "full", "sampled"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 TRAINER_KINDS: tuple[str, ...] = get_args(TrainerKind)
 DEVICES: tuple[str, ...] = get_args(Device)
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
+MESSAGE_PASSING: tuple[str, ...] = get_args(MessagePassing)
 
 
 # TrainingSpec fields that settings keep in the model section (engine.toml's [model]), by
@@ -47,9 +49,10 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "patience": (1, None, True, True), "validate_every": (1, None, True, True),
     "seed": (0, 2**32 - 1, True, True), "alpha": (0, 1, True, True), "members": (1, None, True, True),
     "checkpoint_every": (0, None, True, True), "validation_share": (0, 0.5, False, False),
-    "test_share": (0, 0.5, False, False), "validation_users": (0, None, True, True)}
+    "test_share": (0, 0.5, False, False), "validation_users": (0, None, True, True),
+    "fanout": (1, None, True, True)}
 _CHOICES: dict[str, tuple[str, ...]] = {"model": MODEL_KINDS, "trainer": TRAINER_KINDS, "device": DEVICES,
-                                        "split": SPLIT_KINDS}
+                                        "split": SPLIT_KINDS, "message_passing": MESSAGE_PASSING}
 
 
 def _range_problem(value: float, low: float | None, high: float | None, low_in: bool,
@@ -93,6 +96,11 @@ class TrainingSpec:
     split: SplitKind = "random"
     # GAT models: add the hour of the week of each play to the listener's side of the score
     context: bool = False
+    # GAT models: each step's messages over the whole graph (full), or over the sampled
+    # neighbourhoods of its batch (sampled: at most ``fanout`` edges into a node per relation
+    # and hop); auto picks by the graph's size (adapters/training/trainers.py)
+    message_passing: MessagePassing = "auto"
+    fanout: int = 20
 
     def __post_init__(self) -> None:
         """The one place a training setting is checked: a spec out of range is never made."""

@@ -14,7 +14,7 @@ import click
 
 from domain.errors import EngineError, first_line
 from domain.ports import SOURCE_FORMATS
-from domain.training import DEVICES, MODEL_KINDS, SPLIT_KINDS, TRAINER_KINDS
+from domain.training import DEVICES, MESSAGE_PASSING, MODEL_KINDS, SPLIT_KINDS, TRAINER_KINDS
 from entrypoints import rendering
 
 EXIT_USER_ERROR = 2
@@ -283,6 +283,14 @@ def build_graph(app: App, as_json: bool) -> None:
               help="advanced: rank the validation songs of this many users (a sample fixed by the "
                    "seed) after each epoch, so one validation costs bounded time on any data; 0 ranks "
                    "every user [setting training.validation_users; default 5000]. The test ranks all.")
+@click.option("--message-passing", type=click.Choice(MESSAGE_PASSING),
+              help="GAT models: full runs each step's messages over the whole training graph; sampled "
+                   "over its batch's sampled neighbourhoods only (at most --fanout edges into a node "
+                   "per relation and hop), so a step's cost follows the batch, not the graph; auto "
+                   "samples on large graphs [setting training.message_passing; default auto].")
+@click.option("--fanout", type=int,
+              help="Sampled message passing: the most incoming edges of a node kept per relation and "
+                   "hop [setting training.fanout; default 20].")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train data-parallel in this many processes on this machine (torch.distributed: "
                    "each takes a share of every batch, gradients are averaged, the first writes the "

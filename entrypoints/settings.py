@@ -20,6 +20,7 @@ from domain.training import (
     MODEL_SECTION,
     Device,
     InvalidSpec,
+    MessagePassing,
     ModelKind,
     SplitKind,
     TrainerKind,
@@ -95,6 +96,12 @@ class TrainingSettings(_Section):
                                   description="users ranked in each validation, a seeded sample; 0: all")
     split: SplitKind = Field(default=_SPEC.split,
                              description="random, or temporal: each user's newest discoveries are the test")
+    message_passing: MessagePassing = Field(
+        default=_SPEC.message_passing,
+        description="full: every step over the whole graph; sampled: over the batch's sampled "
+                    "neighbourhoods; auto: by the graph's size")
+    fanout: int = Field(default=_SPEC.fanout,
+                        description="sampled message passing: most edges into a node per relation and hop")
 
 
 

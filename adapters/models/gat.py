@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATConv
 
+from adapters.graph.neighbourhoods import Neighbourhood
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
 from adapters.models.base import GraphRecommender
 from adapters.scoring import kernel
@@ -121,6 +122,10 @@ class _GATRecommender(GraphRecommender):
     the members' mean of their own attention-weighted similarities."""
 
     node_types: tuple[str, ...] = ()
+    # how many hops of messages reach a score, and over which relations (what a sampled
+    # neighbourhood must hold)
+    message_layers = 1
+    message_relations: tuple[Relation, ...] = COLLABORATIVE
 
     def __init__(self, bundle: GraphBundle, dim: int, members: int, context: bool) -> None:
         super().__init__(bundle)
@@ -172,25 +177,33 @@ class _GATRecommender(GraphRecommender):
         """``(..., members * dim)`` embeddings as ``(..., members, dim)``."""
         return rows.view(*rows.shape[:-1], self.members, self.dim)
 
-    def forward(self) -> dict[str, torch.Tensor]:
+    def forward(self, sample: Neighbourhood | None = None) -> dict[str, torch.Tensor]:
         """Final user and song embeddings (each member's ``readout`` of its input and its GAT
         output, side by side) and each user's attended history (``attended``: users x
         ATTENDED_HISTORY song indices, ``attended_mask`` marking the real ones), read off the
-        current graph."""
-        x = self.inputs()
+        current graph; with ``sample``, only its nodes' embeddings from its subgraph, rows in
+        its local order (``user_of`` / ``song_of`` map a global index to its row)."""
+        x, graph = self.inputs(), self.bundle.data
+        if sample is not None:
+            x = {t: v.index_select(0, sample.nodes[t]) for t, v in x.items()}
+            graph = sample.graph
         outputs: dict[str, list[torch.Tensor]] = {"user": [], "song": []}
-        self.last_attention = []
+        attention_kept: list[dict[Relation, torch.Tensor]] = []
         for k, branch in enumerate(self.branches):
             member_x = {t: self.member_slice(v, k).contiguous() for t, v in x.items()}
-            h, attention = branch(member_x, self.bundle.data)
-            self.last_attention.append({rel: alpha.detach() for rel, alpha in attention.items()})
+            h, attention = branch(member_x, graph)
+            attention_kept.append({rel: alpha.detach() for rel, alpha in attention.items()})
             for t, parts in outputs.items():
                 parts.append(branch.readout(member_x[t], h[t]))
+        if sample is None:  # what explanations read is the whole graph's attention
+            self.last_attention = attention_kept
         z = {t: parts[0] if len(parts) == 1 else torch.cat(parts, 1) for t, parts in outputs.items()}
-        z["attended"], z["attended_mask"] = self._attended_history()
+        z["attended"], z["attended_mask"] = self.attended_songs()
+        if sample is not None:
+            z["user_of"], z["song_of"] = sample.local["user"], sample.local["song"]
         return z
 
-    def _attended_history(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def attended_songs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``attended_history`` of the bound graph, recomputed only when the graph is swapped."""
         data = self.bundle.data
         if getattr(self, "_attended_for", None) is not data:
@@ -210,12 +223,16 @@ class _GATRecommender(GraphRecommender):
         history rows and the attention bias of the blocked history slots; each user's row in
         its context (``hours``) for a model that learns one. index_select because its backward
         is far cheaper on the CPU than advanced indexing's."""
+        def rows(kind: str, index: torch.Tensor) -> torch.Tensor:
+            of = z.get(kind + "_of")  # a sampled pass: global indices to its rows
+            return z[kind].index_select(0, index if of is None else of.index_select(0, index))
+
         history = z["attended"].index_select(0, users)
         blocked = kernel.blocked_slots(history, z["attended_mask"].index_select(0, users), candidates)
         songs = z["song"]
-        candidate_rows = songs.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
-        history_rows = songs.index_select(0, history.view(-1)).view(*history.shape, -1)
-        user_rows = z["user"].index_select(0, users)
+        candidate_rows = rows("song", candidates.reshape(-1)).view(*candidates.shape, -1)
+        history_rows = rows("song", history.view(-1)).view(*history.shape, -1)
+        user_rows = rows("user", users)
         if hours is not None and self.context is not None:
             user_rows = user_rows + self.context_rows(hours)
         return user_rows, candidate_rows, history_rows, kernel.attention_bias(blocked, songs)
@@ -397,6 +414,7 @@ class EnhancedGATRecommender(_GATRecommender):
         super().__init__(bundle, dim, members, context)
         self.hidden, self.heads, self.dropout, self.alpha = hidden, tuple(heads), dropout, alpha
         relations = tuple(bundle.data.edge_types)
+        self.message_layers, self.message_relations = 2, relations
         self.branches = nn.ModuleList(
             _EnhancedBranch(relations, self.node_types, dim, hidden, self.heads, dropout)
             for _ in range(members))

@@ -31,6 +31,7 @@ from adapters.evaluation.protocol import (
     rank_served,
     split_interactions,
 )
+from adapters.graph.neighbourhoods import NeighbourhoodSampler
 from adapters.graph.pyg_builder import PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
 from adapters.scoring.export import serving_arrays, write_serving
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 MAX_STEPS_PER_EPOCH = 20
 # Pairs scored at once in a step's loss: bounds a large batch's memory.
 LOSS_CHUNK = 4096
+# message_passing auto: sampled neighbourhoods from this many training pairs on (below, a
+# batch's neighbourhoods hold most of the graph and full passes cost less an epoch)
+SAMPLED_FROM_PAIRS = 2_000_000
 
 
 def resolve_device(name: str) -> torch.device:
@@ -106,9 +110,10 @@ class BaseTrainer:
         self.split = self.parts(dataset)
         self.bundle = PygGraphBuilder().build_bundle(dataset, self.split.train)
         self.model = create_model(self.spec.model, self.bundle, **model_hyper_parameters(self.spec))
+        self.train_pairs = Pairs(self.split.train, self.bundle.ids)
+        self.neighbourhoods = self._neighbourhood_sampler()
         self.bundle.data = self.bundle.data.to(self.device)
         self.model.to(self.device)
-        self.train_pairs = Pairs(self.split.train, self.bundle.ids)
         self.best_epoch = 0
         epochs = self.spec.epochs if self.model.trainable else 0
         self.average: WeightAverage | None = None
@@ -176,16 +181,35 @@ class BaseTrainer:
                          "them with `engine ingest ... --artist-genres FILE`")
         return notes
 
+    def message_passing(self) -> str:
+        """full or sampled: the spec's, or for auto, sampled on graphs of SAMPLED_FROM_PAIRS
+        training pairs and more."""
+        if self.spec.message_passing != "auto":
+            return self.spec.message_passing
+        return "sampled" if len(self.train_pairs.users) >= SAMPLED_FROM_PAIRS else "full"
+
+    def _neighbourhood_sampler(self) -> NeighbourhoodSampler | None:
+        relations = getattr(self.model, "message_relations", None)
+        if not self.model.trainable or relations is None or self.message_passing() != "sampled":
+            return None
+        return NeighbourhoodSampler(self.bundle.data, relations, self.model.message_layers,
+                                    self.spec.fanout, self.spec.seed)
+
     def epoch_batch_size(self) -> int:
-        """The spec's batch size, or larger where an epoch would otherwise take more than
-        MAX_STEPS_PER_EPOCH steps: each step passes messages over the whole graph, so a
-        fixed batch would make an epoch cost grow with the square of the data."""
+        """The spec's batch size; with full message passing, larger where an epoch would
+        otherwise take more than MAX_STEPS_PER_EPOCH steps: each step then passes messages
+        over the whole graph, so a fixed batch would make an epoch cost grow with the square
+        of the data."""
+        if self.neighbourhoods is not None:
+            return self.spec.batch_size
         return max(self.spec.batch_size, -(-len(self.train_pairs.users) // MAX_STEPS_PER_EPOCH))
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         generator = torch.Generator().manual_seed(self.spec.seed + epoch)
         order = torch.randperm(len(self.train_pairs.users), generator=generator).numpy()
+        if self.neighbourhoods is not None:
+            self.neighbourhoods.shuffle()
         batch_size = self.epoch_batch_size()
         total, batches = 0.0, 0
         for start in range(0, len(order), batch_size):
@@ -210,6 +234,23 @@ class BaseTrainer:
             batches += 1
         return total / max(batches, 1)
 
+    def message_pass(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+                     ) -> dict[str, torch.Tensor]:
+        """The step's embeddings: over the whole graph, or over the sampled neighbourhoods of
+        the batch's users and of every song its loss reads (positives, negatives, the users'
+        attended history)."""
+        if self.neighbourhoods is None:
+            return self.model.embed()
+        batch_users = torch.from_numpy(np.unique(users))
+        attended = self.model.attended_songs()[0].cpu().index_select(0, batch_users)
+        songs = torch.unique(torch.cat([torch.from_numpy(positives), torch.from_numpy(negatives).reshape(-1),
+                                        attended.reshape(-1)]))
+        sample = self.neighbourhoods.sample({"user": batch_users, "song": songs})
+        sample.graph = sample.graph.to(self.device)
+        sample.nodes = {t: v.to(self.device) for t, v in sample.nodes.items()}
+        sample.local = {t: v.to(self.device) for t, v in sample.local.items()}
+        return self.model(sample)
+
     def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray,
                        hours: np.ndarray) -> float:
         """One step's gradients from one message-passing pass; the loss of a batch larger
@@ -219,16 +260,16 @@ class BaseTrainer:
         def to(array: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(array).to(self.device)
 
-        def loss(rows: slice, z: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        def loss(rows: slice, z: dict[str, torch.Tensor]) -> torch.Tensor:
             return self.model.calculate_loss(to(users[rows]), to(positives[rows]), to(negatives[rows]),
                                              self.spec.l2, hardest=self.spec.hard_negatives, z=z,
                                              hours=to(hours[rows]))
 
+        z = self.message_pass(users, positives, negatives)
         if len(users) <= LOSS_CHUNK:
-            whole = loss(slice(None), None)
+            whole = loss(slice(None), z)
             whole.backward()
             return float(whole.item())
-        z = self.model.embed()
         scored = [name for name, value in z.items() if value.requires_grad]
         detached = {name: value.detach().requires_grad_(name in scored) for name, value in z.items()}
         total = 0.0
