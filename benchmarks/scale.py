@@ -9,7 +9,7 @@ then how an epoch's time grows from one set to the next. Targets (issue 16): an 
 at most 12x for each 10x of data; at 10x the best GAT beats ALS on both metrics and trains in
 at most 10 minutes; at 100x training takes at most 60 minutes and 12 GB, generate at most
 2 minutes and 4 GB, all-users top-10 at most 5 minutes, explained p99 at most 20 ms.
-Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--device cpu|cuda]
+Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--device cpu|cuda] [--train-flags "..."]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float,
             f"implicit ALS {chosen}": (als.recall, als.ndcg)}
 
 
-def run_scale(scale: int, work: Path, device: str) -> dict:
+def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
     spec = {name: value * scale for name, value in BASE.items()}
     shutil.rmtree(work / f"{scale}x", ignore_errors=True)  # every figure from a clean start
     raw, data_dir = work / f"{scale}x" / "raw", work / f"{scale}x" / "engine"
@@ -75,7 +75,7 @@ def run_scale(scale: int, work: Path, device: str) -> dict:
     figures = {"scale": scale, "generate": generate, "ingest": ingest, "train": {}}
     for model in GAT_MODELS:
         run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model,
-                       "--device", device, "--json"])
+                       "--device", device, *train_flags, "--json"])
         figures["train"][model] = (run, json.loads(run.stdout))
     best = max(GAT_MODELS, key=lambda m: figures["train"][m][1]["test"]["ndcg@10"])
     figures["best"] = best
@@ -89,8 +89,10 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "scale")
+    parser.add_argument("--train-flags", default="",
+                        help="more `engine train` flags for both GAT models, e.g. \"--l2 0.1 --ema-decay 0.99\"")
     args = parser.parse_args()
-    results = [run_scale(scale, args.work, args.device) for scale in args.scales]
+    results = [run_scale(scale, args.work, args.device, args.train_flags.split()) for scale in args.scales]
 
     rows = []
     for f in results:
@@ -99,7 +101,8 @@ def main() -> None:
         rows.append([label, "ingest", f"{f['ingest'].wall_s:.1f}", gb(f["ingest"]), "", "", ""])
         for model, (run, result) in f["train"].items():
             test = result["test"]
-            rows.append([label, f"train {model} ({result['epochs_run']} epochs)", f"{run.wall_s:.1f}",
+            rows.append([label, f"train {model} ({result['epochs_run']} epochs, "
+                         f"{result['message_passing']} message passing)", f"{run.wall_s:.1f}",
                          gb(run), f"{epoch_seconds(result):.1f}", f"{test['recall@10']:.4f}",
                          f"{test['ndcg@10']:.4f}"])
         for name, (recall, ndcg) in f["references"].items():

@@ -98,7 +98,8 @@ class TrainingSpec:
     context: bool = False
     # GAT models: each step's messages over the whole graph (full), or over the sampled
     # neighbourhoods of its batch (sampled: at most ``fanout`` edges into a node per relation
-    # and hop); auto picks by the graph's size (adapters/training/trainers.py)
+    # and hop); auto samples where a full-graph run would not fit in the device's memory
+    # (adapters/training/trainers.py)
     message_passing: MessagePassing = "auto"
     fanout: int = 20
 
@@ -136,6 +137,7 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
+    message_passing: str = "full"  # what each step passed messages over: full or sampled
     split: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know about this run
     run: str | None = None  # the published run's directory; None where this process wrote none

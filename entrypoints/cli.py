@@ -286,8 +286,10 @@ def build_graph(app: App, as_json: bool) -> None:
 @click.option("--message-passing", type=click.Choice(MESSAGE_PASSING),
               help="GAT models: full runs each step's messages over the whole training graph; sampled "
                    "over its batch's sampled neighbourhoods only (at most --fanout edges into a node "
-                   "per relation and hop), so a step's cost follows the batch, not the graph; auto "
-                   "samples on large graphs [setting training.message_passing; default auto].")
+                   "per relation and hop): a step's cost and memory follow the batch, not the graph; "
+                   "auto samples only where a full-graph run would not fit in memory (on 2 cores "
+                   "full costs less an epoch up to 100x the default set, docs/models.md) "
+                   "[setting training.message_passing; default auto].")
 @click.option("--fanout", type=int,
               help="Sampled message passing: the most incoming edges of a node kept per relation and "
                    "hop [setting training.fanout; default 20].")

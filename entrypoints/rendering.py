@@ -61,7 +61,8 @@ def training_summary(result: TrainingResult) -> str:
     if "context_ndcg@10" in test:
         quality += (f" (at the hour of first play, {test['context_groups']:,} listener-hours: "
                     f"Recall@10 {test['context_recall@10']:.4f}, NDCG@10 {test['context_ndcg@10']:.4f})")
-    return (f"trained {result.model} ({result.trainer}, {result.device}): "
+    passing = ", sampled neighbourhoods" if result.message_passing == "sampled" else ""
+    return (f"trained {result.model} ({result.trainer}, {result.device}{passing}): "
             f"{result.parameters['total']:,} parameters, best epoch {result.best_epoch} of "
             f"{result.epochs_run}, {quality}, {result.wall_s:.1f}s\n"
             f"checkpoint {result.files.get('model')}; metrics {result.files.get('metrics')}"

@@ -99,7 +99,7 @@ class TrainingSettings(_Section):
     message_passing: MessagePassing = Field(
         default=_SPEC.message_passing,
         description="full: every step over the whole graph; sampled: over the batch's sampled "
-                    "neighbourhoods; auto: by the graph's size")
+                    "neighbourhoods; auto: sampled where a full-graph run would not fit in memory")
     fanout: int = Field(default=_SPEC.fanout,
                         description="sampled message passing: most edges into a node per relation and hop")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -51,9 +52,13 @@ log = logging.getLogger(__name__)
 MAX_STEPS_PER_EPOCH = 20
 # Pairs scored at once in a step's loss: bounds a large batch's memory.
 LOSS_CHUNK = 4096
-# message_passing auto: sampled neighbourhoods from this many training pairs on (below, a
-# batch's neighbourhoods hold most of the graph and full passes cost less an epoch)
-SAMPLED_FROM_PAIRS = 2_000_000
+# Peak memory of a full-graph training run per training pair and message-passing layer
+# (gat-basic on the 100x synthetic set: 6.95 GB over 4.69 million pairs, docs/benchmarks.md).
+FULL_PASS_BYTES_PER_PAIR = 1500
+# message_passing auto samples where a full-graph run would need more than this share of
+# the device's memory: on 2 cores a full-graph epoch costs less than a sampled one at every
+# size measured (1x to 100x), so sampling is what lets a graph train that would not fit
+MEMORY_SHARE = 0.5
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,6 +69,13 @@ def resolve_device(name: str) -> torch.device:
     if name not in DEVICES:
         raise InvalidSetting(f"unknown device {name!r}; use {', '.join(DEVICES)}")
     return torch.device(name)
+
+
+def device_memory(device: torch.device) -> int:
+    """Bytes of memory the device has: the GPU's own, or the machine's."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def model_hyper_parameters(spec: TrainingSpec) -> dict[str, Any]:
@@ -162,7 +174,8 @@ class BaseTrainer:
         result = TrainingResult(
             model=self.spec.model, trainer=self.name, parameters=self.model.parameter_counts(),
             best_epoch=self.best_epoch, epochs_run=epochs_run, wall_s=wall, test=test,
-            history=self.history, files=self.files, device=str(self.device), split=self.split.counts(),
+            history=self.history, files=self.files, device=str(self.device),
+            message_passing="full" if self.neighbourhoods is None else "sampled", split=self.split.counts(),
             notes=self._notes())
         self._write_reports(result)
         return result
@@ -182,11 +195,13 @@ class BaseTrainer:
         return notes
 
     def message_passing(self) -> str:
-        """full or sampled: the spec's, or for auto, sampled on graphs of SAMPLED_FROM_PAIRS
-        training pairs and more."""
+        """full or sampled: the spec's, or for auto, sampled where a full-graph run's estimated
+        peak would take more than MEMORY_SHARE of the device's memory."""
         if self.spec.message_passing != "auto":
             return self.spec.message_passing
-        return "sampled" if len(self.train_pairs.users) >= SAMPLED_FROM_PAIRS else "full"
+        layers = getattr(self.model, "message_layers", 1)
+        needed = len(self.train_pairs.users) * FULL_PASS_BYTES_PER_PAIR * layers
+        return "sampled" if needed > MEMORY_SHARE * device_memory(self.device) else "full"
 
     def _neighbourhood_sampler(self) -> NeighbourhoodSampler | None:
         relations = getattr(self.model, "message_relations", None)
@@ -242,7 +257,7 @@ class BaseTrainer:
         if self.neighbourhoods is None:
             return self.model.embed()
         batch_users = torch.from_numpy(np.unique(users))
-        attended = self.model.attended_songs()[0].cpu().index_select(0, batch_users)
+        attended = self.model.attended_songs()[0].index_select(0, batch_users.to(self.device)).cpu()
         songs = torch.unique(torch.cat([torch.from_numpy(positives), torch.from_numpy(negatives).reshape(-1),
                                         attended.reshape(-1)]))
         sample = self.neighbourhoods.sample({"user": batch_users, "song": songs})

@@ -26,6 +26,15 @@ def test_build_graph_then_train_reports_json_and_writes_files(engine, small_raw_
     assert checkpoint["hyper_parameters"]["members"] == 2
 
 
+def test_train_with_sampled_message_passing_records_it_in_the_run(engine, small_raw_dir):
+    engine.json("ingest", small_raw_dir)
+    result = engine.json("train", "--model", "gat-enhanced", "--epochs", "2", "--batch-size", "256",
+                         "--message-passing", "sampled", "--fanout", "4")
+    assert len(result["history"]) == 2 and result["message_passing"] == "sampled"
+    _, checkpoint = load_checkpoint(Path(result["files"]["model"]))
+    assert checkpoint["spec"]["message_passing"] == "sampled" and checkpoint["spec"]["fanout"] == 4
+
+
 def test_train_prints_a_summary_and_writes_no_graph_of_all_interactions(engine, small_raw_dir):
     engine.json("ingest", small_raw_dir)
     result = engine("train", "--model", "popularity")
@@ -48,6 +57,8 @@ def test_train_rejects_bad_settings_with_exit_2(engine, small_raw_dir):
                                         ("gat-basic", "--ema-decay", "1", "--ema-decay"),
                                         ("gat-basic", "--validate-every", "0", "--validate-every"),
                                         ("gat-basic", "--members", "0", "--members"),
+                                        ("gat-basic", "--fanout", "0", "--fanout"),
+                                        ("gat-basic", "--message-passing", "some", "--message-passing"),
                                         ("popularity", "--members", "2", "members")):
         result = engine("train", "--model", model, option, value)
         assert result.exit_code == 2 and named in result.stderr, (option, value, result.stderr)

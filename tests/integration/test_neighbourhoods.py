@@ -3,6 +3,8 @@ computes what the whole graph's pass computes where the fan-out keeps every edge
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,20 @@ def test_sampled_training_keeps_the_spec_batch_and_learns(small_dataset, tmp_pat
     losses = [row["loss"] for row in sampled_result.history]
     assert losses[-1] < losses[0]
     assert sampled_result.test["recall@10"] > popularity.test["recall@10"]
+
+
+def test_auto_samples_only_where_a_full_pass_would_not_fit_in_memory(small_dataset, tmp_path, monkeypatch):
+    from adapters.training import trainers
+
+    spec = TrainingSpec(model="gat-basic", epochs=0, seed=3)
+    trainer = AdvancedTrainer(spec, tmp_path / "roomy", SilentProgress())
+    trainer.train(small_dataset)
+    assert trainer.message_passing() == "full" and trainer.neighbourhoods is None
+    needed = len(trainer.train_pairs.users) * trainers.FULL_PASS_BYTES_PER_PAIR
+    monkeypatch.setattr(trainers, "device_memory", lambda device: int(needed / trainers.MEMORY_SHARE) - 1)
+    tight = AdvancedTrainer(spec, tmp_path / "tight", SilentProgress())
+    tight.train(small_dataset)
+    assert tight.message_passing() == "sampled" and tight.neighbourhoods is not None
+    asked = AdvancedTrainer(replace(spec, message_passing="full"), tmp_path / "asked", SilentProgress())
+    asked.train(small_dataset)
+    assert asked.neighbourhoods is None  # what is asked for is what runs
