@@ -90,7 +90,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "scale")
     parser.add_argument("--train-flags", default="",
-                        help="more `engine train` flags for both GAT models, e.g. \"--l2 0.1 --ema-decay 0.99\"")
+                        help="more `engine train` flags for both GAT models, "
+                             "e.g. \"--l2 0.1 --ema-decay 0.99\"")
     args = parser.parse_args()
     results = [run_scale(scale, args.work, args.device, args.train_flags.split()) for scale in args.scales]
 
