@@ -1,0 +1,100 @@
+"""Full against sampled message passing: one training epoch's time and peak memory per set.
+
+For each synthetic set (1x: 1,000 users / 5,000 songs / 500 artists; 10x and 100x scale all
+three), generated and ingested once: training steps of gat-basic with the default settings,
+each mode in its own process (so each peak is its own), full passes over a whole epoch (at
+most 20 steps), sampled passes timed over ``--steps`` steps of the default batch and scaled to
+an epoch's steps (a 100x sampled epoch takes about half an hour). Issue 16's target: an epoch
+grows at most 12x for each 10x of data.
+Run: .venv/bin/python benchmarks/message_passing.py [--scales 1 10 100] [--steps 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENGINE, ROOT, measure, print_table  # noqa: E402
+
+BASE = {"users": 1000, "songs": 5000, "artists": 500}
+
+
+def one_mode(data_dir: Path, mode: str, steps: int) -> dict:
+    """Time ``mode``'s training steps on the stored set (run in a process of its own)."""
+    import numpy as np
+    import torch
+
+    from adapters.storage.parquet import ParquetInteractionRepository
+    from adapters.training.trainers import AdvancedTrainer
+    from domain.ports import SilentProgress
+    from domain.training import TrainingSpec
+
+    dataset = ParquetInteractionRepository(data_dir / "store").load()
+    spec = TrainingSpec(model="gat-basic", epochs=0, device="cpu", message_passing=mode)
+    trainer = AdvancedTrainer(spec, data_dir / f"bench-{mode}", SilentProgress())
+    trainer.train(dataset)  # no epochs: the split, graph, model and samplers, as a run has them
+    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=spec.lr)
+    pairs = trainer.train_pairs
+    batch = trainer.epoch_batch_size()
+    epoch_steps = -(-len(pairs.users) // batch)
+    timed = epoch_steps if mode == "full" else min(steps, epoch_steps)
+    rng = np.random.default_rng(0)
+    if trainer.neighbourhoods is not None:
+        trainer.neighbourhoods.shuffle()
+    trainer.model.train()
+    walls = []
+    for _ in range(timed):
+        rows = rng.integers(0, len(pairs.users), batch)
+        users, positives = pairs.users[rows], pairs.songs[rows]
+        negatives = trainer.sampler.sample(np.repeat(users, spec.negatives)).reshape(batch, spec.negatives)
+        started = time.perf_counter()
+        trainer.optimizer.zero_grad()
+        trainer._step_backward(users, positives, negatives, pairs.hours[rows])
+        trainer.optimizer.step()
+        walls.append(time.perf_counter() - started)
+    step = statistics.median(walls[1:] if len(walls) > 2 else walls)
+    return {"pairs": len(pairs.users), "steps": epoch_steps, "step_s": step, "epoch_s": step * epoch_steps,
+            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--steps", type=int, default=25, help="sampled steps timed per set")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench-data" / "message-passing")
+    parser.add_argument("--one", nargs=2, metavar=("DATA_DIR", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_mode(Path(args.one[0]), args.one[1], args.steps)))
+        return
+    rows, epochs = [], {}
+    for scale in args.scales:
+        raw, data_dir = args.work / f"{scale}x" / "raw", args.work / f"{scale}x" / "engine"
+        shutil.rmtree(args.work / f"{scale}x", ignore_errors=True)
+        flags = [f"--{name}={value * scale}" for name, value in BASE.items()]
+        measure([ENGINE, "generate", "--out", str(raw), *flags, "--json"])
+        measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw), "--json"])
+        for mode in ("full", "sampled"):
+            figures = json.loads(measure([sys.executable, __file__, "--steps", str(args.steps),
+                                          "--one", str(data_dir), mode]).stdout)
+            epochs[scale, mode] = figures["epoch_s"]
+            rows.append([f"{scale}x", f"{figures['pairs']:,}", mode, figures["steps"],
+                         f"{figures['step_s']:.3f}", f"{figures['epoch_s']:.1f}",
+                         f"{figures['peak_gb']:.2f}"])
+    print_table(["set", "training pairs", "message passing", "steps / epoch", "s / step", "s / epoch",
+                 "peak GB"], rows)
+    for smaller, larger in zip(args.scales, args.scales[1:], strict=False):
+        for mode in ("full", "sampled"):
+            print(f"{mode}: an epoch at {larger}x takes {epochs[larger, mode] / epochs[smaller, mode]:.1f}x "
+                  f"its time at {smaller}x (target <= {1.2 * larger / smaller:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
