@@ -35,6 +35,10 @@ class Neighbourhood:
     nodes: dict[str, torch.Tensor]
     local: dict[str, torch.Tensor]
 
+    def to(self, device: torch.device) -> Neighbourhood:
+        return Neighbourhood(self.graph.to(device), {t: v.to(device) for t, v in self.nodes.items()},
+                             {t: v.to(device) for t, v in self.local.items()})
+
 
 class _Incoming:
     """One relation's edges sorted by destination: CSR row pointers, sources, weights."""

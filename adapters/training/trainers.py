@@ -260,11 +260,7 @@ class BaseTrainer:
         attended = self.model.attended_songs()[0].index_select(0, batch_users.to(self.device)).cpu()
         songs = torch.unique(torch.cat([torch.from_numpy(positives), torch.from_numpy(negatives).reshape(-1),
                                         attended.reshape(-1)]))
-        sample = self.neighbourhoods.sample({"user": batch_users, "song": songs})
-        sample.graph = sample.graph.to(self.device)
-        sample.nodes = {t: v.to(self.device) for t, v in sample.nodes.items()}
-        sample.local = {t: v.to(self.device) for t, v in sample.local.items()}
-        return self.model(sample)
+        return self.model(self.neighbourhoods.sample({"user": batch_users, "song": songs}).to(self.device))
 
     def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray,
                        hours: np.ndarray) -> float:
