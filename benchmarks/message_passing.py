@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, measure, print_table  # noqa: E402
-
-BASE = {"users": 1000, "songs": 5000, "artists": 500}
+from common import ROOT, measure, print_table  # noqa: E402
+from scale import generate_and_ingest  # noqa: E402
 
 
 def one_mode(data_dir: Path, mode: str, steps: int) -> dict:
@@ -52,12 +50,8 @@ def one_mode(data_dir: Path, mode: str, steps: int) -> dict:
     walls = []
     for _ in range(timed):
         rows = rng.integers(0, len(pairs.users), batch)
-        users, positives = pairs.users[rows], pairs.songs[rows]
-        negatives = trainer.sampler.sample(np.repeat(users, spec.negatives)).reshape(batch, spec.negatives)
         started = time.perf_counter()
-        trainer.optimizer.zero_grad()
-        trainer._step_backward(users, positives, negatives, pairs.hours[rows])
-        trainer.optimizer.step()
+        trainer.train_step(rows)
         walls.append(time.perf_counter() - started)
     step = statistics.median(walls[1:] if len(walls) > 2 else walls)
     return {"pairs": len(pairs.users), "steps": epoch_steps, "step_s": step, "epoch_s": step * epoch_steps,
@@ -76,11 +70,7 @@ def main() -> None:
         return
     rows, epochs = [], {}
     for scale in args.scales:
-        raw, data_dir = args.work / f"{scale}x" / "raw", args.work / f"{scale}x" / "engine"
-        shutil.rmtree(args.work / f"{scale}x", ignore_errors=True)
-        flags = [f"--{name}={value * scale}" for name, value in BASE.items()]
-        measure([ENGINE, "generate", "--out", str(raw), *flags, "--json"])
-        measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw), "--json"])
+        data_dir, _, _ = generate_and_ingest(scale, args.work)
         for mode in ("full", "sampled"):
             figures = json.loads(measure([sys.executable, __file__, "--steps", str(args.steps),
                                           "--one", str(data_dir), mode]).stdout)

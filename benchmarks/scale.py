@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
+from common import ENGINE, ROOT, Measured, als_scores, measure, print_table, split_parts  # noqa: E402
 from recommend import serving_figures  # noqa: E402
 
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores  # noqa: E402
@@ -65,13 +65,19 @@ def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float,
             f"implicit ALS {chosen}": (als.recall, als.ndcg)}
 
 
-def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
-    spec = {name: value * scale for name, value in BASE.items()}
+def generate_and_ingest(scale: int, work: Path) -> tuple[Path, Measured, Measured]:
+    """The synthetic set at ``scale`` times the default, generated and ingested from a clean
+    start: its data directory and both commands' measurements."""
     shutil.rmtree(work / f"{scale}x", ignore_errors=True)  # every figure from a clean start
     raw, data_dir = work / f"{scale}x" / "raw", work / f"{scale}x" / "engine"
-    flags = [f"--{name}={value}" for name, value in spec.items()]
+    flags = [f"--{name}={value * scale}" for name, value in BASE.items()]
     generate = measure([ENGINE, "generate", "--out", str(raw), *flags, "--json"])
     ingest = measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(raw), "--json"])
+    return data_dir, generate, ingest
+
+
+def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
+    data_dir, generate, ingest = generate_and_ingest(scale, work)
     figures = {"scale": scale, "generate": generate, "ingest": ingest, "train": {}}
     for model in GAT_MODELS:
         run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model,

@@ -228,26 +228,28 @@ class BaseTrainer:
         batch_size = self.epoch_batch_size()
         total, batches = 0.0, 0
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            users, positives = self.train_pairs.users[batch], self.train_pairs.songs[batch]
-            hours = self.train_pairs.hours[batch]
-            # Several negatives per positive: one graph forward pass serves them all and BPR
-            # gets more pairs to learn from.
-            negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
-                len(batch), self.spec.negatives)
-            # every rank drew the same batch and negatives (same seeds); each learns from its share
-            mine = self.ranks.share(np.arange(len(batch)))
-            weight = len(mine) / len(batch)
-            self.optimizer.zero_grad()
-            loss = 0.0
-            if len(mine):  # a last batch may hold fewer rows than there are ranks
-                loss = self._step_backward(users[mine], positives[mine], negatives[mine],
-                                           hours[mine]) * weight
-            distributed.average_gradients(list(self.model.parameters()), self.ranks, weight)
-            total += distributed.total(loss, self.ranks)
-            self.optimizer.step()
+            total += self.train_step(order[start:start + batch_size])
             batches += 1
         return total / max(batches, 1)
+
+    def train_step(self, batch: np.ndarray) -> float:
+        """One optimiser step on the training pairs at rows ``batch``; returns its loss."""
+        users, positives = self.train_pairs.users[batch], self.train_pairs.songs[batch]
+        hours = self.train_pairs.hours[batch]
+        # Several negatives per positive: one graph forward pass serves them all and BPR
+        # gets more pairs to learn from.
+        negatives = self.sampler.sample(np.repeat(users, self.spec.negatives)).reshape(
+            len(batch), self.spec.negatives)
+        # every rank drew the same batch and negatives (same seeds); each learns from its share
+        mine = self.ranks.share(np.arange(len(batch)))
+        weight = len(mine) / len(batch)
+        self.optimizer.zero_grad()
+        loss = 0.0
+        if len(mine):  # a last batch may hold fewer rows than there are ranks
+            loss = self._step_backward(users[mine], positives[mine], negatives[mine], hours[mine]) * weight
+        distributed.average_gradients(list(self.model.parameters()), self.ranks, weight)
+        self.optimizer.step()
+        return distributed.total(loss, self.ranks)
 
     def message_pass(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray
                      ) -> dict[str, torch.Tensor]:
