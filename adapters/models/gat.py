@@ -179,10 +179,11 @@ class _GATRecommender(GraphRecommender):
 
     def forward(self, sample: Neighbourhood | None = None) -> dict[str, torch.Tensor]:
         """Final user and song embeddings (each member's ``readout`` of its input and its GAT
-        output, side by side) and each user's attended history (``attended``: users x
-        ATTENDED_HISTORY song indices, ``attended_mask`` marking the real ones), read off the
-        current graph; with ``sample``, only its nodes' embeddings from its subgraph, rows in
-        its local order (``user_of`` / ``song_of`` map a global index to its row)."""
+        output, side by side), their inputs (``user_input``, ``song_input``) and each user's
+        attended history (``attended``: users x ATTENDED_HISTORY song indices,
+        ``attended_mask`` marking the real ones), read off the current graph; with ``sample``,
+        only its nodes' rows from its subgraph, in its local order (``user_of`` / ``song_of``
+        map a global index to its row)."""
         x, graph = self.inputs(), self.bundle.data
         if sample is not None:
             x = {t: v.index_select(0, sample.nodes[t]) for t, v in x.items()}
@@ -198,6 +199,8 @@ class _GATRecommender(GraphRecommender):
         if sample is None:  # what explanations read is the whole graph's attention
             self.last_attention = attention_kept
         z = {t: parts[0] if len(parts) == 1 else torch.cat(parts, 1) for t, parts in outputs.items()}
+        # the input rows the loss's L2 reads, in the same order as the outputs
+        z["user_input"], z["song_input"] = x["user"], x["song"]
         z["attended"], z["attended_mask"] = self.attended_songs()
         if sample is not None:
             z["user_of"], z["song_of"] = sample.local["user"], sample.local["song"]
@@ -223,19 +226,23 @@ class _GATRecommender(GraphRecommender):
         history rows and the attention bias of the blocked history slots; each user's row in
         its context (``hours``) for a model that learns one. index_select because its backward
         is far cheaper on the CPU than advanced indexing's."""
-        def rows(kind: str, index: torch.Tensor) -> torch.Tensor:
-            of = z.get(kind + "_of")  # a sampled pass: global indices to its rows
-            return z[kind].index_select(0, index if of is None else of.index_select(0, index))
-
         history = z["attended"].index_select(0, users)
         blocked = kernel.blocked_slots(history, z["attended_mask"].index_select(0, users), candidates)
         songs = z["song"]
-        candidate_rows = rows("song", candidates.reshape(-1)).view(*candidates.shape, -1)
-        history_rows = rows("song", history.view(-1)).view(*history.shape, -1)
-        user_rows = rows("user", users)
+        candidate_rows = self.rows_of(z, "song", candidates.reshape(-1)).view(*candidates.shape, -1)
+        history_rows = self.rows_of(z, "song", history.view(-1)).view(*history.shape, -1)
+        user_rows = self.rows_of(z, "user", users)
         if hours is not None and self.context is not None:
             user_rows = user_rows + self.context_rows(hours)
         return user_rows, candidate_rows, history_rows, kernel.attention_bias(blocked, songs)
+
+    @staticmethod
+    def rows_of(z: dict[str, torch.Tensor], table: str, index: torch.Tensor) -> torch.Tensor:
+        """Rows of ``z[table]`` ("user", "song", "user_input" or "song_input") for global node
+        indices; a pass over part of the graph holds only some rows, and ``user_of`` /
+        ``song_of`` say where each global index's row is."""
+        of = z.get(table.split("_")[0] + "_of")
+        return z[table].index_select(0, index if of is None else of.index_select(0, index))
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,
                               songs: torch.Tensor) -> torch.Tensor:
@@ -300,11 +307,13 @@ class _GATRecommender(GraphRecommender):
             negative_scores = negative_scores.diagonal(dim1=1, dim2=2).unsqueeze(1)
         loss = self.bpr(scores[:, :1], negative_scores) * self.members
         if l2:
-            x = self.inputs()
-            user, song = (self.per_member(x[t]).pow(2).sum(-1) for t in ("user", "song"))
-            negative = song.index_select(0, negatives.reshape(-1)).view(*negatives.shape, -1)
+            # squared norms of only the rows the batch reads: a step's cost follows the batch
+            def norms(table: str, index: torch.Tensor) -> torch.Tensor:
+                return self.per_member(self.rows_of(z, table, index.reshape(-1))).pow(2).sum(-1)
+
+            negative = norms("song_input", negatives).view(*negatives.shape, -1)
             negative = negative.diagonal(dim1=1, dim2=2) if hardest else negative.mean(1)
-            loss = loss + l2 * (user.index_select(0, users) + song.index_select(0, positives)
+            loss = loss + l2 * (norms("user_input", users) + norms("song_input", positives)
                                 + negative).sum(-1).mean()
             if hours is not None:
                 loss = loss + l2 * self.per_member(self.context_rows(hours)).pow(2).sum(-1).sum(-1).mean()

@@ -40,6 +40,7 @@ from adapters.scoring.served import LoadedModel
 from adapters.training import distributed
 from adapters.training.averaging import WeightAverage
 from adapters.training.distributed import Ranks
+from adapters.training.heap import keep_freed_memory
 from adapters.training.plots import plot_history
 from adapters.training.sampling import NegativeSampler
 from domain.errors import InvalidSetting
@@ -59,6 +60,34 @@ FULL_PASS_BYTES_PER_PAIR = 1500
 # the device's memory: on 2 cores a full-graph epoch costs less than a sampled one at every
 # size measured (1x to 100x), so sampling is what lets a graph train that would not fit
 MEMORY_SHARE = 0.5
+
+
+# The row tables of a forward pass's output a loss reads (adapters.models.gat): the final
+# embeddings and the inputs the L2 term reads, of users and of songs.
+ROW_TABLES = ("user", "user_input", "song", "song_input")
+
+
+def _kind(table: str) -> str:
+    return table.split("_")[0]
+
+
+def _rows_subset(z: dict[str, torch.Tensor], read: dict[str, torch.Tensor]
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``z`` holding only the rows of ``read`` (distinct global indices per node kind), as
+    fresh leaves with maps from global index to row (``user_of`` / ``song_of``), and where
+    those rows are in ``z``'s own tables (to add their gradients back)."""
+    subset, where = dict(z), {}
+    for kind, index in read.items():
+        of = z.get(kind + "_of")
+        where[kind] = index if of is None else of.index_select(0, index)
+        local = torch.full((len(z[kind]) if of is None else len(of),), -1, dtype=torch.long,
+                           device=index.device)
+        local[index] = torch.arange(len(index), device=index.device)
+        subset[kind + "_of"] = local
+    for table in ROW_TABLES:
+        subset[table] = z[table].detach().index_select(0, where[_kind(table)]).requires_grad_(
+            z[table].requires_grad)
+    return subset, where
 
 
 def resolve_device(name: str) -> torch.device:
@@ -118,6 +147,7 @@ class BaseTrainer:
         started = time.perf_counter()
         torch.manual_seed(self.spec.seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
+        keep_freed_memory()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.split = self.parts(dataset)
         self.bundle = PygGraphBuilder().build_bundle(dataset, self.split.train)
@@ -254,22 +284,31 @@ class BaseTrainer:
     def message_pass(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray
                      ) -> dict[str, torch.Tensor]:
         """The step's embeddings: over the whole graph, or over the sampled neighbourhoods of
-        the batch's users and of every song its loss reads (positives, negatives, the users'
-        attended history)."""
+        the users and songs its loss reads."""
         if self.neighbourhoods is None:
             return self.model.embed()
-        batch_users = torch.from_numpy(np.unique(users))
-        attended = self.model.attended_songs()[0].index_select(0, batch_users.to(self.device)).cpu()
-        songs = torch.unique(torch.cat([torch.from_numpy(positives), torch.from_numpy(negatives).reshape(-1),
+        read = self.rows_read(users, positives, negatives)
+        return self.model(self.neighbourhoods.sample({kind: index.cpu() for kind, index in read.items()})
+                          .to(self.device))
+
+    def rows_read(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+                  ) -> dict[str, torch.Tensor]:
+        """Distinct global indices of the users and songs a loss over these pairs reads: the
+        users; their positives, negatives and attended history songs."""
+        batch_users = torch.from_numpy(np.unique(users)).to(self.device)
+        attended = self.model.attended_songs()[0].index_select(0, batch_users)
+        songs = torch.unique(torch.cat([torch.from_numpy(positives).to(self.device),
+                                        torch.from_numpy(negatives).to(self.device).reshape(-1),
                                         attended.reshape(-1)]))
-        return self.model(self.neighbourhoods.sample({"user": batch_users, "song": songs}).to(self.device))
+        return {"user": batch_users, "song": songs}
 
     def _step_backward(self, users: np.ndarray, positives: np.ndarray, negatives: np.ndarray,
                        hours: np.ndarray) -> float:
         """One step's gradients from one message-passing pass; the loss of a batch larger
-        than LOSS_CHUNK pairs is taken chunk by chunk against detached copies of the pass's
-        embeddings, whose gradients then flow back through the graph once, so memory follows
-        the chunk, not the batch. Returns the batch's loss."""
+        than LOSS_CHUNK pairs is taken chunk by chunk, each against detached copies of only
+        the rows it reads, their gradients gathered into one buffer per table that then
+        flows back through the graph once: memory follows the chunk, and a chunk's cost
+        its own rows, not the graph. Returns the batch's loss."""
         def to(array: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(array).to(self.device)
 
@@ -283,15 +322,19 @@ class BaseTrainer:
             whole = loss(slice(None), z)
             whole.backward()
             return float(whole.item())
-        scored = [name for name, value in z.items() if value.requires_grad]
-        detached = {name: value.detach().requires_grad_(name in scored) for name, value in z.items()}
+        tables = [table for table in ROW_TABLES if z[table].requires_grad]
+        gradients = {table: torch.zeros_like(z[table]) for table in tables}
         total = 0.0
         for start in range(0, len(users), LOSS_CHUNK):
             rows = slice(start, start + LOSS_CHUNK)
-            part = loss(rows, detached) * (len(users[rows]) / len(users))
+            chunk, where = _rows_subset(z, self.rows_read(users[rows], positives[rows], negatives[rows]))
+            part = loss(rows, chunk) * (len(users[rows]) / len(users))
             part.backward()
             total += float(part.item())
-        torch.autograd.backward([z[name] for name in scored], [detached[name].grad for name in scored])
+            for table in tables:
+                if chunk[table].grad is not None:
+                    gradients[table].index_add_(0, where[_kind(table)], chunk[table].grad)
+        torch.autograd.backward([z[table] for table in tables], [gradients[table] for table in tables])
         return total
 
     @torch.no_grad()

@@ -110,15 +110,19 @@ def test_validating_every_other_epoch_judges_those_epochs_and_the_last(small_dat
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize(("kind", "context"), [("gat-basic", False), ("gat-enhanced", False),
-                                               ("gat-basic", True)])
+@pytest.mark.parametrize(("kind", "context", "hardest", "passing"), [
+    ("gat-basic", False, False, "full"), ("gat-enhanced", False, False, "full"),
+    ("gat-basic", True, False, "full"), ("gat-basic", False, True, "full"),
+    ("gat-enhanced", False, True, "sampled")])
 def test_a_batch_in_loss_chunks_gets_the_gradients_of_the_whole_batch(small_dataset, tmp_path, monkeypatch,
-                                                                       kind, context):
-    """Past LOSS_CHUNK pairs a step's loss is taken chunk by chunk against one forward pass:
-    same loss, same gradients (dropout off, so both passes compute the same graph)."""
+                                                                       kind, context, hardest, passing):
+    """Past LOSS_CHUNK pairs a step's loss is taken chunk by chunk, each chunk against the
+    rows it reads of one forward pass: same loss, same gradients (dropout off, so both passes
+    compute the same graph; a sampled pass's fan-out keeps every edge, so it draws alike)."""
     from adapters.training import trainers
 
-    spec = TrainingSpec(model=kind, epochs=0, l2=1e-3, seed=2, context=context)
+    spec = TrainingSpec(model=kind, epochs=0, l2=1e-3, seed=2, context=context, hard_negatives=hardest,
+                        message_passing=passing, fanout=1000)
     trainer = AdvancedTrainer(spec, tmp_path, SilentProgress())
     trainer.train(small_dataset)
     trainer.model.eval()
