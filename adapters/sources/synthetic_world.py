@@ -71,15 +71,20 @@ class World:
                                           len(self.artist_genres), len(self.genre_names))
         return SongGenres(by_artist.slots[self.song_artist], len(self.genre_names))
 
+    @cached_property
+    def padded_genre_affinity(self) -> np.ndarray:
+        """(U, G + 1) each user's genre affinity with the zero column padding slots read:
+        built once, as copying a row per user and call cost most of a per-play
+        preference."""
+        return with_padding_column(self.user_genre_affinity)
+
     def genre_match(self, users: np.ndarray, songs: np.ndarray) -> np.ndarray:
         """Affinity mass of each user on each song's genres; ``songs`` (m,) for every user
         or (len(users), m) per user."""
-        padded = with_padding_column(self.user_genre_affinity[users])
         slots = self.song_genres.slots[songs]  # (..., m, width)
         if songs.ndim == 1:
-            return padded[:, slots].sum(-1)
-        return np.take_along_axis(padded, slots.reshape(len(users), -1), 1).reshape(
-            slots.shape).sum(-1)
+            return self.padded_genre_affinity[users][:, slots].sum(-1)
+        return self.padded_genre_affinity[users[:, None, None], slots].sum(-1)
 
     def preference(self, users: np.ndarray, songs: np.ndarray | None = None) -> np.ndarray:
         """True preference (higher = more liked) of ``users`` for ``songs``: (m,) song indices
