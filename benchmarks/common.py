@@ -19,6 +19,9 @@ from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_sc
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = str(Path(sys.executable).with_name("engine"))
+DATA = ROOT.parent / "shared" / "data"
+SPOTIFY_EXPORTS = DATA / "spotify-exports-sample"
+SPOTIFY_GENRES = DATA / "spotify-artist-genres" / "artist_genres.csv"
 
 
 @dataclass

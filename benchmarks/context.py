@@ -24,10 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import ENGINE, ROOT, measure, print_table  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
-GENRES = DATA / "spotify-artist-genres" / "artist_genres.csv"
+from benchmarks.common import DATA, ENGINE, SPOTIFY_EXPORTS, SPOTIFY_GENRES, measure, print_table  # noqa: E402
 
 
 def _synthetic(hourly: float):
@@ -40,8 +37,8 @@ def _synthetic(hourly: float):
 
 
 def _spotify(work: Path, data_dir: Path) -> None:
-    measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(DATA / "spotify-exports-sample"),
-             "--format", "spotify-history", "--artist-genres", str(GENRES)])
+    measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(SPOTIFY_EXPORTS),
+             "--format", "spotify-history", "--artist-genres", str(SPOTIFY_GENRES)])
 
 
 def _lastfm_1k(work: Path, data_dir: Path) -> None:

@@ -5,11 +5,15 @@ For each set (1x: 1,000 users / 5,000 songs / 500 artists; 10x and 100x scale al
 gat-enhanced with the default settings (s per epoch after the first, whole run, peak RSS,
 test Recall@10 / NDCG@10) beside popularity and implicit ALS (tuned on the validation part)
 on the same split, all users' top-10 and single-user explained top-10 p99 of the best GAT;
-then how an epoch's time grows from one set to the next. Targets (issue 16): an epoch grows
-at most 12x for each 10x of data; at 10x the best GAT beats ALS on both metrics and trains in
-at most 10 minutes; at 100x training takes at most 60 minutes and 12 GB, generate at most
-2 minutes and 4 GB, all-users top-10 at most 5 minutes, explained p99 at most 20 ms.
-Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--device cpu|cuda] [--train-flags "..."]
+then how an epoch's time grows from one set to the next. Then the same for the 12 real
+listeners' Spotify exports in ../shared/data (ingested with their artists' Spotify genres),
+split in time as real listening is scored: each listener's newest discoveries are the test.
+Targets (issue 16): an epoch grows at most 12x for each 10x of data; at 10x the best GAT
+beats ALS on both metrics and trains in at most 10 minutes; at 100x training takes at most
+60 minutes and 12 GB, generate at most 2 minutes and 4 GB, all-users top-10 at most
+5 minutes, explained p99 at most 20 ms.
+Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--no-spotify] [--device cpu|cuda]
+     [--train-flags "..."]
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, Measured, als_scores, measure, print_table, split_parts  # noqa: E402
+from common import (  # noqa: E402
+    ENGINE,
+    ROOT,
+    SPOTIFY_EXPORTS,
+    SPOTIFY_GENRES,
+    Measured,
+    als_scores,
+    measure,
+    print_table,
+    split_parts,
+)
 from recommend import serving_figures  # noqa: E402
 
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores  # noqa: E402
@@ -76,9 +90,19 @@ def generate_and_ingest(scale: int, work: Path) -> tuple[Path, Measured, Measure
     return data_dir, generate, ingest
 
 
-def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
-    data_dir, generate, ingest = generate_and_ingest(scale, work)
-    figures = {"scale": scale, "generate": generate, "ingest": ingest, "train": {}}
+def ingest_spotify(work: Path) -> tuple[Path, Measured]:
+    """The 12 real listeners' exports with their artists' genres, ingested from a clean start."""
+    shutil.rmtree(work / "spotify-12", ignore_errors=True)
+    data_dir = work / "spotify-12" / "engine"
+    ingest = measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(SPOTIFY_EXPORTS),
+                      "--format", "spotify-history", "--artist-genres", str(SPOTIFY_GENRES), "--json"])
+    return data_dir, ingest
+
+
+def run_set(label: str, data_dir: Path, prepared: dict[str, Measured], device: str,
+            train_flags: list[str]) -> dict:
+    """Both GATs trained on ``data_dir``, the references on the best one's split, its serving."""
+    figures = {"label": label, "prepared": prepared, "train": {}}
     for model in GAT_MODELS:
         run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model,
                        "--device", device, *train_flags, "--json"])
@@ -90,6 +114,12 @@ def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> di
     return figures
 
 
+def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
+    data_dir, generate, ingest = generate_and_ingest(scale, work)
+    figures = run_set(f"{scale}x", data_dir, {"generate": generate, "ingest": ingest}, device, train_flags)
+    return {**figures, "scale": scale}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
@@ -98,14 +128,22 @@ def main() -> None:
     parser.add_argument("--train-flags", default="",
                         help="more `engine train` flags for both GAT models, "
                              "e.g. \"--l2 0.1 --ema-decay 0.99\"")
+    parser.add_argument("--no-spotify", action="store_true",
+                        help="leave out the 12 real listeners' Spotify exports")
     args = parser.parse_args()
-    results = [run_scale(scale, args.work, args.device, args.train_flags.split()) for scale in args.scales]
+    flags = args.train_flags.split()
+    results = [run_scale(scale, args.work, args.device, flags) for scale in args.scales]
+    sets = list(results)
+    if not args.no_spotify:
+        data_dir, ingest = ingest_spotify(args.work)
+        sets.append(run_set("12 Spotify exports, temporal split", data_dir, {"ingest": ingest},
+                            args.device, [*flags, "--split", "temporal"]))
 
     rows = []
-    for f in results:
-        label = f"{f['scale']}x"
-        rows.append([label, "generate", f"{f['generate'].wall_s:.1f}", gb(f["generate"]), "", "", ""])
-        rows.append([label, "ingest", f"{f['ingest'].wall_s:.1f}", gb(f["ingest"]), "", "", ""])
+    for f in sets:
+        label = f["label"]
+        for step, measured in f["prepared"].items():
+            rows.append([label, step, f"{measured.wall_s:.1f}", gb(measured), "", "", ""])
         for model, (run, result) in f["train"].items():
             test = result["test"]
             rows.append([label, f"train {model} ({result['epochs_run']} epochs, "

@@ -38,6 +38,14 @@ COLLABORATIVE = (LISTENS, HISTORY, PERFORMS)
 # How many of a user's songs (most played first) the target-aware attention reads: bounds
 # the cost of a training step for heavy listeners.
 ATTENDED_HISTORY = 20
+# The row tables of forward's output a loss reads: the final embeddings and the inputs the
+# L2 term reads, of users and of songs.
+ROW_TABLES = ("user", "user_input", "song", "song_input")
+
+
+def node_kind(table: str) -> str:
+    """The node kind ("user" or "song") whose rows a row table holds."""
+    return table.split("_")[0]
 
 
 class ScalarWeightGATConv(GATConv):
@@ -241,7 +249,7 @@ class _GATRecommender(GraphRecommender):
         """Rows of ``z[table]`` ("user", "song", "user_input" or "song_input") for global node
         indices; a pass over part of the graph holds only some rows, and ``user_of`` /
         ``song_of`` say where each global index's row is."""
-        of = z.get(table.split("_")[0] + "_of")
+        of = z.get(node_kind(table) + "_of")
         return z[table].index_select(0, index if of is None else of.index_select(0, index))
 
     def history_attention_for(self, z: dict[str, torch.Tensor], users: torch.Tensor,

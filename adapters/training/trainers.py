@@ -35,6 +35,7 @@ from adapters.evaluation.protocol import (
 from adapters.graph.neighbourhoods import NeighbourhoodSampler
 from adapters.graph.pyg_builder import PygGraphBuilder
 from adapters.models.factory import create_model, save_checkpoint
+from adapters.models.gat import ROW_TABLES, node_kind
 from adapters.scoring.export import serving_arrays, write_serving
 from adapters.scoring.served import LoadedModel
 from adapters.training import distributed
@@ -62,15 +63,6 @@ FULL_PASS_BYTES_PER_PAIR = 1500
 MEMORY_SHARE = 0.5
 
 
-# The row tables of a forward pass's output a loss reads (adapters.models.gat): the final
-# embeddings and the inputs the L2 term reads, of users and of songs.
-ROW_TABLES = ("user", "user_input", "song", "song_input")
-
-
-def _kind(table: str) -> str:
-    return table.split("_")[0]
-
-
 def _rows_subset(z: dict[str, torch.Tensor], read: dict[str, torch.Tensor]
                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``z`` holding only the rows of ``read`` (distinct global indices per node kind), as
@@ -85,7 +77,7 @@ def _rows_subset(z: dict[str, torch.Tensor], read: dict[str, torch.Tensor]
         local[index] = torch.arange(len(index), device=index.device)
         subset[kind + "_of"] = local
     for table in ROW_TABLES:
-        subset[table] = z[table].detach().index_select(0, where[_kind(table)]).requires_grad_(
+        subset[table] = z[table].detach().index_select(0, where[node_kind(table)]).requires_grad_(
             z[table].requires_grad)
     return subset, where
 
@@ -333,7 +325,7 @@ class BaseTrainer:
             total += float(part.item())
             for table in tables:
                 if chunk[table].grad is not None:
-                    gradients[table].index_add_(0, where[_kind(table)], chunk[table].grad)
+                    gradients[table].index_add_(0, where[node_kind(table)], chunk[table].grad)
         torch.autograd.backward([z[table] for table in tables], [gradients[table] for table in tables])
         return total
 
