@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from adapters.explain.counterfactual import counterfactual
+from adapters.explain.standing import PopularityStanding
 from adapters.scoring.served import LoadedModel, ScoreParts
 from domain.model import Counterfactual, Explanation
 
@@ -22,18 +23,11 @@ def _whole_percent(share: float) -> str:
 class ExplanationBuilder:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
-        # listeners of every song, and of the songs of each set of genres asked about, sorted:
-        # a song's standing among them is then one binary search, not a pass over the catalogue
-        self._sorted_popularity = np.sort(loaded.popularity)
-        self._sorted_in_genres: dict[tuple[int, ...], np.ndarray] = {}
+        self.standing = PopularityStanding(loaded.popularity, loaded.song_genres)
 
     def _share_below(self, song: int, genres: tuple[int, ...] = ()) -> float:
         """Share of the songs (of ``genres``, when given) heard by fewer listeners than ``song``."""
-        popularity = self.loaded.popularity
-        if genres and genres not in self._sorted_in_genres:
-            self._sorted_in_genres[genres] = np.sort(popularity[self.loaded.song_genres.having_any(genres)])
-        ranked = self._sorted_in_genres[genres] if genres else self._sorted_popularity
-        return float(np.searchsorted(ranked, popularity[song], side="left")) / max(len(ranked), 1)
+        return self.standing.share_below(self.loaded.popularity[song], genres)
 
     def explanation(self, user: int, song: int, parts: ScoreParts, column: int,
                      attention: tuple[np.ndarray, np.ndarray] | None = None,
