@@ -4,7 +4,7 @@ glibc serves every allocation over 32 MB (the most its mmap threshold may be rai
 fresh mmap and hands it back on free, so each of a large graph's per-edge tensors, allocated
 anew every step, is faulted in and zeroed by the kernel page by page. On the 100x synthetic set
 that was half a full-graph step (22 s a step, 50 s of a 100 s run spent in the kernel); served
-from a heap that keeps what was freed, the step takes 14 s, for 1.2x the peak memory
+from a heap that keeps what was freed, the step takes 14 s, for 1.4x the peak memory
 (docs/benchmarks.md). PyTorch's own CPU allocator does not cache, so this is glibc's setting.
 """
 
