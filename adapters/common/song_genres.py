@@ -32,6 +32,13 @@ class SongGenres:
         songs, slot = np.nonzero(self.slots < self.n_genres)
         return songs, self.slots[songs, slot]
 
+    def by_genre(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every genre's songs, genre by genre (each genre's in ascending order), and the
+        ``n_genres + 1`` offsets where each genre's run starts."""
+        songs, genres = self.pairs()
+        order = np.argsort(genres, kind="stable")
+        return songs[order], np.searchsorted(genres[order], np.arange(self.n_genres + 1))
+
     def counts(self) -> np.ndarray:
         return (self.slots < self.n_genres).sum(axis=1)
 

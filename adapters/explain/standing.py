@@ -40,17 +40,10 @@ class PopularityStanding:
 
     def _genre_bits(self, genre: int) -> np.ndarray:
         if genre not in self._bits:
-            songs, starts = self._songs_by_genre()
+            if self._genre_songs is None:  # on the first genre asked about, not at load
+                self._genre_songs = self._song_genres.by_genre()
+            songs, starts = self._genre_songs
             member = np.zeros(len(self._sorted), dtype=bool)
             member[self._rank[songs[starts[genre]:starts[genre + 1]]]] = True
             self._bits[genre] = np.packbits(member)
         return self._bits[genre]
-
-    def _songs_by_genre(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every genre's songs, genre by genre, and where each genre's run starts."""
-        if self._genre_songs is None:
-            songs, genres = self._song_genres.pairs()
-            order = np.argsort(genres, kind="stable")
-            starts = np.searchsorted(genres[order], np.arange(self._song_genres.n_genres + 1))
-            self._genre_songs = songs[order], starts
-        return self._genre_songs

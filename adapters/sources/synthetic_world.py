@@ -81,9 +81,7 @@ class World:
     def genre_match(self, users: np.ndarray, songs: np.ndarray) -> np.ndarray:
         """Affinity mass of each user on each song's genres; ``songs`` (m,) for every user
         or (len(users), m) per user."""
-        slots = self.song_genres.slots[songs]  # (..., m, width)
-        if songs.ndim == 1:
-            return self.padded_genre_affinity[users][:, slots].sum(-1)
+        slots = self.song_genres.slots[songs]  # (m, width) or (len(users), m, width)
         return self.padded_genre_affinity[users[:, None, None], slots].sum(-1)
 
     def preference(self, users: np.ndarray, songs: np.ndarray | None = None) -> np.ndarray:
