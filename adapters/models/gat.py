@@ -24,9 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATConv
+from torch_geometric.utils import softmax
 
 from adapters.graph.neighbourhoods import Neighbourhood
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
+from adapters.models.attention_sum import attention_sum
 from adapters.models.base import GraphRecommender
 from adapters.scoring import kernel
 from domain.context import HOURS_OF_WEEK
@@ -49,20 +51,43 @@ def node_kind(table: str) -> str:
 
 
 class ScalarWeightGATConv(GATConv):
-    """GATConv whose one-dimensional edge weight enters the attention as one scalar per head.
+    """GATConv, with its attention logits and weighted sum written for this graph's sizes.
 
     GATConv projects each edge's weight to heads x channels and dots it with ``att_edge``: for
     a weight of one dimension that is the weight times one number per head, computed here
     once per head instead of once per edge (the same parameters, the same attention; the
-    projection was a third of a training step's message passing on a 10x set)."""
+    projection was a third of a training step's message passing on a 10x set). Its messages
+    are summed by ``attention_sum``, in cache-sized chunks of edges. Both methods replace the
+    ones PyG would generate from templates (which it writes as files into the temporary
+    directory of every process)."""
 
-    def edge_update(self, alpha_j, alpha_i, edge_attr, index, ptr, dim_size):
-        if edge_attr is None or self.lin_edge is None or index.numel() == 0:
-            return super().edge_update(alpha_j, alpha_i, edge_attr, index, ptr, dim_size)
-        per_head = (self.lin_edge.weight.view(self.heads, self.out_channels)
-                    * self.att_edge.view(self.heads, self.out_channels)).sum(-1)
-        return super().edge_update(alpha_j + edge_attr.view(-1, 1) * per_head, alpha_i, None, index,
-                                   ptr, dim_size)
+    def edge_updater(self, edge_index: torch.Tensor, alpha: tuple[torch.Tensor, torch.Tensor | None],
+                     edge_attr: torch.Tensor | None = None, size: Any = None) -> torch.Tensor:
+        """Each edge's attention (edges x heads): the softmax over a destination's edges of
+        the leaky ReLU of source, destination and edge-weight logits."""
+        alpha_src, alpha_dst = alpha
+        src, dst = edge_index
+        logits = alpha_src.index_select(0, src)
+        if alpha_dst is not None:
+            logits = logits + alpha_dst.index_select(0, dst)
+        if edge_attr is not None and self.lin_edge is not None:
+            per_head = (self.lin_edge.weight.view(self.heads, self.out_channels)
+                        * self.att_edge.view(self.heads, self.out_channels)).sum(-1)
+            logits = logits + edge_attr.view(-1, 1) * per_head
+        logits = F.leaky_relu(logits, self.negative_slope)
+        attention = softmax(logits, dst, num_nodes=self._destinations(alpha, size))
+        return F.dropout(attention, p=self.dropout, training=self.training)
+
+    def propagate(self, edge_index: torch.Tensor, x: tuple[torch.Tensor, torch.Tensor | None],
+                  alpha: torch.Tensor, size: Any = None) -> torch.Tensor:
+        return attention_sum(alpha, x[0], edge_index, self._destinations(x, size))
+
+    @staticmethod
+    def _destinations(per_node: tuple[torch.Tensor, torch.Tensor | None], size: Any) -> int:
+        if size is not None:
+            return int(size[1])
+        source, destination = per_node
+        return int((destination if destination is not None else source).size(0))
 
 
 class HeteroGATLayer(nn.Module):

@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -64,23 +65,41 @@ FULL_PASS_BYTES_PER_PAIR = 2500
 MEMORY_SHARE = 0.5
 
 
-def _rows_subset(z: dict[str, torch.Tensor], read: dict[str, torch.Tensor]
-                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """``z`` holding only the rows of ``read`` (distinct global indices per node kind), as
-    fresh leaves with maps from global index to row (``user_of`` / ``song_of``), and where
-    those rows are in ``z``'s own tables (to add their gradients back)."""
-    subset, where = dict(z), {}
-    for kind, index in read.items():
-        of = z.get(kind + "_of")
-        where[kind] = index if of is None else of.index_select(0, index)
-        local = torch.full((len(z[kind]) if of is None else len(of),), -1, dtype=torch.long,
-                           device=index.device)
-        local[index] = torch.arange(len(index), device=index.device)
-        subset[kind + "_of"] = local
-    for table in ROW_TABLES:
-        subset[table] = z[table].detach().index_select(0, where[node_kind(table)]).requires_grad_(
-            z[table].requires_grad)
-    return subset, where
+class ChunkRows:
+    """A pass's tables holding only a loss chunk's rows (distinct global indices per node
+    kind), as fresh leaves, with maps from global index to row (``user_of`` / ``song_of``).
+    The maps are one buffer per node kind, reused chunk after chunk and cleared of the
+    chunk's entries after it: a new map per chunk cost 0.4 s of a 6 s step at 100x (57
+    chunks, 600,000 entries each)."""
+
+    def __init__(self) -> None:
+        self._maps: dict[str, torch.Tensor] = {}
+
+    @contextmanager
+    def subset(self, z: dict[str, torch.Tensor], read: dict[str, torch.Tensor]
+               ) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+        """(the chunk's tables, where their rows are in ``z``'s own tables) while in use."""
+        subset, where = dict(z), {}
+        for kind, index in read.items():
+            of = z.get(kind + "_of")
+            where[kind] = index if of is None else of.index_select(0, index)
+            local = self._map(kind, len(z[kind]) if of is None else len(of), index.device)
+            local[index] = torch.arange(len(index), device=index.device)
+            subset[kind + "_of"] = local
+        for table in ROW_TABLES:
+            subset[table] = z[table].detach().index_select(0, where[node_kind(table)]).requires_grad_(
+                z[table].requires_grad)
+        try:
+            yield subset, where
+        finally:
+            for kind, index in read.items():
+                self._maps[kind][index] = -1
+
+    def _map(self, kind: str, size: int, device: torch.device) -> torch.Tensor:
+        local = self._maps.get(kind)
+        if local is None or len(local) != size or local.device != device:
+            local = self._maps[kind] = torch.full((size,), -1, dtype=torch.long, device=device)
+        return local
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,6 +139,7 @@ class BaseTrainer:
         self.history: list[dict[str, float]] = []
         self.files: dict[str, str] = {}
         self.exported: dict[str, np.ndarray] | None = None  # the final weights, as published
+        self.chunk_rows = ChunkRows()
 
     # -- what subclasses decide ------------------------------------------------------------
     def parts(self, dataset: Dataset) -> Split:
@@ -320,13 +340,14 @@ class BaseTrainer:
         total = 0.0
         for start in range(0, len(users), LOSS_CHUNK):
             rows = slice(start, start + LOSS_CHUNK)
-            chunk, where = _rows_subset(z, self.rows_read(users[rows], positives[rows], negatives[rows]))
-            part = loss(rows, chunk) * (len(users[rows]) / len(users))
-            part.backward()
-            total += float(part.item())
-            for table in tables:
-                if chunk[table].grad is not None:
-                    gradients[table].index_add_(0, where[node_kind(table)], chunk[table].grad)
+            read = self.rows_read(users[rows], positives[rows], negatives[rows])
+            with self.chunk_rows.subset(z, read) as (chunk, where):
+                part = loss(rows, chunk) * (len(users[rows]) / len(users))
+                part.backward()
+                total += float(part.item())
+                for table in tables:
+                    if chunk[table].grad is not None:
+                        gradients[table].index_add_(0, where[node_kind(table)], chunk[table].grad)
         torch.autograd.backward([z[table] for table in tables], [gradients[table] for table in tables])
         return total
 

@@ -143,8 +143,10 @@ def test_a_batch_in_loss_chunks_gets_the_gradients_of_the_whole_batch(small_data
     chunked_loss, chunked = gradients(64)
     assert chunked_loss == pytest.approx(whole_loss, rel=1e-5)
     assert whole.keys() == chunked.keys() and len(whole) > 3
+    # atol: gat-enhanced's first-layer biases feed a batch norm, so their true gradient is
+    # zero and what they get is rounding, which a sampled pass's edge order moves by ~1e-6
     for name, grad in whole.items():
-        assert torch.allclose(chunked[name], grad, atol=1e-6, rtol=1e-4), name
+        assert torch.allclose(chunked[name], grad, atol=3e-6, rtol=1e-4), name
 
 
 def test_an_epoch_takes_at_most_the_step_limit_however_large_the_data(small_dataset, tmp_path, monkeypatch):
