@@ -23,23 +23,28 @@ def _bipartite(n_src: int, n_dst: int, n_edges: int, seed: int):
 def _run(conv, edge_index, x_src, x_dst, weight, probe):
     x_src.grad = x_dst.grad = None
     conv.zero_grad()
+    torch.manual_seed(5)  # the same attention dropout draws for both
     out, (_, attention) = conv((x_src, x_dst), edge_index, edge_attr=weight, return_attention_weights=True)
     ((out * probe).sum() + attention.pow(2).sum()).backward()
     return out.detach(), attention.detach(), x_src.grad.clone(), x_dst.grad.clone(), {
         name: parameter.grad.clone() for name, parameter in conv.named_parameters()}
 
 
-@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize(("weighted", "dropout", "concat"), [
+    (True, 0.0, True), (False, 0.0, True), (True, 0.3, True), (True, 0.0, False)])
 @pytest.mark.parametrize("chunk", [7, attention_sum.EDGE_CHUNK])
-def test_matches_pyg_gatconv(monkeypatch, weighted, chunk):
-    """Across chunk boundaries (7 edges a chunk) and in one chunk, with and without edge weights."""
+def test_matches_pyg_gatconv(monkeypatch, weighted, dropout, concat, chunk):
+    """Across chunk boundaries (7 edges a chunk) and in one chunk; with and without edge
+    weights, with attention dropout (training mode), heads averaged."""
     monkeypatch.setattr(attention_sum, "EDGE_CHUNK", chunk)
     edge_index, x_src, x_dst, weight = _bipartite(30, 20, 200, seed=3)
     weight = weight if weighted else None
-    ours = ScalarWeightGATConv((16, 16), 4, heads=4, add_self_loops=False, edge_dim=1 if weighted else None)
-    theirs = GATConv((16, 16), 4, heads=4, add_self_loops=False, edge_dim=1 if weighted else None)
+    settings = {"heads": 4, "add_self_loops": False, "edge_dim": 1 if weighted else None,
+                "dropout": dropout, "concat": concat}
+    ours = ScalarWeightGATConv((16, 16), 4, **settings)
+    theirs = GATConv((16, 16), 4, **settings)
     theirs.load_state_dict(ours.state_dict())
-    probe = torch.randn(20, 16, generator=torch.Generator().manual_seed(9))
+    probe = torch.randn(20, 16 if concat else 4, generator=torch.Generator().manual_seed(9))
     mine, reference = (_run(conv, edge_index, x_src, x_dst, weight, probe) for conv in (ours, theirs))
     for got, expected in zip(mine[:4], reference[:4], strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
