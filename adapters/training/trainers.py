@@ -56,9 +56,9 @@ MAX_STEPS_PER_EPOCH = 20
 # Pairs scored at once in a step's loss: bounds a large batch's memory.
 LOSS_CHUNK = 4096
 # Peak memory of a full-graph training run per training pair and message-passing layer
-# (gat-basic on the 100x synthetic set: 10.9 GB over 4.69 million pairs, with freed memory
-# kept by the process, docs/benchmarks.md).
-FULL_PASS_BYTES_PER_PAIR = 2500
+# (gat-basic on the 100x synthetic set: 5.8 GB over 4.69 million pairs, with freed memory
+# kept by the process and messages summed in chunks of edges, docs/benchmarks.md).
+FULL_PASS_BYTES_PER_PAIR = 1300
 # message_passing auto samples where a full-graph run would need more than this share of
 # the device's memory: on 2 cores a full-graph epoch costs less than a sampled one at every
 # size measured (1x to 100x), so sampling is what lets a graph train that would not fit
@@ -69,8 +69,8 @@ class ChunkRows:
     """A pass's tables holding only a loss chunk's rows (distinct global indices per node
     kind), as fresh leaves, with maps from global index to row (``user_of`` / ``song_of``).
     The maps are one buffer per node kind, reused chunk after chunk and cleared of the
-    chunk's entries after it: a new map per chunk cost 0.4 s of a 6 s step at 100x (57
-    chunks, 600,000 entries each)."""
+    chunk's entries after it, rather than a new map filled per chunk (at 100x, 57 chunks a
+    step of 600,000 entries each)."""
 
     def __init__(self) -> None:
         self._maps: dict[str, torch.Tensor] = {}
