@@ -4,17 +4,19 @@ writers, and turns database trouble a user can cause into one line."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from domain.errors import CorruptStore, InvalidSetting, StoreBusy, first_line
 
 SQLITE_WAIT_S = 900  # how long a writer waits for another one's transaction
+SCHEMA_LOCK_KEY = zlib.crc32(b"engine schema")  # PostgreSQL advisory lock id
 
 
 class SqlDatabase:
@@ -54,12 +56,17 @@ class SqlDatabase:
         except ModuleNotFoundError as missing:
             raise InvalidSetting(f"{self._setting} {self.shown()} needs the {missing.name} driver, which "
                                  "is not installed: pip install 'engine[postgresql]'") from None
-        try:
-            self._metadata.create_all(engine)
-        except SQLAlchemyError:
-            # another process created the tables between the check and the CREATE; they exist now
-            self._metadata.create_all(engine)
+        self._create_missing_tables(engine)
         return engine
+
+    def _create_missing_tables(self, engine: Engine) -> None:
+        """Tables are created under the write lock, so that processes starting at once do not race
+        between the check and the CREATE; a store whose tables exist takes no lock (a reader does
+        not wait behind a writer)."""
+        if set(self._metadata.tables) <= set(inspect(engine).get_table_names()):
+            return
+        with _locked_transaction(engine, SCHEMA_LOCK_KEY) as conn:
+            self._metadata.create_all(conn)  # checks again, now that no one else can create them
 
     def shown(self) -> str:
         """The URL without its password."""
@@ -93,14 +100,20 @@ class SqlDatabase:
     def write_transaction(self, lock_key: int) -> Iterator[Connection]:
         """A transaction that holds the write lock from its start (SQLite ``BEGIN IMMEDIATE``, a
         PostgreSQL advisory lock named by ``lock_key``), so that writers queue."""
-        with self.errors(), self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the first write
-            else:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        with self.errors(), _locked_transaction(self.engine, lock_key) as conn:
+            yield conn
+
+
+@contextmanager
+def _locked_transaction(engine: Engine, lock_key: int) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the first write
+        else:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
