@@ -22,7 +22,7 @@ The query's search is exact (blocked matrix products) up to ``EXACT_LIMIT`` song
 a FAISS HNSW graph over inner products, built at export, travels serialised in
 ``serving.npz`` (a serving process loads it; it never builds one). The neighbour lists are
 exact (FAISS's flat index) up to ``EXACT_LOOKUPS`` songs looked up, whatever the catalogue,
-and come from an HNSW graph above; both are listed once, at export.
+and come from an HNSW graph above; they are made once, at export (and for a fold-in's new songs).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ PRODUCT_BLOCK = 4_000_000
 EXACT_LIMIT = 50_000
 # Songs looked up above which their neighbour lists come from an HNSW graph: an exact search
 # (each lookup against every song) and a graph build (every song once) both cost in
-# proportion to the catalogue, so the break-even is a count of lookups, whatever its size
+# proportion to the catalogue, so the break-even is a count of lookups, whatever the catalogue
 # (2 cores, 500,000 songs: the graph's build 45 s; an exact search for 5,000 songs 3.2 s).
 EXACT_LOOKUPS = 50_000
 HNSW_LINKS = 32  # neighbours a song keeps in the graph (FAISS's M)
