@@ -161,6 +161,7 @@ class Retrieval:
         self.song_genre_weight = arrays["song_genre_weight"]
         self.genre_basis = arrays.get("genre_basis")
         self.members, self.alpha = members, alpha
+        self.genre_term = alpha < 1.0  # a genre-aware model's cosine joins the inner product
         self.query_candidates = query_candidates
         self.index = index  # the deserialised FAISS graph, None where every song is scored
 
@@ -173,7 +174,7 @@ class Retrieval:
         history = (self.song_emb[self.attended[batch]] * mask[:, :, None]).sum(1)
         user = self.user_emb[batch] if context is None else self.user_emb[batch] + context
         embedding = self.alpha * (user + history / np.maximum(mask.sum(1, keepdims=True), 1))
-        genre = (1 - self.alpha) * self.user_genre_unit[batch] if self.alpha < 1.0 else None
+        genre = (1 - self.alpha) * self.user_genre_unit[batch] if self.genre_term else None
         return (embedding / self.members).astype(np.float32), genre
 
     @property
@@ -188,7 +189,7 @@ class Retrieval:
         n_songs = len(self.song_emb)
         # a genre term's cosines take a cell per song and genre slot; without one, more users
         # a block read the song table once (at 500,000 songs, 8 users a block, not 2: half the time)
-        per_user = n_songs * (self.song_genre_slots.shape[1] if self.alpha < 1.0 else 1)
+        per_user = n_songs * (self.song_genre_slots.shape[1] if self.genre_term else 1)
         step = max(1, PRODUCT_BLOCK // max(per_user, 1))
         blocks = []
         for start in range(0, len(users), step):
