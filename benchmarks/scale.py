@@ -12,8 +12,10 @@ Targets (issue 16): an epoch grows at most 12x for each 10x of data; at 10x the 
 beats ALS on both metrics and trains in at most 10 minutes; at 100x training takes at most
 60 minutes and 12 GB, generate at most 2 minutes and 4 GB, all-users top-10 at most
 5 minutes, explained p99 at most 20 ms.
+With --standin-worlds N, also a stand-in for issue 16's held-out set of about 290 listeners'
+exports: N renamed worlds of the 12 (benchmarks/spotify_standin.py), split in time.
 Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--no-spotify] [--device cpu|cuda]
-     [--train-flags "..."]
+     [--train-flags "..."] [--standin-worlds 24]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from common import (  # noqa: E402
     split_parts,
 )
 from recommend import serving_figures  # noqa: E402
+from spotify_standin import write_standin  # noqa: E402
 
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
@@ -90,12 +93,14 @@ def generate_and_ingest(scale: int, work: Path) -> tuple[Path, Measured, Measure
     return data_dir, generate, ingest
 
 
-def ingest_spotify(work: Path) -> tuple[Path, Measured]:
-    """The 12 real listeners' exports with their artists' genres, ingested from a clean start."""
-    shutil.rmtree(work / "spotify-12", ignore_errors=True)
-    data_dir = work / "spotify-12" / "engine"
-    ingest = measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(SPOTIFY_EXPORTS),
-                      "--format", "spotify-history", "--artist-genres", str(SPOTIFY_GENRES), "--json"])
+def ingest_spotify(work: Path, name: str = "spotify-12", exports: Path = SPOTIFY_EXPORTS,
+                   genres: Path = SPOTIFY_GENRES) -> tuple[Path, Measured]:
+    """Spotify exports (the 12 real listeners' by default) with their artists' genres,
+    ingested from a clean start into ``work / name``."""
+    shutil.rmtree(work / name, ignore_errors=True)
+    data_dir = work / name / "engine"
+    ingest = measure([ENGINE, "--data-dir", str(data_dir), "ingest", str(exports),
+                      "--format", "spotify-history", "--artist-genres", str(genres), "--json"])
     return data_dir, ingest
 
 
@@ -130,6 +135,9 @@ def main() -> None:
                              "e.g. \"--l2 0.1 --ema-decay 0.99\"")
     parser.add_argument("--no-spotify", action="store_true",
                         help="leave out the 12 real listeners' Spotify exports")
+    parser.add_argument("--standin-worlds", type=int, default=0,
+                        help="also the stand-in for the held-out Spotify set: this many renamed "
+                             "worlds of the 12 exports (24: 288 listeners; benchmarks/spotify_standin.py)")
     args = parser.parse_args()
     flags = args.train_flags.split()
     results = [run_scale(scale, args.work, args.device, flags) for scale in args.scales]
@@ -138,6 +146,11 @@ def main() -> None:
         data_dir, ingest = ingest_spotify(args.work)
         sets.append(run_set("12 Spotify exports, temporal split", data_dir, {"ingest": ingest},
                             args.device, [*flags, "--split", "temporal"]))
+    if args.standin_worlds:
+        exports, genres = write_standin(args.work / "standin-raw", args.standin_worlds)
+        data_dir, ingest = ingest_spotify(args.work, "standin", exports, genres)
+        sets.append(run_set(f"stand-in: {args.standin_worlds} worlds of the 12 exports, temporal split",
+                            data_dir, {"ingest": ingest}, args.device, [*flags, "--split", "temporal"]))
 
     rows = []
     for f in sets:
