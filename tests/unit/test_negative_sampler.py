@@ -9,7 +9,7 @@ from adapters.training import sampling
 from adapters.training.sampling import NegativeSampler
 
 
-@pytest.mark.parametrize("limit", [sampling.DENSE_LIMIT, 0], ids=["bitmap", "search"])
+@pytest.mark.parametrize("limit", [sampling.DENSE_LIMIT, 0], ids=["bitmap", "hash"])
 def test_membership_and_negatives(monkeypatch, limit):
     monkeypatch.setattr(sampling, "DENSE_LIMIT", limit)
     rng = np.random.default_rng(4)
