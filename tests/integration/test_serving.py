@@ -255,6 +255,14 @@ def test_popularity_context_never_overstates_a_share(served):
     assert f"more than {int(share * 100)}% of songs" in context and "100%" not in context
 
 
+def test_popularity_context_of_a_song_nobody_played_says_it_is_a_new_find(served):
+    recommender = served[0].load(run_version(served[2], "gat-basic"))
+    unplayed = recommender.loaded.song_index["track_unplayed"]
+    assert recommender.loaded.popularity[unplayed] == 0
+    context = recommender.explanations.popularity_context(unplayed, [])
+    assert context.startswith("new to the data (no listener played it") and "0%" not in context
+
+
 @pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
 def test_two_stage_lists_are_the_full_models_best_among_distinct_unheard_candidates(served, kind):
     run = RunStore(served[2]).current(kind)
