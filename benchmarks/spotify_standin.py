@@ -5,9 +5,9 @@ from us; the 12 real exports in ../shared/data are all we have of that format. T
 ``worlds`` copies of them side by side (listener ``listener_01_w03`` ...), each copy a world
 of its own: every track and artist renamed ``NAME [w03]``, so worlds share no songs and no
 artists, and the artist-genre table gains each renamed artist's genres. With
-``--shared-artists`` only the tracks are renamed (the stand-in of 2026-12-06): every cold
-song then has identical twins in the other worlds (same artist, same genres, no listener),
-which no model can tell apart, so that variant measures an artefact, not the data.
+``--shared-artists`` only the tracks are renamed, as in the stand-in of 2026-12-06: every
+cold song then has identical twins in the other worlds (same artist, same genres, no
+listener), which no model can tell apart, so that variant measures an artefact, not the data.
 
 Run: .venv/bin/python benchmarks/spotify_standin.py OUT [--worlds 24] [--shared-artists]
 then `engine ingest OUT/exports --format spotify-history --artist-genres OUT/artist_genres.csv`.
