@@ -90,8 +90,8 @@ class ExplanationBuilder:
         if not listeners:
             # most of what a listener discovers next is songs nobody else played yet (83 % of
             # the 12 Spotify exports' newest finds): say so, rather than "0 listeners, 0 %"
-            return ("new to the data (no listener played it in training), placed near what "
-                    "you play through its artist")
+            through = " through its artist" if self.loaded.song_artist[song] >= 0 else ""
+            return f"new to the data (no listener played it in training), placed near what you play{through}"
         context = (f"heard by {listeners} listener(s) in training, "
                    f"more than {_whole_percent(self._share_below(song))} of songs")
         if matched:

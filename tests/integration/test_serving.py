@@ -261,6 +261,7 @@ def test_popularity_context_of_a_song_nobody_played_says_it_is_a_new_find(served
     assert recommender.loaded.popularity[unplayed] == 0
     context = recommender.explanations.popularity_context(unplayed, [])
     assert context.startswith("new to the data (no listener played it") and "0%" not in context
+    assert context.endswith("through its artist") == (recommender.loaded.song_artist[unplayed] >= 0)
 
 
 @pytest.mark.parametrize("kind", ["gat-basic", "gat-enhanced"])
