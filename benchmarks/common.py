@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_scores
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, Ranked, rank_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = str(Path(sys.executable).with_name("engine"))
@@ -98,6 +98,21 @@ def als_scores(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, l
             best = (val, score, {"factors": factors, "regularization": regularization, "alpha": alpha},
                     fit_s)
     return best
+
+
+def reference_rankings(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, list[str]],
+                       als: bool = True) -> dict[str, Ranked]:
+    """Popularity (training listeners) and, with ``als``, implicit ALS tuned on the validation
+    part, each ranking the test part with the training and validation songs left out."""
+    test, known = parts[TEST].matrix(), parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
+    trained = parts[TRAIN].songs[parts[TRAIN].songs >= 0]
+    listeners = np.bincount(trained, minlength=len(ids["song"])).astype(np.float64)
+    rankings = {"popularity": rank_scores(
+        lambda users: np.broadcast_to(listeners, (len(users), len(listeners))), test, known)}
+    if als:
+        _, score, chosen, _ = als_scores(parts, interactions, ids)
+        rankings[f"implicit ALS {chosen}"] = rank_scores(score, test, known)
+    return rankings
 
 
 def served_recommender(data_dir: Path, kind: str):

@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import als_scores, print_table, served_recommender, split_parts  # noqa: E402
+from common import print_table, reference_rankings, served_recommender, split_parts  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Ranked, rank_scores, rank_served  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Ranked, rank_served  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 
 
@@ -50,22 +50,17 @@ def main() -> None:
     ids = {"user": list(loaded.user_ids), "song": list(loaded.song_ids)}
     parts = split_parts(pq.read_table(run / "split.parquet"), ids)
     test, known = parts[TEST].matrix(), parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
-    trained = parts[TRAIN].songs[parts[TRAIN].songs >= 0]
-    listeners = np.bincount(trained, minlength=len(ids["song"])).astype(np.float64)
-    played = listeners > 0
+    played = np.zeros(len(ids["song"]), dtype=bool)
+    played[parts[TRAIN].songs[parts[TRAIN].songs >= 0]] = True
     tested = parts[TEST].songs[parts[TEST].songs >= 0]
     print(f"{len(tested):,} test pairs, {np.mean(~played[tested]):.1%} of them songs nobody "
           "played in training")
 
-    rows = [new_find_row(f"{args.model} (newest run)", rank_served(loaded, test, known), test, played)]
-    popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), len(listeners))),
-                             test, known)
-    rows.append(new_find_row("popularity", popularity, test, played))
-    if not args.no_als:
-        dataset = ParquetInteractionRepository(args.data_dir / "store").load()
-        assert dataset is not None
-        _, score, chosen, _ = als_scores(parts, dataset.interactions, ids)
-        rows.append(new_find_row(f"implicit ALS {chosen}", rank_scores(score, test, known), test, played))
+    dataset = ParquetInteractionRepository(args.data_dir / "store").load()
+    assert dataset is not None
+    rankings = {f"{args.model} (newest run)": rank_served(loaded, test, known),
+                **reference_rankings(parts, dataset.interactions, ids, als=not args.no_als)}
+    rows = [new_find_row(name, ranked, test, played) for name, ranked in rankings.items()]
     print_table(["model", "Recall@10", "NDCG@10", "top 10s: new finds", "hits on new finds",
                  "hits on songs others played"], rows)
 

@@ -27,7 +27,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,15 +36,14 @@ from common import (  # noqa: E402
     SPOTIFY_EXPORTS,
     SPOTIFY_GENRES,
     Measured,
-    als_scores,
     measure,
     print_table,
+    reference_rankings,
     split_parts,
 )
 from recommend import serving_figures  # noqa: E402
 from spotify_standin import write_standin  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 from domain.training import DEVICES  # noqa: E402
 
@@ -64,7 +62,7 @@ def epoch_seconds(result: dict) -> float:
 
 
 def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float, float]]:
-    """Popularity and tuned ALS on the split a GAT run used."""
+    """Popularity and tuned ALS on the split a GAT run used: (Recall@10, NDCG@10) each."""
     dataset = ParquetInteractionRepository(data_dir / "store").load()
     assert dataset is not None
     interactions = dataset.interactions
@@ -72,14 +70,8 @@ def reference_figures(data_dir: Path, split_file: str) -> dict[str, tuple[float,
            "song": sorted(set(dataset.catalogue["songs"].column("song_id").to_pylist())
                           | set(interactions.column("song_id").to_pylist()))}
     parts = split_parts(pq.read_table(split_file), ids)
-    known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
-    listeners = np.bincount(parts[TRAIN].songs, minlength=len(ids["song"])).astype(np.float64)
-    popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), len(listeners))),
-                             parts[TEST].matrix(), known)
-    _, score, chosen, _ = als_scores(parts, interactions, ids)
-    als = rank_scores(score, parts[TEST].matrix(), known)
-    return {"popularity": (popularity.recall, popularity.ndcg),
-            f"implicit ALS {chosen}": (als.recall, als.ndcg)}
+    return {name: (ranked.recall, ranked.ndcg)
+            for name, ranked in reference_rankings(parts, interactions, ids).items()}
 
 
 def generate_and_ingest(scale: int, work: Path) -> tuple[Path, Measured, Measured]:

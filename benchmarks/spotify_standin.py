@@ -26,33 +26,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SPOTIFY_EXPORTS, SPOTIFY_GENRES  # noqa: E402
 
 
+def world_tag(world: int) -> str:
+    return f"w{world:02d}"
+
+
 def write_standin(out: Path, worlds: int, shared_artists: bool = False) -> tuple[Path, Path]:
     """``worlds`` renamed copies of the 12 exports under ``out``: (exports folder, genre table)."""
     shutil.rmtree(out, ignore_errors=True)
     exports = out / "exports"
-    for world in range(worlds):
-        tag = f" [w{world:02d}]"
-        for listener in sorted(p for p in SPOTIFY_EXPORTS.iterdir() if p.is_dir()):
-            folder = exports / f"{listener.name}_w{world:02d}"
-            folder.mkdir(parents=True)
-            for export in sorted(listener.glob("*.json")):
-                plays = json.loads(export.read_text(encoding="utf-8"))
-                for play in plays:
-                    if play.get("trackName"):
-                        play["trackName"] += tag
-                    if play.get("artistName") and not shared_artists:
-                        play["artistName"] += tag
-                (folder / export.name).write_text(json.dumps(plays), encoding="utf-8")
+    renamed = ("trackName",) if shared_artists else ("trackName", "artistName")
+    for listener in sorted(p for p in SPOTIFY_EXPORTS.iterdir() if p.is_dir()):
+        for export in sorted(listener.glob("*.json")):
+            plays = json.loads(export.read_text(encoding="utf-8"))  # read once, written per world
+            for world in range(worlds):
+                folder = exports / f"{listener.name}_{world_tag(world)}"
+                folder.mkdir(parents=True, exist_ok=True)
+                copies = [{**play, **{key: f"{play[key]} [{world_tag(world)}]"
+                                      for key in renamed if play.get(key)}} for play in plays]
+                (folder / export.name).write_text(json.dumps(copies), encoding="utf-8")
     genres = out / "artist_genres.csv"
     with SPOTIFY_GENRES.open(encoding="utf-8", newline="") as source, \
             genres.open("w", encoding="utf-8", newline="") as target:
         reader, writer = csv.reader(source), csv.writer(target)
         writer.writerow(next(reader))
         for name, tags in reader:
-            if shared_artists:
-                writer.writerow([name, tags])
-            else:
-                writer.writerows([f"{name} [w{world:02d}]", tags] for world in range(worlds))
+            names = [name] if shared_artists else [f"{name} [{world_tag(w)}]" for w in range(worlds)]
+            writer.writerows([artist, tags] for artist in names)
     return exports, genres
 
 
