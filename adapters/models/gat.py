@@ -28,7 +28,7 @@ from torch_geometric.utils import softmax
 
 from adapters.graph.neighbourhoods import Neighbourhood
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
-from adapters.models.attention_sum import attention_sum
+from adapters.models.attention_sum import EdgeOrders, attention_sum
 from adapters.models.base import GraphRecommender
 from adapters.scoring import kernel
 from domain.context import HOURS_OF_WEEK
@@ -57,7 +57,9 @@ class ScalarWeightGATConv(GATConv):
     a weight of one dimension that is the weight times one number per head, computed here
     once per head instead of once per edge (the same parameters, the same attention; the
     projection was a third of a training step's message passing on a 10x set). Its messages
-    are summed by ``attention_sum``, in cache-sized chunks of edges. Both methods replace the
+    are summed by ``attention_sum``, as sparse products over the relation's edges in
+    destination order, which it sorts once for as long as it is given the same edge tensor
+    (a full-graph run's whole training). Both methods replace the
     ones PyG would generate from templates (which it writes as files into the temporary
     directory of every process)."""
 
@@ -80,7 +82,11 @@ class ScalarWeightGATConv(GATConv):
 
     def propagate(self, edge_index: torch.Tensor, x: tuple[torch.Tensor, torch.Tensor | None],
                   alpha: torch.Tensor, size: Any = None) -> torch.Tensor:
-        return attention_sum(alpha, x[0], edge_index, self._destinations(x, size))
+        n_src, n_dst = x[0].size(0), self._destinations(x, size)
+        orders: EdgeOrders | None = getattr(self, "_edge_orders", None)
+        if orders is None or not orders.serve(edge_index, n_src, n_dst):
+            orders = self._edge_orders = EdgeOrders(edge_index, n_src, n_dst)
+        return attention_sum(alpha, x[0], orders)
 
     @staticmethod
     def _destinations(per_node: tuple[torch.Tensor, torch.Tensor | None], size: Any) -> int:

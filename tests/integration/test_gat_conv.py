@@ -65,3 +65,17 @@ def test_destination_without_edges_gets_zero_and_no_edges_at_all_work():
     assert empty.shape == (6, 8)
     empty.sum().backward()
     assert x_src.grad is not None and torch.count_nonzero(x_src.grad) == 0
+
+
+def test_a_conv_given_other_edges_sums_over_them_not_the_edges_it_sorted_before():
+    """The edges' destination order is kept while the same edge tensor comes back (a
+    full-graph run) and built anew for another (a sampled run's every step)."""
+    conv = ScalarWeightGATConv((16, 16), 4, heads=2, add_self_loops=False, edge_dim=1)
+    first, x_src, x_dst, weight = _bipartite(30, 20, 200, seed=3)
+    second = first[:, torch.randperm(200, generator=torch.Generator().manual_seed(4))[:150]]
+    second = torch.stack([second[0], (second[1] + 7) % 20])
+    for edges in (first, second, first):
+        fresh = ScalarWeightGATConv((16, 16), 4, heads=2, add_self_loops=False, edge_dim=1)
+        fresh.load_state_dict(conv.state_dict())
+        torch.testing.assert_close(conv((x_src, x_dst), edges, edge_attr=weight[:edges.shape[1]]),
+                                   fresh((x_src, x_dst), edges, edge_attr=weight[:edges.shape[1]]))
