@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from adapters.common.user_songs import UserSongs
 from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, Ranked, rank_scores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,12 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
 def split_parts(assignment: pa.Table, ids) -> dict[str, Pairs]:
     return {part: Pairs(assignment.filter(pc.equal(assignment.column("part"), part)), ids)
             for part in (TRAIN, VALIDATION, TEST)}
+
+
+def test_and_known(parts: dict[str, Pairs]) -> tuple[UserSongs, UserSongs]:
+    """The test part's songs, and the songs left out when they are ranked: training and
+    validation's."""
+    return parts[TEST].matrix(), parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
 
 
 # Validation Recall@10 kept rising with regularization up to 30 (0.01 to 1 all gave under
@@ -104,7 +111,7 @@ def reference_rankings(parts: dict[str, Pairs], interactions: pa.Table, ids: dic
                        als: bool = True) -> dict[str, Ranked]:
     """Popularity (training listeners) and, with ``als``, implicit ALS tuned on the validation
     part, each ranking the test part with the training and validation songs left out."""
-    test, known = parts[TEST].matrix(), parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
+    test, known = test_and_known(parts)
     trained = parts[TRAIN].songs[parts[TRAIN].songs >= 0]
     listeners = np.bincount(trained, minlength=len(ids["song"])).astype(np.float64)
     rankings = {"popularity": rank_scores(

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts  # noqa: E402
+from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts, test_and_known  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, rank_scores, rank_served  # noqa: E402
+from adapters.evaluation.protocol import rank_scores, rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
 from domain.training import MODEL_KINDS  # noqa: E402
@@ -57,9 +57,8 @@ def per_user(ranked, user_ids: list[str]) -> dict[str, tuple[float, float]]:
 def engine_per_user(model_file: Path, assignment: pa.Table) -> dict[str, tuple[float, float]]:
     """Test figures of each user under a trained engine model, as it is served."""
     model, _ = load_checkpoint(model_file)
-    parts = {name: pairs.matrix() for name, pairs in split_parts(assignment, model.bundle.ids).items()}
-    ranked = rank_served(LoadedModel.from_file(model_file.with_name("serving.npz"), None), parts[TEST],
-                         parts[TRAIN].merged(parts[VALIDATION]))
+    test, known = test_and_known(split_parts(assignment, model.bundle.ids))
+    ranked = rank_served(LoadedModel.from_file(model_file.with_name("serving.npz"), None), test, known)
     return per_user(ranked, model.bundle.ids["user"])
 
 
@@ -104,8 +103,7 @@ def main() -> None:
     als_users = None
     try:
         val, score, chosen, fit_s = als_scores(parts, interactions, ids)
-        known = parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
-        test = rank_scores(score, parts[TEST].matrix(), known)
+        test = rank_scores(score, *test_and_known(parts))
         rows.append([f"implicit ALS {chosen}", f"{test.recall:.4f}", f"{test.ndcg:.4f}",
                      f"{val:.4f}", f"{fit_s:.1f}", ""])
         references.append(("implicit ALS", test.recall, test.ndcg))

@@ -21,9 +21,15 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import print_table, reference_rankings, served_recommender, split_parts  # noqa: E402
+from common import (  # noqa: E402
+    print_table,
+    reference_rankings,
+    served_recommender,
+    split_parts,
+    test_and_known,
+)
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Ranked, rank_served  # noqa: E402
+from adapters.evaluation.protocol import TEST, TRAIN, Ranked, rank_served  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
 
 
@@ -49,7 +55,7 @@ def main() -> None:
     loaded = recommender.loaded
     ids = {"user": list(loaded.user_ids), "song": list(loaded.song_ids)}
     parts = split_parts(pq.read_table(run / "split.parquet"), ids)
-    test, known = parts[TEST].matrix(), parts[TRAIN].matrix().merged(parts[VALIDATION].matrix())
+    test, known = test_and_known(parts)
     played = np.zeros(len(ids["song"]), dtype=bool)
     played[parts[TRAIN].songs[parts[TRAIN].songs >= 0]] = True
     tested = parts[TEST].songs[parts[TEST].songs >= 0]

@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, print_table, served_recommender  # noqa: E402
+from common import ROOT, print_table, served_recommender, split_parts, test_and_known  # noqa: E402
 
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, Pairs, rank_metrics  # noqa: E402
+from adapters.evaluation.protocol import rank_metrics  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
@@ -73,10 +72,8 @@ def main() -> None:
             recall = np.mean([len(set(b) & set(f)) / 10 for b, f in zip(best, found, strict=True)])
             model, _ = load_checkpoint(run / "model.pt")
             split = pq.read_table(run / "split.parquet")
-            parts = {p: Pairs(split.filter(pc.equal(split.column("part"), p)), model.bundle.ids).matrix()
-                     for p in (TRAIN, VALIDATION, TEST)}
-            known = parts[TRAIN].merged(parts[VALIDATION])
-            relevant = parts[TEST].keeping(users)
+            test, known = test_and_known(split_parts(split, model.bundle.ids))
+            relevant = test.keeping(users)
             figures = [rank_metrics(lambda u, m=m, known=known: m.top_k(u, 10, known)[1], relevant).recall
                        for m in (exact, two_stage)]
             rows.append([name, kind, f"{len(two_stage.song_ids):,}", two_stage.retrieval.pool,

@@ -27,7 +27,7 @@ class NegativeSampler:
             self._dense = np.zeros(-(-n_users * n_songs // 8), dtype=np.uint8)
             self._dense[byte[starts]] = np.add.reduceat(
                 np.left_shift(1, self.known & 7).astype(np.uint8), starts)
-        # built on the first lookup, then kept
+        # past the bitmap: the heard keys' hash table, built once
         self._hashed = pd.Index(self.known) if self._dense is None else None
         self.rng = np.random.default_rng(seed)
 

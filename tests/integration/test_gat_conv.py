@@ -34,8 +34,8 @@ def _run(conv, edge_index, x_src, x_dst, weight, probe):
     (True, 0.0, True), (False, 0.0, True), (True, 0.3, True), (True, 0.0, False)])
 @pytest.mark.parametrize("chunk", [7, attention_sum.EDGE_CHUNK])
 def test_matches_pyg_gatconv(monkeypatch, weighted, dropout, concat, chunk):
-    """Across chunk boundaries (7 edges a chunk) and in one chunk; with and without edge
-    weights, with attention dropout (training mode), heads averaged."""
+    """The attention's gradient across chunk boundaries (7 edges a chunk) and in one chunk;
+    with and without edge weights, with attention dropout (training mode), heads averaged."""
     monkeypatch.setattr(attention_sum, "EDGE_CHUNK", chunk)
     edge_index, x_src, x_dst, weight = _bipartite(30, 20, 200, seed=3)
     weight = weight if weighted else None
