@@ -13,15 +13,21 @@ from adapters.scoring.served import LoadedModel
 
 
 def graph_keeping(data, keep: torch.Tensor):
-    """The graph with only the listening edges ``keep`` marks (both directions: HISTORY is
-    LISTENS reversed by ToUndirected, so edge i is the same pair in both)."""
+    """The graph with only the listening edges ``keep`` marks, in HISTORY's edge order, taken
+    out of both directions (each relation is stored in its own destination order, so a pair's
+    position in LISTENS is found by the pair)."""
     graph = data.clone()
-    for relation in (LISTENS, HISTORY):
+    songs, users = data[HISTORY].edge_index
+    listen_users, listen_songs = data[LISTENS].edge_index
+    n_songs = int(data["song"].num_nodes)
+    dropped = users[~keep] * n_songs + songs[~keep]
+    masks = {HISTORY: keep, LISTENS: ~torch.isin(listen_users * n_songs + listen_songs, dropped)}
+    for relation, mask in masks.items():
         store = graph[relation]
         for key, value in list(store.items()):
-            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(keep):
-                store[key] = value[keep]
-        store.edge_index = store.edge_index[:, keep]
+            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(mask):
+                store[key] = value[mask]
+        store.edge_index = store.edge_index[:, mask]
     return graph
 
 

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
+from torch_geometric.data.storage import EdgeStorage
 
 from adapters.common.atomic import atomic_file
 from adapters.common.song_genres import SongGenres, listening_profile
@@ -102,6 +103,17 @@ def _known_pairs(table: pa.Table, left: tuple[str, list[str]], right: tuple[str,
     return rows, cols, (rows >= 0) & (cols >= 0)
 
 
+def _in_destination_order(store: EdgeStorage) -> None:
+    """The relation's edges, and every value kept per edge, reordered by destination (stable:
+    a destination's edges keep their order): the GAT layers' softmax and sums then read each
+    destination's edges as one segment (adapters/models/attention_sum.py)."""
+    order = torch.argsort(store.edge_index[1], stable=True)
+    for key, value in list(store.items()):
+        if key != "edge_index" and torch.is_tensor(value) and store.is_edge_attr(key):
+            store[key] = value.index_select(0, order)
+    store.edge_index = store.edge_index.index_select(1, order)
+
+
 class PygGraphBuilder(GraphBuilder):
     def build(self, dataset: Dataset | None, out_path: Path) -> GraphSummary:
         bundle = self.build_bundle(dataset)
@@ -158,6 +170,8 @@ class PygGraphBuilder(GraphBuilder):
         data["genre"].popularity = torch.tensor(
             self._genre_popularity(genres_t, ids["genre"], song_genres, popularity), dtype=torch.float32)
         data = T.ToUndirected()(data)
+        for store in data.edge_stores:
+            _in_destination_order(store)
         summary = self._summary(data, n, song_artist, song_of_row, user_genre)
         return GraphBundle(data, ids, torch.tensor(user_genre, dtype=torch.float32),
                            torch.from_numpy(song_genres.slots), torch.tensor(popularity),

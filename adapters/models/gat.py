@@ -24,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATConv
-from torch_geometric.utils import softmax
 
 from adapters.graph.neighbourhoods import Neighbourhood
 from adapters.graph.pyg_builder import HISTORY, LISTENS, PERFORMS, PREFERS, GraphBundle
-from adapters.models.attention_sum import EdgeOrders, attention_sum
+from adapters.models.attention_sum import EdgeOrders, attention_sum, destination_softmax
 from adapters.models.base import GraphRecommender
 from adapters.scoring import kernel
 from domain.context import HOURS_OF_WEEK
@@ -77,16 +76,19 @@ class ScalarWeightGATConv(GATConv):
                         * self.att_edge.view(self.heads, self.out_channels)).sum(-1)
             logits = logits + edge_attr.view(-1, 1) * per_head
         logits = F.leaky_relu(logits, self.negative_slope)
-        attention = softmax(logits, dst, num_nodes=self._destinations(alpha, size))
-        return F.dropout(attention, p=self.dropout, training=self.training)
+        orders = self._edge_orders_for(edge_index, alpha_src.size(0), self._destinations(alpha, size))
+        return F.dropout(destination_softmax(logits, orders), p=self.dropout, training=self.training)
 
     def propagate(self, edge_index: torch.Tensor, x: tuple[torch.Tensor, torch.Tensor | None],
                   alpha: torch.Tensor, size: Any = None) -> torch.Tensor:
-        n_src, n_dst = x[0].size(0), self._destinations(x, size)
+        orders = self._edge_orders_for(edge_index, x[0].size(0), self._destinations(x, size))
+        return attention_sum(alpha, x[0], orders)
+
+    def _edge_orders_for(self, edge_index: torch.Tensor, n_src: int, n_dst: int) -> EdgeOrders:
         orders: EdgeOrders | None = getattr(self, "_edge_orders", None)
         if orders is None or not orders.serve(edge_index, n_src, n_dst):
             orders = self._edge_orders = EdgeOrders(edge_index, n_src, n_dst)
-        return attention_sum(alpha, x[0], orders)
+        return orders
 
     @staticmethod
     def _destinations(per_node: tuple[torch.Tensor, torch.Tensor | None], size: Any) -> int:

@@ -33,11 +33,17 @@ def _run(conv, edge_index, x_src, x_dst, weight, probe):
 @pytest.mark.parametrize(("weighted", "dropout", "concat"), [
     (True, 0.0, True), (False, 0.0, True), (True, 0.3, True), (True, 0.0, False)])
 @pytest.mark.parametrize("chunk", [7, attention_sum.EDGE_CHUNK])
-def test_matches_pyg_gatconv(monkeypatch, weighted, dropout, concat, chunk):
+@pytest.mark.parametrize("by_destination", [False, True])
+def test_matches_pyg_gatconv(monkeypatch, weighted, dropout, concat, chunk, by_destination):
     """The attention's gradient across chunk boundaries (7 edges a chunk) and in one chunk;
-    with and without edge weights, with attention dropout (training mode), heads averaged."""
+    with and without edge weights, with attention dropout (training mode), heads averaged;
+    edges in random order (the softmax by scatter) and in destination order, as the graph
+    builder stores them (the softmax by segments)."""
     monkeypatch.setattr(attention_sum, "EDGE_CHUNK", chunk)
     edge_index, x_src, x_dst, weight = _bipartite(30, 20, 200, seed=3)
+    if by_destination:
+        order = torch.argsort(edge_index[1], stable=True)
+        edge_index, weight = edge_index[:, order], weight[order]
     weight = weight if weighted else None
     settings = {"heads": 4, "add_self_loops": False, "edge_dim": 1 if weighted else None,
                 "dropout": dropout, "concat": concat}
@@ -46,6 +52,7 @@ def test_matches_pyg_gatconv(monkeypatch, weighted, dropout, concat, chunk):
     theirs.load_state_dict(ours.state_dict())
     probe = torch.randn(20, 16 if concat else 4, generator=torch.Generator().manual_seed(9))
     mine, reference = (_run(conv, edge_index, x_src, x_dst, weight, probe) for conv in (ours, theirs))
+    assert (ours._edge_orders.by_destination.order is None) == by_destination
     for got, expected in zip(mine[:4], reference[:4], strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
     assert mine[4].keys() == reference[4].keys()

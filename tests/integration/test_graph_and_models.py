@@ -40,6 +40,40 @@ def test_graph_has_every_node_type_relation_and_attribute(small_dataset, tmp_pat
     assert GraphBundle.load(path).ids == bundle.ids
 
 
+def test_every_relation_is_stored_in_destination_order_with_its_values(small_dataset):
+    """The GAT layers read each destination's edges as one segment; a listening edge's
+    values stay with its pair (the interaction's weight, in both directions)."""
+    bundle = PygGraphBuilder().build_bundle(small_dataset)
+    data, ids = bundle.data, bundle.ids
+    for relation in data.edge_types:
+        destinations = data[relation].edge_index[1]
+        assert bool((destinations[1:] >= destinations[:-1]).all()), relation
+    columns = small_dataset.interactions.to_pydict()
+    pairs = zip(columns["user_id"], columns["song_id"], strict=True)
+    weight_of = dict(zip(pairs, columns["edge_weight"], strict=True))
+    for relation, (user_row, song_row) in ((LISTENS, (0, 1)), (HISTORY, (1, 0))):
+        index = data[relation].edge_index
+        pairs = zip(index[user_row].tolist(), index[song_row].tolist(), strict=True)
+        stored = [weight_of[ids["user"][user], ids["song"][song]] for user, song in pairs]
+        np.testing.assert_allclose(data[relation].edge_attr.view(-1).numpy(), stored, rtol=1e-6)
+
+
+def test_a_graph_keeping_some_listening_edges_drops_the_same_pairs_both_ways(small_dataset):
+    from adapters.evaluation.graph_edits import graph_keeping
+
+    data = PygGraphBuilder().build_bundle(small_dataset).data
+    keep = torch.rand(data[HISTORY].num_edges, generator=torch.Generator().manual_seed(1)) > 0.3
+    kept = graph_keeping(data, keep)
+    songs, users = data[HISTORY].edge_index
+    expected = set(zip(users[keep].tolist(), songs[keep].tolist(), strict=True))
+    listen_users, listen_songs = kept[LISTENS].edge_index
+    history_songs, history_users = kept[HISTORY].edge_index
+    assert set(zip(listen_users.tolist(), listen_songs.tolist(), strict=True)) == expected
+    assert set(zip(history_users.tolist(), history_songs.tolist(), strict=True)) == expected
+    assert kept[LISTENS].edge_weight.shape == (len(expected),)
+    assert data[LISTENS].num_edges == len(keep)  # the given graph is left as it was
+
+
 def test_songs_without_artist_and_users_without_preferences_are_counted(small_dataset):
     songs = small_dataset.catalogue["songs"]
     orphan = pa.table({"song_id": ["lonely"], "song_name": ["Lonely"], "artist_id": [None],
