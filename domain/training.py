@@ -75,7 +75,10 @@ class TrainingSpec:
     trainer: TrainerKind = "advanced"
     epochs: int = 20
     lr: float = 0.01
-    batch_size: int = 4096
+    # pairs a step learns from; full message passing grows it where an epoch would take more
+    # than 20 steps (adapters/training/trainers.py), so every set above 41,000 training pairs
+    # takes 20 steps an epoch, and an epoch costs the same number of graph passes at any size
+    batch_size: int = 2048
     l2: float = 1e-3
     negatives: int = 8
     hard_negatives: bool = False
