@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lastfm_hetrec.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/message_passing.py
+	$(BIN)/python benchmarks/message_passing.py --scales 1 10 100 --paired 25
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/fold_in.py
