@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from adapters.graph.pyg_builder import HISTORY, LISTENS
+from adapters.graph.pyg_builder import HISTORY, LISTENS, take_edges
 from adapters.models.gat import _GATRecommender
 from adapters.scoring.export import serving_arrays
 from adapters.scoring.served import LoadedModel
@@ -23,11 +23,7 @@ def graph_keeping(data, keep: torch.Tensor):
     dropped = users[~keep] * n_songs + songs[~keep]
     masks = {HISTORY: keep, LISTENS: ~torch.isin(listen_users * n_songs + listen_songs, dropped)}
     for relation, mask in masks.items():
-        store = graph[relation]
-        for key, value in list(store.items()):
-            if torch.is_tensor(value) and key != "edge_index" and value.shape[0] == len(mask):
-                store[key] = value[mask]
-        store.edge_index = store.edge_index[:, mask]
+        take_edges(graph[relation], mask)
     return graph
 
 

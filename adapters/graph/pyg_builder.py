@@ -103,15 +103,20 @@ def _known_pairs(table: pa.Table, left: tuple[str, list[str]], right: tuple[str,
     return rows, cols, (rows >= 0) & (cols >= 0)
 
 
-def _in_destination_order(store: EdgeStorage) -> None:
-    """The relation's edges, and every value kept per edge, reordered by destination (stable:
-    a destination's edges keep their order): the GAT layers' softmax and sums then read each
-    destination's edges as one segment (adapters/models/attention_sum.py)."""
-    order = torch.argsort(store.edge_index[1], stable=True)
+def take_edges(store: EdgeStorage, which: torch.Tensor) -> None:
+    """Keep the relation's edges that ``which`` picks (positions, or a mask), in that order,
+    with every value kept per edge."""
     for key, value in list(store.items()):
         if key != "edge_index" and torch.is_tensor(value) and store.is_edge_attr(key):
-            store[key] = value.index_select(0, order)
-    store.edge_index = store.edge_index.index_select(1, order)
+            store[key] = value[which]
+    store.edge_index = store.edge_index[:, which]
+
+
+def _in_destination_order(store: EdgeStorage) -> None:
+    """The relation's edges reordered by destination (stable: a destination's edges keep
+    their order): the GAT layers' softmax and sums then read each destination's edges as one
+    segment (adapters/models/attention_sum.py)."""
+    take_edges(store, torch.argsort(store.edge_index[1], stable=True))
 
 
 class PygGraphBuilder(GraphBuilder):
