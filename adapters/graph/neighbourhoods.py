@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch_geometric.data import HeteroData
 
+from adapters.graph.pyg_builder import row_pointers
+
 Relation = tuple[str, str, str]
 
 
@@ -46,8 +48,7 @@ class _Incoming:
     def __init__(self, edge_index: torch.Tensor, edge_attr: torch.Tensor | None, n_dst: int) -> None:
         self.src, self.dst = edge_index[0], edge_index[1]
         self.attr = edge_attr
-        self.rowptr = torch.zeros(n_dst + 1, dtype=torch.long)
-        self.rowptr[1:] = torch.cumsum(torch.bincount(self.dst, minlength=n_dst), 0)
+        self.rowptr = row_pointers(self.dst, n_dst)
         self.order = torch.argsort(self.dst, stable=True)
 
     def shuffle(self, generator: torch.Generator) -> None:

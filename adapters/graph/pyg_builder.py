@@ -103,6 +103,12 @@ def _known_pairs(table: pa.Table, left: tuple[str, list[str]], right: tuple[str,
     return rows, cols, (rows >= 0) & (cols >= 0)
 
 
+def row_pointers(keys: torch.Tensor, n_keys: int) -> torch.Tensor:
+    """Where each key's edges start and end once the edges are grouped by key (CSR row
+    pointers, ``n_keys + 1`` of them)."""
+    return torch.cat([keys.new_zeros(1), torch.cumsum(torch.bincount(keys, minlength=n_keys), 0)])
+
+
 def take_edges(store: EdgeStorage, which: torch.Tensor) -> None:
     """Keep the relation's edges that ``which`` picks (positions, or a mask), in that order,
     with every value kept per edge."""

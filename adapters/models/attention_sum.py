@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch_geometric.utils import softmax
 
+from adapters.graph.pyg_builder import row_pointers
+
 # Edges per chunk of the attention gradient: a chunk's gathered rows (16,384 x 32 floats,
 # 2 MB) stay in a core's cache.
 EDGE_CHUNK = 16_384
@@ -47,8 +49,7 @@ class EdgeOrder:
         # edge positions in key order (None where the edges already are in it)
         self.order = None if in_order else torch.argsort(keys, stable=True)
         self.columns = others if self.order is None else others.index_select(0, self.order)
-        counts = torch.bincount(keys, minlength=n_keys)
-        self.rows = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        self.rows = row_pointers(keys, n_keys)
 
     def product(self, values: torch.Tensor, dense: torch.Tensor, n_columns: int) -> torch.Tensor:
         """For each head h, the (keys x columns) matrix of the edges' ``values[:, h]`` (edges
