@@ -15,7 +15,7 @@ beats ALS on both metrics and trains in at most 10 minutes; at 100x training tak
 With --standin-worlds N, also a stand-in for issue 16's held-out set of about 290 listeners'
 exports: N renamed worlds of the 12 (benchmarks/spotify_standin.py), split in time.
 Run: .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--no-spotify] [--device cpu|cuda]
-     [--train-flags "..."] [--standin-worlds 24]
+     [--train-flags "..."] [--models gat-basic] [--standin-worlds 24]
 """
 
 from __future__ import annotations
@@ -97,23 +97,24 @@ def ingest_spotify(work: Path, name: str = "spotify-12", exports: Path = SPOTIFY
 
 
 def run_set(label: str, data_dir: Path, prepared: dict[str, Measured], device: str,
-            train_flags: list[str]) -> dict:
-    """Both GATs trained on ``data_dir``, the references on the best one's split, its serving."""
+            train_flags: list[str], models: list[str]) -> dict:
+    """The GATs trained on ``data_dir``, the references on the best one's split, its serving."""
     figures = {"label": label, "prepared": prepared, "train": {}}
-    for model in GAT_MODELS:
+    for model in models:
         run = measure([ENGINE, "--data-dir", str(data_dir), "train", "--model", model,
                        "--device", device, *train_flags, "--json"])
         figures["train"][model] = (run, json.loads(run.stdout))
-    best = max(GAT_MODELS, key=lambda m: figures["train"][m][1]["test"]["ndcg@10"])
+    best = max(models, key=lambda m: figures["train"][m][1]["test"]["ndcg@10"])
     figures["best"] = best
     figures["references"] = reference_figures(data_dir, figures["train"][best][1]["files"]["split"])
     figures["serving"] = serving_figures(data_dir, best)
     return figures
 
 
-def run_scale(scale: int, work: Path, device: str, train_flags: list[str]) -> dict:
+def run_scale(scale: int, work: Path, device: str, train_flags: list[str], models: list[str]) -> dict:
     data_dir, generate, ingest = generate_and_ingest(scale, work)
-    figures = run_set(f"{scale}x", data_dir, {"generate": generate, "ingest": ingest}, device, train_flags)
+    figures = run_set(f"{scale}x", data_dir, {"generate": generate, "ingest": ingest}, device, train_flags,
+                      models)
     return {**figures, "scale": scale}
 
 
@@ -125,6 +126,8 @@ def main() -> None:
     parser.add_argument("--train-flags", default="",
                         help="more `engine train` flags for both GAT models, "
                              "e.g. \"--l2 0.1 --ema-decay 0.99\"")
+    parser.add_argument("--models", nargs="+", default=list(GAT_MODELS), choices=GAT_MODELS,
+                        help="the GATs to train on every set (gat-enhanced at 100x takes hours)")
     parser.add_argument("--no-spotify", action="store_true",
                         help="leave out the 12 real listeners' Spotify exports")
     parser.add_argument("--standin-worlds", type=int, default=0,
@@ -132,17 +135,18 @@ def main() -> None:
                              "worlds of the 12 exports (24: 288 listeners; benchmarks/spotify_standin.py)")
     args = parser.parse_args()
     flags = args.train_flags.split()
-    results = [run_scale(scale, args.work, args.device, flags) for scale in args.scales]
+    results = [run_scale(scale, args.work, args.device, flags, args.models) for scale in args.scales]
     sets = list(results)
     if not args.no_spotify:
         data_dir, ingest = ingest_spotify(args.work)
         sets.append(run_set("12 Spotify exports, temporal split", data_dir, {"ingest": ingest},
-                            args.device, [*flags, "--split", "temporal"]))
+                            args.device, [*flags, "--split", "temporal"], args.models))
     if args.standin_worlds:
         exports, genres = write_standin(args.work / "standin-raw", args.standin_worlds)
         data_dir, ingest = ingest_spotify(args.work, "standin", exports, genres)
         sets.append(run_set(f"stand-in: {args.standin_worlds} worlds of the 12 exports, temporal split",
-                            data_dir, {"ingest": ingest}, args.device, [*flags, "--split", "temporal"]))
+                            data_dir, {"ingest": ingest}, args.device, [*flags, "--split", "temporal"],
+                            args.models))
 
     rows = []
     for f in sets:
@@ -165,7 +169,7 @@ def main() -> None:
     print_table(["set", "what", "wall s", "peak GB", "s / epoch", "Recall@10", "NDCG@10"], rows)
 
     for smaller, larger in zip(results, results[1:], strict=False):
-        for model in GAT_MODELS:
+        for model in args.models:
             growth = epoch_seconds(larger["train"][model][1]) / epoch_seconds(smaller["train"][model][1])
             print(f"{model}: an epoch at {larger['scale']}x takes {growth:.1f}x its time at "
                   f"{smaller['scale']}x (target <= {1.2 * larger['scale'] / smaller['scale']:.0f}x)")

@@ -51,6 +51,14 @@ class UserSongs:
         row_of = np.repeat(np.arange(n_users), self.counts())
         return UserSongs.from_pairs(row_of[kept[row_of]], self.indices[kept[row_of]], n_users, self.n_songs)
 
+    def sampled(self, most: int, seed: int) -> UserSongs:
+        """At most ``most`` of the users with songs, a sample ``seed`` fixes (every one when
+        ``most`` is 0 or covers them all); the other rows empty."""
+        with_songs = np.flatnonzero(self.counts() > 0)
+        if not most or len(with_songs) <= most:
+            return self
+        return self.keeping(np.random.default_rng(seed).choice(with_songs, most, replace=False))
+
     def with_rows(self, users: np.ndarray, pair_users: np.ndarray, pair_songs: np.ndarray,
                   n_users: int) -> UserSongs:
         """``users``' rows replaced by the (user, song) pairs given for them; rows up to

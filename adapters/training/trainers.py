@@ -439,7 +439,7 @@ class AdvancedTrainer(BaseTrainer):
     def on_start(self) -> None:
         self.known_train = self.train_pairs.matrix()
         validation = Pairs(self.split.validation, self.bundle.ids).matrix()
-        self.validation = self._judged_users(validation)
+        self.validation = validation.sampled(self.spec.validation_users, self.spec.seed)
         self.test = Pairs(self.split.test, self.bundle.ids).matrix()
         self.known_before_test = self.known_train.merged(validation)
         self.best_score = -1.0
@@ -449,15 +449,6 @@ class AdvancedTrainer(BaseTrainer):
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="max", factor=0.5,
                 patience=max(1, self.spec.patience // (2 * self.spec.validate_every)))
-
-    def _judged_users(self, validation: UserSongs) -> UserSongs:
-        """The validation songs of at most ``validation_users`` users, a sample the seed fixes."""
-        with_songs = np.flatnonzero(validation.counts() > 0)
-        if not self.spec.validation_users or len(with_songs) <= self.spec.validation_users:
-            return validation
-        sample = np.random.default_rng(self.spec.seed).choice(with_songs, self.spec.validation_users,
-                                                              replace=False)
-        return validation.keeping(sample)
 
     def epoch_metrics(self) -> dict[str, float]:
         ranked = self.rank(self.validation, self.known_train)
