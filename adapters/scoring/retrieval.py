@@ -95,6 +95,21 @@ def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else np.zeros((len(scores), 0), np.int64)
 
 
+def searched_excluding(index: Any, queries: np.ndarray, excluded: np.ndarray, width: int) -> np.ndarray:
+    """Each query's best ``width`` hits in the FAISS ``index``, best first, the columns
+    ``excluded`` marks (queries x items) left out; -1 where fewer remain. The width does not
+    depend on the batch: every batch's pool must have the same."""
+    # excluded items are among the hits too: ask for enough to leave the width after them
+    wanted = width + int(excluded.sum(1).max(initial=0))
+    _, found = index.search(np.ascontiguousarray(queries, dtype=np.float32), min(wanted, index.ntotal))
+    found[(found >= 0) & excluded[np.arange(len(found))[:, None], np.maximum(found, 0)]] = -1
+    kept = np.take_along_axis(found, np.argsort(found < 0, axis=1, kind="stable"), axis=1)
+    width = min(width, index.ntotal)
+    if kept.shape[1] < width:
+        kept = np.concatenate([kept, np.full((len(kept), width - kept.shape[1]), -1, kept.dtype)], axis=1)
+    return kept[:, :width]
+
+
 def song_neighbours(song_emb: np.ndarray, songs: np.ndarray, count: int = HISTORY_NEIGHBOURS) -> np.ndarray:
     """(all songs x count) the most similar other songs by inner product of each of ``songs``
     (the songs some user's attention reads: only theirs are ever looked up), -1 in the rows
@@ -222,19 +237,6 @@ class Retrieval:
             found = top_columns(scores, self.query_candidates)
             found[~np.isfinite(np.take_along_axis(scores, found, 1))] = -1
             return found
-        # excluded songs are among the hits too: ask for enough to leave the count after them
-        wanted = self.query_candidates + int(excluded.sum(1).max(initial=0))
         if genre is not None and self.genre_basis is not None:
             embedding = np.concatenate([embedding, genre[:, :-1] @ self.genre_basis], axis=1)
-        queries = embedding
-        _, found = self.index.search(np.ascontiguousarray(queries, dtype=np.float32),
-                                     min(wanted, len(self.song_emb)))
-        found[(found >= 0) & excluded[np.arange(len(batch))[:, None], np.maximum(found, 0)]] = -1
-        # the hits left, best first, in as many columns as an exact search gives (how many were
-        # asked for depends on the batch: every batch's pool must have the same width)
-        kept = np.take_along_axis(found, np.argsort(found < 0, axis=1, kind="stable"), axis=1)
-        width = min(self.query_candidates, len(self.song_emb))
-        if kept.shape[1] < width:
-            padding = np.full((len(kept), width - kept.shape[1]), -1, kept.dtype)
-            kept = np.concatenate([kept, padding], axis=1)
-        return kept[:, :width]
+        return searched_excluding(self.index, embedding, excluded, self.query_candidates)
