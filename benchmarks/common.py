@@ -104,7 +104,7 @@ def popularity_ranking(listeners: np.ndarray, relevant: UserSongs, exclude: User
     return rank_metrics(top_of, relevant)
 
 
-def als_scores(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, list[str]]):
+def tuned_als(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, list[str]]):
     """Fit ALS on the training part, each pair weighted by log(1 + its play count in
     ``interactions``), for each grid point; pick by validation Recall@10 over the users the
     engine's own validation judges by default (a seeded sample on large sets). The best
@@ -148,7 +148,7 @@ def reference_rankings(parts: dict[str, Pairs], interactions: pa.Table, ids: dic
     listeners = np.bincount(trained, minlength=len(ids["song"]))
     rankings = {"popularity": popularity_ranking(listeners, test, known)}
     if als:
-        _, rank, chosen, _ = als_scores(parts, interactions, ids)
+        _, rank, chosen, _ = tuned_als(parts, interactions, ids)
         rankings[f"implicit ALS {chosen}"] = rank(test, known)
     return rankings
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENGINE, ROOT, als_scores, measure, print_table, split_parts, test_and_known  # noqa: E402
+from common import ENGINE, ROOT, measure, print_table, split_parts, test_and_known, tuned_als  # noqa: E402
 
 from adapters.evaluation.protocol import rank_served  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> None:
     references = list(PUBLISHED)
     als_users = None
     try:
-        val, rank, chosen, fit_s = als_scores(parts, interactions, ids)
+        val, rank, chosen, fit_s = tuned_als(parts, interactions, ids)
         test = rank(*test_and_known(parts))
         rows.append([f"implicit ALS {chosen}", f"{test.recall:.4f}", f"{test.ndcg:.4f}",
                      f"{val:.4f}", f"{fit_s:.1f}", ""])
