@@ -17,7 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.common.user_songs import UserSongs
-from adapters.evaluation.protocol import TEST, TRAIN, VALIDATION, K, Pairs, Ranked, rank_metrics
+from adapters.evaluation.protocol import (
+    TEST,
+    TRAIN,
+    VALIDATION,
+    K,
+    Pairs,
+    Ranked,
+    rank_by_popularity,
+    rank_metrics,
+)
 from adapters.scoring.retrieval import flat_index, searched_excluding
 from domain.training import TrainingSpec
 
@@ -88,22 +97,6 @@ def inner_product_ranker(user_f: np.ndarray, item_f: np.ndarray) -> Callable[[Us
     return rank
 
 
-def popularity_ranking(listeners: np.ndarray, relevant: UserSongs, exclude: UserSongs) -> Ranked:
-    """Every user offered the most-listened songs they do not know, equal counts in song
-    order (as ``best_of`` orders equal scores), without a users x songs table."""
-    order = np.argsort(-listeners, kind="stable")
-
-    def top_of(users: np.ndarray) -> np.ndarray:
-        head = order[:K + int(exclude.counts()[users].max(initial=0))]
-        known = exclude.dense(users)[:, head]
-        first = np.argsort(known, axis=1, kind="stable")[:, :K]
-        top = head[first]
-        top[np.take_along_axis(known, first, 1)] = -1
-        return top
-
-    return rank_metrics(top_of, relevant)
-
-
 def tuned_als(parts: dict[str, Pairs], interactions: pa.Table, ids: dict[str, list[str]]):
     """Fit ALS on the training part, each pair weighted by log(1 + its play count in
     ``interactions``), for each grid point; pick by validation Recall@10 over the users the
@@ -146,7 +139,7 @@ def reference_rankings(parts: dict[str, Pairs], interactions: pa.Table, ids: dic
     test, known = test_and_known(parts)
     trained = parts[TRAIN].songs[parts[TRAIN].songs >= 0]
     listeners = np.bincount(trained, minlength=len(ids["song"]))
-    rankings = {"popularity": popularity_ranking(listeners, test, known)}
+    rankings = {"popularity": rank_by_popularity(listeners, test, known)}
     if als:
         _, rank, chosen, _ = tuned_als(parts, interactions, ids)
         rankings[f"implicit ALS {chosen}"] = rank(test, known)

@@ -168,6 +168,24 @@ def rank_scores(score_users: Callable[[np.ndarray], Any], relevant: UserSongs,
     return rank_metrics(top_of, relevant, k)
 
 
+def rank_by_popularity(listeners: np.ndarray, relevant: UserSongs, exclude: UserSongs, k: int = K) -> Ranked:
+    """``rank_metrics`` of popularity: every user offered the songs with the most
+    ``listeners`` they do not know, equal counts in song order (as ``best_of`` orders equal
+    scores). One global order, so no users x songs score table is sorted."""
+    order = np.argsort(-np.asarray(listeners), kind="stable")
+    known_counts = exclude.counts()
+
+    def top_of(users: np.ndarray) -> np.ndarray:
+        head = order[:k + int(known_counts[users].max(initial=0))]
+        known = exclude.dense(users)[:, head]
+        first = np.argsort(known, axis=1, kind="stable")[:, :k]
+        top = head[first]
+        top[np.take_along_axis(known, first, 1)] = -1
+        return top
+
+    return rank_metrics(top_of, relevant, k)
+
+
 def rank_served(served: LoadedModel, relevant: UserSongs, exclude: UserSongs | None, k: int = K,
                 backend: str = "numpy") -> Ranked:
     """``rank_metrics`` of an exported model, ranking as it serves (``LoadedModel.top_k``),

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from adapters.evaluation.protocol import K, Pairs, rank_scores, split_interactions
+from adapters.evaluation.protocol import K, Pairs, rank_by_popularity, rank_scores, split_interactions
 from adapters.sources.csv_checks import require_file
 from adapters.sources.synthetic import ids
 from adapters.sources.synthetic_world import build_world
@@ -60,10 +60,8 @@ def recall_by_true_preference(spec: GenerationSpec, known: pa.Table, held_out: p
     world = build_world(spec)
     index = {"user": ids("user_", spec.users), "song": ids("track_", spec.songs)}
     exclude, relevant = Pairs(known, index).matrix(), Pairs(held_out, index).matrix()
-    listeners = np.bincount(exclude.indices, minlength=spec.songs).astype(np.float64)
     oracle = rank_scores(world.preference, relevant, exclude, k)
-    popularity = rank_scores(lambda users: np.broadcast_to(listeners, (len(users), spec.songs)),
-                              relevant, exclude, k)
+    popularity = rank_by_popularity(np.bincount(exclude.indices, minlength=spec.songs), relevant, exclude, k)
     return {f"oracle_recall@{k}": oracle.recall, f"popularity_recall@{k}": popularity.recall,
             "test_users": len(oracle.users)}
 

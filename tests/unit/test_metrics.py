@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adapters.common.user_songs import UserSongs
-from adapters.evaluation.protocol import rank_scores
+from adapters.evaluation.protocol import rank_by_popularity, rank_scores
 
 
 def _rank(scores, relevant_pairs, excluded_pairs=(), k=3):
@@ -59,3 +59,26 @@ def test_mean_jaccard_of_lists_is_the_dense_sets_figure_and_a_sample_estimates_i
     assert evaluator.mean_jaccard(lists[:1]) is None
     monkeypatch.setattr(evaluator, "EXACT_PAIRS", 1000)
     assert evaluator.mean_jaccard(lists) == pytest.approx(dense, abs=0.02)
+
+
+def test_popularity_ranks_as_its_scores_would_without_a_score_table():
+    rng = np.random.default_rng(11)
+    n_users, n_songs = 40, 60
+    listeners = rng.permutation(n_songs) * 3  # distinct counts: one ranking is right
+    def random_pairs(count):
+        return UserSongs.from_pairs(rng.integers(0, n_users, count), rng.integers(0, n_songs, count),
+                                    n_users, n_songs)
+
+    known, relevant = random_pairs(300), random_pairs(200)
+    by_scores = rank_scores(lambda users: np.broadcast_to(listeners.astype(float), (len(users), n_songs)),
+                            relevant, known, k=10)
+    by_order = rank_by_popularity(listeners, relevant, known, k=10)
+    assert (by_order.top == by_scores.top).all()
+    assert by_order.ndcg == by_scores.ndcg and by_order.recall == by_scores.recall
+
+
+def test_popularity_takes_equal_counts_in_song_order_and_skips_known_songs():
+    known = UserSongs.from_pairs(np.array([0]), np.array([1]), 1, 5)
+    relevant = UserSongs.from_pairs(np.array([0]), np.array([4]), 1, 5)
+    ranked = rank_by_popularity(np.array([2, 5, 2, 2, 1]), relevant, known, k=3)
+    assert ranked.top.tolist() == [[0, 2, 3]]
