@@ -29,7 +29,7 @@ import pyarrow as pa
 from adapters.common.song_genres import SongGenres, listening_profile
 from adapters.common.tables import positions
 from adapters.scoring.cold_start import artist_mean_embeddings
-from adapters.scoring.retrieval import EXACT_LOOKUPS, song_neighbours
+from adapters.scoring.retrieval import song_neighbours
 from adapters.scoring.served import LoadedModel
 from domain.ports import Listening
 
@@ -137,7 +137,7 @@ def _set_attended(model: LoadedModel, users: np.ndarray, rows: np.ndarray, songs
     mask[rows[keep], rank[keep]] = True
     model.attended, model.attended_mask = attended, mask
     missing = np.unique(songs[keep][(model.neighbours[songs[keep]] < 0).all(axis=1)])
-    if 0 < len(missing) <= EXACT_LOOKUPS:  # more would take a graph's build: an export's work
+    if len(missing):
         neighbours = model.neighbours.copy()
         neighbours[missing] = song_neighbours(model.song_emb, missing)[missing]
         model.neighbours = neighbours

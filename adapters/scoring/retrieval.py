@@ -21,8 +21,10 @@ measures how rarely). A catalogue no larger than the candidate pool is scored wh
 The query's search is exact (blocked matrix products) up to ``EXACT_LIMIT`` songs; above it,
 a FAISS HNSW graph over inner products, built at export, travels serialised in
 ``serving.npz`` (a serving process loads it; it never builds one). The neighbour lists are
-exact (FAISS's flat index) up to ``EXACT_LOOKUPS`` songs looked up, whatever the catalogue,
-and come from an HNSW graph above; they are made once, at export (and for a fold-in's new songs).
+exact (FAISS's flat index) up to ``EXACT_NEIGHBOUR_PRODUCTS`` inner products (songs looked up
+x catalogue) and come from an IVF index above (a build of seconds, not an HNSW graph's minute:
+a validation's export makes them every epoch); they are made once per export (and for a
+fold-in's new songs).
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ PRODUCT_BLOCK = 4_000_000
 # Songs above which the query's inner-product search goes to a FAISS HNSW graph instead of
 # every song.
 EXACT_LIMIT = 50_000
-# Songs looked up above which their neighbour lists come from an HNSW graph: an exact search
-# (each lookup against every song) and a graph build (every song once) both cost in
-# proportion to the catalogue, so the break-even is a count of lookups, whatever the catalogue
-# (2 cores, 500,000 songs: the graph's build 45 s; an exact search for 5,000 songs 3.2 s).
-EXACT_LOOKUPS = 50_000
+# Inner products (songs looked up x catalogue) above which neighbour lists come from an IVF
+# index instead of an exact search (2 cores: about a nanosecond a product, so 5 s here;
+# 500,000 songs and 49,000 lookups, the validation of the 100x set: 24 s exact, 11 s by IVF).
+EXACT_NEIGHBOUR_PRODUCTS = 5_000_000_000
+# The share of an IVF index's lists a lookup scans: 1/16 of sqrt(songs) lists found 96 % of
+# the exact neighbours at 500,000 songs (1/32: 92 %, 1/10: 98 % in 40 % more time).
+IVF_SCANNED_SHARE = 1 / 16
+# Cells of a score table from which its top columns are found by torch (``top_columns``).
+TORCH_TOP_CELLS = 1_000_000
 HNSW_LINKS = 32  # neighbours a song keeps in the graph (FAISS's M)
 HNSW_SEARCH_DEPTH = 128  # candidates a search keeps in view (efSearch)
 # Dimensions of the genre part of the vectors an HNSW graph holds (a projection of the songs'
@@ -75,6 +81,24 @@ def hnsw_index(vectors: np.ndarray) -> Any:
     return index
 
 
+def ivf_index(vectors: np.ndarray) -> Any:
+    """A FAISS inverted-file index over ``vectors`` for the highest inner products: about
+    sqrt(n) k-means lists, of which a search scans ``IVF_SCANNED_SHARE``. Its build is a
+    second or two at 500,000 songs (an HNSW graph's: 45 s), so it pays for one batch of
+    lookups."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    lists = max(1, int(np.sqrt(len(vectors))))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], lists,
+                               faiss.METRIC_INNER_PRODUCT)
+    index.cp.max_points_per_centroid = 64  # k-means on a sample: the lists need not be the best
+    index.train(vectors)
+    index.add(vectors)
+    index.nprobe = max(1, int(np.ceil(lists * IVF_SCANNED_SHARE)))
+    return index
+
+
 def serialise(index: Any) -> np.ndarray:
     import faiss
 
@@ -90,9 +114,18 @@ def deserialise(data: np.ndarray) -> Any:
 
 
 def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
-    """Each row's ``k`` highest columns, in no particular order."""
+    """Each row's ``k`` highest columns, in no particular order: by torch's partial sort for
+    a table of at least ``TORCH_TOP_CELLS`` cells (500,000 songs: 12 times numpy's
+    argpartition, which was half of a validation at that size), by numpy's below (a small
+    serving process never imports torch)."""
     k = min(k, scores.shape[1])
-    return np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else np.zeros((len(scores), 0), np.int64)
+    if k == 0:
+        return np.zeros((len(scores), 0), np.int64)
+    if scores.size < TORCH_TOP_CELLS:
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    import torch
+
+    return torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False).indices.numpy()
 
 
 def searched_excluding(index: Any, queries: np.ndarray, excluded: np.ndarray, width: int) -> np.ndarray:
@@ -113,7 +146,7 @@ def searched_excluding(index: Any, queries: np.ndarray, excluded: np.ndarray, wi
 def song_neighbours(song_emb: np.ndarray, songs: np.ndarray, count: int = HISTORY_NEIGHBOURS) -> np.ndarray:
     """(all songs x count) the most similar other songs by inner product of each of ``songs``
     (the songs some user's attention reads: only theirs are ever looked up), -1 in the rows
-    of the others; exactly up to ``EXACT_LOOKUPS`` songs looked up, by a FAISS HNSW graph
+    of the others; exact up to ``EXACT_NEIGHBOUR_PRODUCTS`` products, from an IVF index
     above."""
     n = len(song_emb)
     count = min(count, max(n - 1, 0))
@@ -121,9 +154,10 @@ def song_neighbours(song_emb: np.ndarray, songs: np.ndarray, count: int = HISTOR
     if len(songs) == 0 or count == 0:
         return neighbours
     vectors = np.ascontiguousarray(song_emb, dtype=np.float32)
-    index = hnsw_index(vectors) if len(songs) > EXACT_LOOKUPS else flat_index(vectors)
-    _, found = index.search(vectors[songs], count + 1)
-    # a song is usually its own first hit; keep the first ``count`` others
+    exact = len(songs) * n <= EXACT_NEIGHBOUR_PRODUCTS
+    _, found = (flat_index if exact else ivf_index)(vectors).search(vectors[songs], count + 1)
+    # a song is usually its own first hit; keep the first ``count`` others (-1 pads the
+    # rare lookup whose scanned lists hold fewer)
     order = np.argsort(found == songs[:, None], axis=1, kind="stable")[:, :count]
     neighbours[songs] = np.take_along_axis(found, order, 1)
     return neighbours

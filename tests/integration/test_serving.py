@@ -291,16 +291,16 @@ def test_two_stage_lists_are_the_full_models_best_among_distinct_unheard_candida
 
 
 def test_large_catalogues_search_a_faiss_graph_exported_with_the_model(served, monkeypatch):
-    """Above ``EXACT_LIMIT`` songs the query's search, and above ``EXACT_LOOKUPS`` songs looked
-    up the neighbour lists, come from FAISS HNSW graphs built at export (here the limits are
-    lowered below the small model's catalogue); on a few hundred songs such a graph finds what
-    an exact search finds."""
+    """Above ``EXACT_LIMIT`` songs the query's search comes from a FAISS HNSW graph built at
+    export, and above ``EXACT_NEIGHBOUR_PRODUCTS`` the neighbour lists from an IVF index (here
+    the limits are lowered below the small model's catalogue); on a few hundred songs they
+    find what exact searches find."""
     from adapters.scoring import retrieval
 
     model, _ = load_checkpoint(RunStore(served[2]).current("gat-enhanced") / "model.pt")
     exact_arrays = serving_arrays(model)
     monkeypatch.setattr(retrieval, "EXACT_LIMIT", 10)
-    monkeypatch.setattr(retrieval, "EXACT_LOOKUPS", 10)
+    monkeypatch.setattr(retrieval, "EXACT_NEIGHBOUR_PRODUCTS", 10)
     arrays = serving_arrays(model)
     assert "item_index" in arrays and "item_index" not in exact_arrays
     assert arrays["neighbours"].shape == exact_arrays["neighbours"].shape
