@@ -46,7 +46,7 @@ PRODUCT_BLOCK = 4_000_000
 EXACT_LIMIT = 50_000
 # Inner products (songs looked up x catalogue) above which neighbour lists come from an IVF
 # index instead of an exact search (2 cores: about a nanosecond a product, so 5 s here;
-# 500,000 songs and 49,000 lookups, the validation of the 100x set: 24 s exact, 11 s by IVF).
+# 500,000 songs and 49,000 lookups, the validation of the 100x set: 24 s exact, 8 s by IVF).
 EXACT_NEIGHBOUR_PRODUCTS = 5_000_000_000
 # The share of an IVF index's lists a lookup scans: 1/16 of sqrt(songs) lists found 96 % of
 # the exact neighbours at 500,000 songs (1/32: 92 %, 1/10: 98 % in 40 % more time).
