@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, print_table, served_recommender, split_parts, test_and_known  # noqa: E402
 
-from adapters.evaluation.protocol import rank_metrics  # noqa: E402
+from adapters.evaluation.protocol import RANKING_CHUNK, rank_metrics  # noqa: E402
 from adapters.models.factory import load_checkpoint  # noqa: E402
 from adapters.scoring.served import LoadedModel  # noqa: E402
 from adapters.storage.parquet import ParquetInteractionRepository  # noqa: E402
@@ -34,16 +34,13 @@ SETS = {"default synthetic": ROOT / "bench-data" / "train" / "engine",
 KINDS = ("gat-basic", "gat-enhanced")
 
 
-# Users ranked at once: the exact ranking scores every song for each (at 500,000 songs, a
-# thousand users at once ran out of 24 GB).
-USER_BATCH = 200
-
-
 def ranked(served: LoadedModel, users: np.ndarray, exclude) -> tuple[np.ndarray, float]:
-    """Each user's top 10 song indices and the seconds it took."""
+    """Each user's top 10 song indices and the seconds it took, in the evaluation's chunks of
+    users (the exact ranking scores every song for each: at 500,000 songs, a thousand users
+    at once ran out of 24 GB)."""
     started = time.perf_counter()
-    top = np.concatenate([served.top_k(users[start:start + USER_BATCH], 10, exclude)[1]
-                          for start in range(0, len(users), USER_BATCH)])
+    top = np.concatenate([served.top_k(users[start:start + RANKING_CHUNK], 10, exclude)[1]
+                          for start in range(0, len(users), RANKING_CHUNK)])
     return top, time.perf_counter() - started
 
 

@@ -1,5 +1,6 @@
 """A score table's top columns: numpy's argpartition for small tables, torch's partial sort
-from ``TORCH_TOP_CELLS`` cells; either gives each row's highest columns."""
+from ``TORCH_TOP_CELLS`` cells; either gives each row's highest columns, and of scores equal
+at the k-th place the first columns."""
 
 from __future__ import annotations
 
@@ -31,3 +32,22 @@ def test_asking_for_more_than_the_columns_gives_them_all_and_none_gives_nothing(
     scores = np.random.default_rng(6).standard_normal((3, 5))
     assert [sorted(row.tolist()) for row in top_columns(scores, 50)] == [list(range(5))] * 3
     assert top_columns(scores, 0).shape == (3, 0)
+
+
+@pytest.mark.parametrize("torch_from", [0, 10**9], ids=["torch", "numpy"])
+def test_scores_equal_at_the_kth_place_give_the_first_columns(monkeypatch, torch_from):
+    """Popularity's counts tie often: a user ranked alone (numpy) and in a large batch
+    (torch) must be offered the same songs."""
+    monkeypatch.setattr(retrieval, "TORCH_TOP_CELLS", torch_from)
+    counts = np.random.default_rng(7).integers(0, 4, size=(50, 400)).astype(np.float64)
+    top = top_columns(counts, 10)
+    for row, chosen in zip(counts, top, strict=True):
+        assert set(chosen.tolist()) == set(np.argsort(-row, kind="stable")[:10].tolist())
+
+
+def test_a_row_gets_the_same_columns_alone_and_in_a_batch_ranked_by_torch(monkeypatch):
+    counts = np.random.default_rng(8).integers(0, 3, size=(300, 400)).astype(np.float64)
+    monkeypatch.setattr(retrieval, "TORCH_TOP_CELLS", 10 * counts.shape[1])  # one row: numpy; all: torch
+    batch = top_columns(counts, 10)
+    for user in (0, 17, 299):
+        assert set(top_columns(counts[user:user + 1], 10)[0].tolist()) == set(batch[user].tolist())
